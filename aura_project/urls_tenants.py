@@ -1,0 +1,13 @@
+"""URLs served on an organization's own domain (its schema is active)."""
+
+from django.contrib import admin
+from django.urls import path
+
+from tenants import views
+from voice import views as voice_views
+
+urlpatterns = [
+    path("", views.organization_home, name="organization-home"),
+    path("admin/", admin.site.urls),
+    path("v1/realtime/client_secrets", voice_views.client_secret_create, name="client-secrets"),
+]

@@ -1,0 +1,63 @@
+"""Fixtures shared by the whole suite: two organizations on real PostgreSQL schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from tenants.models import Organization
+
+REPO_ROOT = Path(__file__).resolve().parent
+SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+TEST_ORGANIZATIONS = ("alpha", "beta")
+
+
+@pytest.fixture(scope="session")
+def tenant_schemas(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Create the test organizations' schemas once per run (a schema costs ~2 s to migrate)."""
+    from tenants.models import Organization
+    from tenants.services import organization_create
+
+    with django_db_blocker.unblock():
+        for slug in TEST_ORGANIZATIONS:
+            if not Organization.objects.filter(slug=slug).exists():
+                organization_create(slug=slug, name=slug.title())
+
+
+def _ensure_organization(slug: str) -> Organization:
+    # Transactional tests flush the public tables but not the schemas: put the rows back.
+    from tenants.models import Domain, Organization
+    from tenants.services import schema_name_for
+
+    organization = Organization.objects.filter(slug=slug).first()
+    if organization is None:
+        organization = Organization.objects.create(
+            schema_name=schema_name_for(slug), slug=slug, name=slug.title()
+        )
+        Domain.objects.create(domain=f"{slug}.localhost", tenant=organization, is_primary=True)
+    return organization
+
+
+@pytest.fixture(autouse=True)
+def _start_in_public_schema(request: pytest.FixtureRequest) -> None:
+    """A test client request leaves the connection in its tenant's schema: start each test clean."""
+    if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker(
+        "django_db"
+    ):
+        return
+    from tenants.db import use_public_schema
+
+    use_public_schema()
+
+
+@pytest.fixture
+def org_alpha(tenant_schemas: None, db: None) -> Organization:
+    return _ensure_organization("alpha")
+
+
+@pytest.fixture
+def org_beta(tenant_schemas: None, db: None) -> Organization:
+    return _ensure_organization("beta")

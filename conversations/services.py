@@ -1,0 +1,143 @@
+"""Writes of conversations; callers run them inside the organization's schema."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from conversations.models import Conversation, Message, TurnMetrics
+from voice.engine.assembly import build_llm
+from voice.engine.llm.base import ChatMessage
+from voice.engine.summarize import summarize
+from voice.selectors import agent_config, agent_for_session
+
+
+@transaction.atomic
+def conversation_start(
+    *, end_user_id: str = "", agent_id: int | None = None, session_id: str = ""
+) -> Conversation:
+    return Conversation.objects.create(
+        end_user_id=end_user_id[:200], agent_id=agent_id, session_id=session_id
+    )
+
+
+@transaction.atomic
+def message_append(
+    *, conversation: Conversation, role: str, text: str, truncated: bool = False
+) -> Message:
+    # Lock the conversation row so concurrent appends get distinct positions.
+    Conversation.objects.select_for_update().get(pk=conversation.pk)
+    last = conversation.messages.aggregate(last=Max("position"))["last"]
+    return Message.objects.create(
+        conversation=conversation,
+        position=0 if last is None else last + 1,
+        role=role,
+        text=text,
+        truncated=truncated,
+    )
+
+
+@transaction.atomic
+def conversations_end_stale(*, older_than_s: int) -> int:
+    """End active conversations with no message for `older_than_s` seconds; return how many."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    stale = Conversation.objects.filter(
+        status=Conversation.Status.ACTIVE, started_at__lt=cutoff
+    ).exclude(messages__created_at__gte=cutoff)
+    return stale.update(status=Conversation.Status.ENDED, ended_at=timezone.now())
+
+
+# The engine's TurnMetrics field -> the TurnMetrics model field.
+METRIC_FIELDS = {
+    "response_id": "response_id",
+    "stt_ms": "stt_ms",
+    "llm_first_token_ms": "llm_first_token_ms",
+    "first_clause_ms": "first_clause_ms",
+    "tts_first_audio_ms": "tts_first_audio_ms",
+    "voice_to_voice_ms": "voice_to_voice_ms",
+    "input_tokens": "prompt_tokens",
+    "output_tokens": "completion_tokens",
+    "audio_in_s": "audio_in_s",
+    "audio_out_s": "audio_out_s",
+    "llm_route": "route",
+    "status": "status",
+}
+
+
+@transaction.atomic
+def conversation_record_turn(
+    *,
+    conversation_id: str,
+    messages: Sequence[Mapping[str, Any]],
+    metrics: Mapping[str, Any] | None = None,
+) -> list[Message]:
+    """Append one turn's messages (and its metrics) at a turn boundary, in one transaction."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    last = conversation.messages.aggregate(last=Max("position"))["last"]
+    position = -1 if last is None else last
+    created = []
+    for message in messages:
+        position += 1
+        created.append(
+            Message(
+                conversation=conversation,
+                position=position,
+                role=message["role"],
+                text=message.get("text", ""),
+                item_id=message.get("item_id") or "",
+                truncated=bool(message.get("truncated", False)),
+                tool_calls=list(message.get("tool_calls", ())),
+                tool_call_id=message.get("tool_call_id") or "",
+            )
+        )
+    Message.objects.bulk_create(created)
+    if metrics:
+        TurnMetrics.objects.create(
+            conversation=conversation,
+            **{
+                column: metrics[name]
+                for name, column in METRIC_FIELDS.items()
+                if metrics.get(name) is not None
+            },
+        )
+    return created
+
+
+@transaction.atomic
+def conversation_end(*, conversation_id: str) -> None:
+    Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.ACTIVE).update(
+        status=Conversation.Status.ENDED, ended_at=timezone.now()
+    )
+
+
+def conversation_summarize(*, conversation_id: str) -> bool:
+    """Fold the conversation's older messages into its summary; False if nothing was due.
+
+    The model call happens outside any transaction (it can take seconds); the write re-checks
+    that no other summary landed meanwhile.
+    """
+    conversation = Conversation.objects.select_related("agent").get(pk=conversation_id)
+    pending = list(conversation.messages.filter(position__gt=conversation.summarized_through))
+    to_fold = pending[: -settings.AURA_MEMORY_KEEP_MESSAGES or None]
+    if not to_fold:
+        return False
+    agent = conversation.agent or agent_for_session(None)
+    llm = build_llm(agent_config(agent).llm_routes)
+    messages = [
+        ChatMessage(role="user" if m.role == "user" else "assistant", content=m.text)
+        for m in to_fold
+        if m.role in ("user", "assistant")
+    ]
+    summary = asyncio.run(summarize(llm, previous=conversation.summary, messages=messages))
+    with transaction.atomic():
+        updated = Conversation.objects.filter(
+            pk=conversation.pk, summarized_through=conversation.summarized_through
+        ).update(summary=summary, summarized_through=to_fold[-1].position)
+    return updated == 1

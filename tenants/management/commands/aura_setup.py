@@ -1,0 +1,68 @@
+"""Bring a database up to date for serving: migrations, the platform row, the demo organization.
+
+Idempotent and quiet when there is nothing to do, so `make run` can call it every time.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
+
+from tenants.models import Organization
+from tenants.services import organization_create, platform_ensure_public_tenant
+
+PLATFORM_DOMAINS = ("localhost", "127.0.0.1")
+
+
+def _unapplied_migrations(schema_name: str, app_labels: set[str]) -> int:
+    with schema_context(schema_name):
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return sum(1 for migration, _backwards in plan if migration.app_label in app_labels)
+
+
+def _labels(apps: list[str]) -> set[str]:
+    return {app.rsplit(".", 1)[-1] for app in apps}
+
+
+class Command(BaseCommand):
+    help = "Migrate shared and tenant schemas if needed and make sure the demo organization exists."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--demo-slug", default="demo")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._migrate_if_needed()
+        platform_ensure_public_tenant(domains=PLATFORM_DOMAINS)
+        slug = options["demo_slug"]
+        if not Organization.objects.filter(slug=slug).exists():
+            organization = organization_create(slug=slug, name=slug.title())
+            self.stdout.write(f"Created organization {slug} at {organization.get_primary_domain()}")
+        else:
+            self.stdout.write(f"Organization {slug} is ready.")
+
+    def _migrate_if_needed(self) -> None:
+        public = get_public_schema_name()
+        pending = _unapplied_migrations(public, _labels(settings.SHARED_APPS))
+        tenant_labels = _labels(settings.TENANT_APPS)
+        tenant_schemas = (
+            [
+                name
+                for name in get_tenant_model()
+                .objects.exclude(schema_name=public)
+                .values_list("schema_name", flat=True)
+            ]
+            if pending == 0
+            else []
+        )
+        pending += sum(_unapplied_migrations(schema, tenant_labels) for schema in tenant_schemas)
+        if pending == 0:
+            self.stdout.write("Database schemas are up to date.")
+            return
+        self.stdout.write("Applying migrations to the shared and tenant schemas…")
+        call_command("migrate_schemas", interactive=False, verbosity=0)
+        self.stdout.write("Migrations applied.")

@@ -1,0 +1,38 @@
+"""Host-based tenant resolution for HTTP (django-tenants), refusing unknown and suspended hosts."""
+
+from __future__ import annotations
+
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
+
+from tenants.db import use_public_schema
+from tenants.errors import AuthenticationError, OrganizationSuspendedError
+from tenants.responses import error_response
+from voice.engine.errors import AuraError
+
+
+class OrganizationMiddleware(TenantMainMiddleware):
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            # Outside ALLOWED_HOSTS: answer like any other host we do not serve.
+            return self.no_tenant_found(request, "")
+        response: HttpResponse | None = super().process_request(request)
+        if response is not None:
+            return response
+        tenant = request.tenant  # type: ignore[attr-defined]
+        if tenant.schema_name != get_public_schema_name() and not tenant.is_active:
+            use_public_schema()
+            return error_response(
+                request, OrganizationSuspendedError("This organization is suspended."), status=403
+            )
+        return None
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        error: AuraError = AuthenticationError(
+            "No organization is served at this address.", code="unknown_host"
+        )
+        return error_response(request, error, status=404)

@@ -1,0 +1,85 @@
+"""Organizations (tenants), their domains and API keys: all in the public schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Organization(TenantMixin):
+    class Plan(models.TextChoices):
+        FREE = "free", "Free"
+        PRO = "pro", "Pro"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # The schema is created by `organization_create`, never implicitly by save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Domain(DomainMixin):
+    def __str__(self) -> str:
+        return self.domain
+
+
+class ApiKey(models.Model):
+    """A key that resolves to one organization. Only a hash of the secret is stored."""
+
+    class Kind(models.TextChoices):
+        SECRET = "sk", "Secret"
+        PUBLISHABLE = "pk", "Publishable"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    kind = models.CharField(max_length=2, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    # The visible start of the key (e.g. "sk_3kT9xQ2a"), unique, used for lookup and display.
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, blank=True)
+    allowed_origins = models.JSONField(default=list, blank=True)
+    auto_rotate = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.get_kind_display()})"
+
+    def is_usable(self, at: datetime | None = None) -> bool:
+        now = at or timezone.now()
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > now

@@ -1,0 +1,103 @@
+"""Reads of the tenants app, and the one place every tenant is resolved from.
+
+HTTP requests are resolved by host (django-tenants' middleware, `tenants.middleware`), REST and
+WebSocket clients by API key (`resolve_api_key`), Celery tasks by schema name
+(`organization_by_schema`). The result is a plain `TenantRef`, safe to keep across `await`s,
+because "the current schema" of a connection is not.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from tenants.errors import AuthenticationError, OrganizationSuspendedError, PermissionDeniedError
+from tenants.keys import matches, parse_prefix
+from tenants.models import ApiKey, Organization
+
+logger = logging.getLogger(__name__)
+
+# last_used_at is informative; writing it on every request would turn reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRef:
+    organization_id: int
+    slug: str
+    schema_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedKey:
+    tenant: TenantRef
+    key_id: int
+    kind: str
+    prefix: str
+    scopes: tuple[str, ...]
+
+
+def tenant_ref(organization: Organization) -> TenantRef:
+    return TenantRef(
+        organization_id=organization.pk,
+        slug=organization.slug,
+        schema_name=organization.schema_name,
+    )
+
+
+def organization_by_schema(schema_name: str) -> Organization:
+    with schema_context(get_public_schema_name()):
+        return Organization.objects.get(schema_name=schema_name)
+
+
+def organization_by_slug(slug: str) -> Organization:
+    with schema_context(get_public_schema_name()):
+        return Organization.objects.get(slug=slug)
+
+
+def resolve_api_key(
+    plaintext: str, *, required_scope: str | None = None, origin: str | None = None
+) -> ResolvedKey:
+    """The organization a key belongs to, after every check a request must pass.
+
+    Raises AuthenticationError with the same message for every kind of bad key (unknown,
+    malformed, revoked, expired), so a caller learns nothing about other tenants' keys.
+    """
+    prefix = parse_prefix(plaintext)
+    if prefix is None:
+        raise AuthenticationError("Invalid API key.")
+    with schema_context(get_public_schema_name()):
+        api_key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
+        if (
+            api_key is None
+            or not matches(plaintext, api_key.secret_hash)
+            or not api_key.is_usable()
+        ):
+            raise AuthenticationError("Invalid API key.")
+        organization = api_key.organization
+        if not organization.is_active:
+            raise OrganizationSuspendedError("This organization is suspended.")
+        if required_scope is not None and required_scope not in api_key.scopes:
+            raise PermissionDeniedError(f"This key lacks the {required_scope!r} scope.")
+        if api_key.kind == ApiKey.Kind.PUBLISHABLE and (
+            origin is None or origin.lower() not in api_key.allowed_origins
+        ):
+            raise PermissionDeniedError("This key may not be used from this origin.")
+        _touch(api_key)
+    return ResolvedKey(
+        tenant=tenant_ref(organization),
+        key_id=api_key.pk,
+        kind=api_key.kind,
+        prefix=api_key.prefix,
+        scopes=tuple(api_key.scopes),
+    )
+
+
+def _touch(api_key: ApiKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

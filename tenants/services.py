@@ -1,0 +1,192 @@
+"""Writes of the tenants app: organizations, domains and API keys."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from tenants.db import use_public_schema
+from tenants.errors import OrganizationExistsError
+from tenants.keys import generate_key
+from tenants.models import ApiKey, Domain, Organization
+from voice.engine.errors import InvalidRequestError
+from voice.services import agent_create
+
+logger = logging.getLogger(__name__)
+
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+KNOWN_SCOPES = frozenset({"realtime", "agents", "conversations", "keys", "tools", "usage", "admin"})
+DEFAULT_SECRET_SCOPES = ("realtime", "agents", "conversations", "tools", "usage")
+
+
+def schema_name_for(slug: str) -> str:
+    # A fixed prefix keeps tenant schemas apart from `public`, `pg_*` and any other schema.
+    return "org_" + slug.replace("-", "_")
+
+
+def organization_create(
+    *, slug: str, name: str, domain: str | None = None, plan: str = Organization.Plan.FREE
+) -> Organization:
+    """Create an organization, provision its PostgreSQL schema and its primary domain."""
+    if not SLUG_PATTERN.match(slug or ""):
+        raise InvalidRequestError(
+            "slug must be 3-40 characters of a-z, 0-9 and '-', starting with a letter",
+            param="slug",
+        )
+    if plan not in Organization.Plan.values:
+        raise InvalidRequestError(f"unknown plan {plan!r}", param="plan")
+    domain = (domain or f"{slug}.{settings.AURA_BASE_DOMAIN}").lower()
+    # Tenants are rows of the public schema, whatever schema the caller's connection is in.
+    use_public_schema()
+    if Organization.objects.filter(slug=slug).exists():
+        raise OrganizationExistsError(f"an organization with slug {slug!r} exists")
+    if Domain.objects.filter(domain=domain).exists():
+        raise OrganizationExistsError(f"the domain {domain!r} is taken", param="domain")
+    with transaction.atomic():
+        organization = Organization.objects.create(
+            schema_name=schema_name_for(slug), slug=slug, name=name.strip() or slug, plan=plan
+        )
+        # Schema DDL is transactional in PostgreSQL: a failed migration leaves nothing behind.
+        organization.create_schema(check_if_exists=True, verbosity=0)
+        Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
+        # Every organization can talk from its first minute, on the embedded local models.
+        with schema_context(organization.schema_name):
+            agent_create(name="Assistant")
+    logger.info(
+        "organization created", extra={"organization": slug, "schema": organization.schema_name}
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_set_status(*, organization: Organization, status: str) -> Organization:
+    if status not in Organization.Status.values:
+        raise InvalidRequestError(f"unknown status {status!r}", param="status")
+    organization.status = status
+    organization.save(update_fields=["status"])
+    return organization
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A freshly created key: the only moment its plaintext exists."""
+
+    api_key: ApiKey
+    plaintext: str
+
+
+def _clean_scopes(scopes: tuple[str, ...] | list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - KNOWN_SCOPES)
+    if unknown:
+        raise InvalidRequestError(f"unknown scopes: {', '.join(unknown)}", param="scopes")
+    return sorted(set(scopes))
+
+
+def _clean_origins(origins: tuple[str, ...] | list[str]) -> list[str]:
+    cleaned = []
+    for origin in origins:
+        if not re.match(r"^https?://[^/\s]+$", origin or ""):
+            raise InvalidRequestError(
+                f"origin {origin!r} must look like https://example.com (scheme and host, no path)",
+                param="allowed_origins",
+            )
+        cleaned.append(origin.lower())
+    return cleaned
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    organization: Organization,
+    kind: str = ApiKey.Kind.SECRET,
+    name: str = "",
+    scopes: tuple[str, ...] | list[str] = DEFAULT_SECRET_SCOPES,
+    allowed_origins: tuple[str, ...] | list[str] = (),
+    expires_at: datetime | None = None,
+    auto_rotate: bool = False,
+) -> IssuedKey:
+    """Issue a new key; its plaintext is returned once and never stored."""
+    if kind not in ApiKey.Kind.values:
+        raise InvalidRequestError(f"unknown key kind {kind!r}", param="kind")
+    if kind == ApiKey.Kind.PUBLISHABLE:
+        # A publishable key sits in web pages: it may only open voice sessions, from its origins.
+        scopes = ("realtime",)
+        if not allowed_origins:
+            raise InvalidRequestError(
+                "a publishable key needs at least one allowed origin", param="allowed_origins"
+            )
+    for _ in range(5):
+        generated = generate_key(kind)
+        try:
+            with transaction.atomic():
+                api_key = ApiKey.objects.create(
+                    organization=organization,
+                    kind=kind,
+                    name=name,
+                    prefix=generated.prefix,
+                    secret_hash=generated.secret_hash,
+                    scopes=_clean_scopes(scopes),
+                    allowed_origins=_clean_origins(allowed_origins),
+                    expires_at=expires_at,
+                    auto_rotate=auto_rotate,
+                )
+        except IntegrityError:
+            logger.warning("api key prefix collision, generating another")
+            continue
+        return IssuedKey(api_key=api_key, plaintext=generated.plaintext)
+    raise RuntimeError("could not generate a unique API key prefix")
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+@transaction.atomic
+def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None) -> IssuedKey:
+    """Issue a successor with the same settings; the old key lives on for a grace period."""
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if not api_key.is_usable():
+        raise InvalidRequestError("a revoked or expired key cannot be rotated")
+    if grace_seconds is None:
+        grace_seconds = settings.AURA_KEY_ROTATION_GRACE_SECONDS
+    if grace_seconds < 0:
+        raise InvalidRequestError("grace period cannot be negative", param="grace_seconds")
+    successor = api_key_create(
+        organization=api_key.organization,
+        kind=api_key.kind,
+        name=api_key.name,
+        scopes=api_key.scopes,
+        allowed_origins=api_key.allowed_origins,
+        auto_rotate=api_key.auto_rotate,
+    )
+    grace_ends = timezone.now() + timedelta(seconds=grace_seconds)
+    if api_key.expires_at is None or api_key.expires_at > grace_ends:
+        api_key.expires_at = grace_ends
+    api_key.replaced_by = successor.api_key
+    api_key.save(update_fields=["expires_at", "replaced_by"])
+    return successor
+
+
+@transaction.atomic
+def platform_ensure_public_tenant(*, domains: tuple[str, ...]) -> Organization:
+    """The row django-tenants maps platform hosts (localhost, the platform domain) to."""
+    use_public_schema()
+    public, _ = Organization.objects.get_or_create(
+        schema_name="public", defaults={"name": "AURA platform", "slug": "platform"}
+    )
+    for index, domain in enumerate(domains):
+        Domain.objects.get_or_create(
+            domain=domain.lower(), defaults={"tenant": public, "is_primary": index == 0}
+        )
+    return public

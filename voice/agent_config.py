@@ -1,0 +1,169 @@
+"""Turning stored agent settings (JSON) into the engine's frozen `AgentConfig`, with validation.
+
+Used when an agent is saved (to refuse bad settings with a clear message) and when a session
+starts (stored rows predate validation changes, so they are checked again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from voice.engine.config import AgentConfig, RouteConfig, TurnDetectionConfig
+from voice.engine.errors import InvalidRequestError
+from voice.engine.tools import builtin_specs
+
+PROVIDERS = {
+    "stt": ("local", "openai", "openai_compatible"),
+    "llm": ("local", "openai", "grok", "openai_compatible"),
+    "tts": ("local", "openai", "openai_compatible"),
+}
+ROUTE_FIELDS = {"provider", "model", "base_url", "first_token_budget_ms", "timeout_s"} | {
+    "max_output_tokens",
+    "temperature",
+}
+TURN_DETECTION_FIELDS = {
+    "type",
+    "vad",
+    "threshold",
+    "prefix_padding_ms",
+    "silence_duration_ms",
+    "min_speech_duration_ms",
+    "create_response",
+    "interrupt_response",
+    "idle_timeout_ms",
+}
+
+
+def _number(value: Any, name: str, *, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidRequestError(f"{name} must be a number from {low:g} to {high:g}", param=name)
+    return float(value)
+
+
+def routes_from_json(stage: str, routes: Any) -> tuple[RouteConfig, ...]:
+    param = f"{stage}_routes"
+    if not isinstance(routes, Sequence) or isinstance(routes, str) or not routes:
+        raise InvalidRequestError(f"{param} must be a non-empty list of routes", param=param)
+    if len(routes) > 5:
+        raise InvalidRequestError(f"{param} may hold at most 5 routes", param=param)
+    parsed = []
+    for route in routes:
+        if not isinstance(route, Mapping):
+            raise InvalidRequestError(f"each of {param} must be an object", param=param)
+        unknown = set(route) - ROUTE_FIELDS
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown route fields: {', '.join(sorted(unknown))}", param=param
+            )
+        provider, model = route.get("provider"), route.get("model")
+        if provider not in PROVIDERS[stage]:
+            raise InvalidRequestError(
+                f"{stage} provider must be one of {', '.join(PROVIDERS[stage])}", param=param
+            )
+        if not isinstance(model, str) or not 0 < len(model) <= 100:
+            raise InvalidRequestError("each route needs a model name", param=param)
+        base_url = route.get("base_url")
+        if base_url is not None and (
+            not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
+        ):
+            raise InvalidRequestError("base_url must be an http(s) URL", param=param)
+        if provider == "openai_compatible" and base_url is None:
+            raise InvalidRequestError("an openai_compatible route needs a base_url", param=param)
+        parsed.append(
+            RouteConfig(
+                provider=provider,
+                model=model,
+                base_url=base_url,
+                first_token_budget_ms=int(
+                    _number(
+                        route.get("first_token_budget_ms", 2000),
+                        "first_token_budget_ms",
+                        low=50,
+                        high=60_000,
+                    )
+                ),
+                timeout_s=_number(route.get("timeout_s", 30), "timeout_s", low=1, high=300),
+                max_output_tokens=route.get("max_output_tokens"),
+                temperature=route.get("temperature"),
+            )
+        )
+    return tuple(parsed)
+
+
+def turn_detection_from_json(value: Any) -> TurnDetectionConfig | None:
+    """OpenAI's `turn_detection` object (`server_vad`), or None for manual commits."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidRequestError(
+            "turn_detection must be an object or null", param="turn_detection"
+        )
+    unknown = set(value) - TURN_DETECTION_FIELDS
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown turn_detection fields: {', '.join(sorted(unknown))}", param="turn_detection"
+        )
+    if value.get("type", "server_vad") != "server_vad":
+        raise InvalidRequestError(
+            "turn_detection.type must be server_vad", param="turn_detection.type"
+        )
+    defaults = TurnDetectionConfig()
+    vad = value.get("vad", defaults.vad)
+    if vad not in ("webrtc", "silero"):
+        raise InvalidRequestError(
+            "turn_detection.vad must be webrtc or silero", param="turn_detection.vad"
+        )
+    idle = value.get("idle_timeout_ms")
+
+    def ms(name: str, low: int, high: int) -> int:
+        return int(
+            _number(
+                value.get(name, getattr(defaults, name)),
+                f"turn_detection.{name}",
+                low=low,
+                high=high,
+            )
+        )
+
+    return TurnDetectionConfig(
+        vad=vad,
+        threshold=_number(
+            value.get("threshold", defaults.threshold), "turn_detection.threshold", low=0, high=1
+        ),
+        prefix_padding_ms=ms("prefix_padding_ms", 0, 2000),
+        silence_duration_ms=ms("silence_duration_ms", 100, 5000),
+        min_speech_duration_ms=ms("min_speech_duration_ms", 0, 2000),
+        create_response=bool(value.get("create_response", True)),
+        interrupt_response=bool(value.get("interrupt_response", True)),
+        idle_timeout_ms=None
+        if idle is None
+        else int(_number(idle, "turn_detection.idle_timeout_ms", low=1000, high=3_600_000)),
+    )
+
+
+def agent_config_from_settings(
+    *,
+    instructions: str,
+    voice: str,
+    language: str,
+    stt_routes: Any,
+    llm_routes: Any,
+    tts_routes: Any,
+    turn_detection: Any,
+    max_output_tokens: int | None,
+    builtin_tools: Any = (),
+) -> AgentConfig:
+    if not isinstance(builtin_tools, Sequence) or isinstance(builtin_tools, str):
+        raise InvalidRequestError("builtin_tools must be a list of names", param="builtin_tools")
+    return AgentConfig(
+        instructions=instructions,
+        voice=voice or None,
+        language=language,
+        stt_routes=routes_from_json("stt", stt_routes),
+        llm_routes=routes_from_json("llm", llm_routes),
+        tts_routes=routes_from_json("tts", tts_routes),
+        turn_detection=turn_detection_from_json(turn_detection),
+        max_output_tokens=max_output_tokens,
+        tools=builtin_specs(builtin_tools),
+    )

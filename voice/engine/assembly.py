@@ -1,0 +1,84 @@
+"""Putting a `VoiceSession` together from an `AgentConfig`: the one place transports (the
+WebSocket consumer, the CLI, the benchmark) and background jobs get their providers from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from voice.engine.config import AgentConfig, RouteConfig
+from voice.engine.ports import MemorySource, MetricsSink, ToolExecutor, TranscriptSink
+from voice.engine.router import LLMRouter
+from voice.engine.session import VoiceSession
+from voice.engine.tools import ToolRegistry
+
+
+def build_voice_session(
+    config: AgentConfig,
+    *,
+    memory: MemorySource | None = None,
+    transcript_sink: TranscriptSink | None = None,
+    metrics: MetricsSink | None = None,
+    tool_executor: ToolExecutor | None = None,
+) -> VoiceSession:
+    """A session over the config's routes (routers report their decisions as events)."""
+    return VoiceSession(
+        config,
+        tools=ToolRegistry(config.tools, executor=tool_executor),
+        memory=memory,
+        transcript_sink=transcript_sink,
+        metrics=metrics,
+    )
+
+
+def build_llm(routes: Sequence[RouteConfig]) -> LLMRouter:
+    """A language model over `routes` for work outside a session (summaries)."""
+    return LLMRouter(tuple(routes))
+
+
+async def warm_up(config: AgentConfig) -> None:
+    """Load and exercise the local models the config routes to, so no turn pays for it.
+
+    Cloud routes need nothing; a local model is loaded once per process and shared.
+    """
+    if _uses_local(config.stt_routes):
+        from voice.engine.stt.local_whisper import LocalWhisperSTT
+
+        stt = await LocalWhisperSTT.load_shared()
+        await stt.warm_up()
+    if _uses_local(config.tts_routes):
+        from voice.engine.tts.piper import PiperTTS
+
+        tts = await PiperTTS.load_shared()
+        await tts.warm_up()
+    if _uses_local(config.llm_routes):
+        from voice.engine.llm.llama_cpp import LlamaCppLLM
+
+        await LlamaCppLLM.shared().load()
+
+
+def warm_up_in_thread(config: AgentConfig | None = None) -> None:
+    """`warm_up` from synchronous start-up code (an ASGI module), blocking until done.
+
+    It runs on its own event loop in its own thread, so that the server's loop (which may
+    already be set for this thread, as daphne's is) is neither used nor replaced.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(warm_up(config or AgentConfig()))
+        except BaseException as error:  # re-raised in the calling thread
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name="aura-warm-up")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _uses_local(routes: Sequence[RouteConfig]) -> bool:
+    return any(route.provider == "local" for route in routes)

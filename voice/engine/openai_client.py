@@ -1,0 +1,104 @@
+"""What the OpenAI-protocol providers share: pooled SDK clients and error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+
+import httpx2
+import openai
+
+from voice.engine.errors import ProviderError
+
+logger = logging.getLogger(__name__)
+
+# Errors that are the request's fault, not the provider's: another try of the same request
+# cannot help, and they say nothing about the provider's health.
+REQUEST_FAULT_STATUSES = frozenset({400, 413, 422})
+
+_ClientKey = tuple[str | None, str, float]
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, openai.AsyncOpenAI]]
+_clients = weakref.WeakKeyDictionary()
+
+
+def shared_client(*, base_url: str | None, api_key: str, timeout_s: float) -> openai.AsyncOpenAI:
+    """One client per endpoint, key and timeout in this event loop.
+
+    Sessions share clients so that 200 sessions reuse one connection pool instead of opening
+    200; the pool is bound to the loop it was first used in, hence one cache per loop.
+    `max_retries=0`: retrying is the router's decision (it may prefer another route).
+    """
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = (base_url, api_key, timeout_s)
+    client = per_loop.get(key)
+    if client is None:
+        client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0
+        )
+        per_loop[key] = client
+    return client
+
+
+def provider_error(error: Exception, *, provider: str) -> ProviderError:
+    """Translate an SDK or decoding failure into the engine's `ProviderError`."""
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        retryable = status in (408, 409, 429) or status >= 500
+        return ProviderError(
+            f"{provider} answered HTTP {status}: {error.message}",
+            provider=provider,
+            retryable=retryable,
+            status_code=status,
+            code="rate_limited" if status == 429 else None,
+        )
+    if isinstance(error, openai.APITimeoutError):
+        return ProviderError(
+            f"{provider} timed out", provider=provider, retryable=True, code="provider_timeout"
+        )
+    if isinstance(error, openai.APIConnectionError):
+        cause = error.__cause__ or error
+        return ProviderError(
+            f"cannot reach {provider}: {cause}",
+            provider=provider,
+            retryable=True,
+            code="provider_unreachable",
+        )
+    if isinstance(error, httpx2.TimeoutException):
+        # Raw transport errors reach us from streamed binary bodies, which the SDK leaves as is.
+        return ProviderError(
+            f"{provider} timed out", provider=provider, retryable=True, code="provider_timeout"
+        )
+    if isinstance(error, httpx2.RequestError):
+        return ProviderError(
+            f"connection to {provider} broke: {type(error).__name__}: {error}",
+            provider=provider,
+            retryable=True,
+            code="provider_unreachable",
+        )
+    if isinstance(error, json.JSONDecodeError):
+        return ProviderError(
+            f"{provider} sent an event that is not JSON: {error}",
+            provider=provider,
+            retryable=True,
+            code="invalid_provider_response",
+        )
+    if isinstance(error, openai.APIError):
+        return ProviderError(
+            f"{provider} reported an error: {error.message}", provider=provider, retryable=True
+        )
+    logger.warning("unexpected %s from %s", type(error).__name__, provider, exc_info=error)
+    return ProviderError(
+        f"{provider} failed unexpectedly: {type(error).__name__}: {error}",
+        provider=provider,
+        retryable=True,
+    )
+
+
+# Exceptions the SDK raises for failed requests and malformed streams; anything else is a bug.
+SDK_ERRORS: tuple[type[Exception], ...] = (
+    openai.OpenAIError,
+    httpx2.RequestError,
+    json.JSONDecodeError,
+)

@@ -1,0 +1,46 @@
+"""What the engine needs from the outside world, as small protocols.
+
+The Django side implements these over the tenant's schema and Celery; tests and the CLI use
+in-process implementations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+from voice.engine.llm.base import ChatMessage
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+
+class MonotonicClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class MemorySource(Protocol):
+    async def summary(self) -> str | None:
+        """A summary of what came before the kept history (earlier turns or sessions)."""
+        ...
+
+
+class TranscriptSink(Protocol):
+    async def turn_finished(
+        self, messages: tuple[ChatMessage, ...], metrics: Mapping[str, object]
+    ) -> None:
+        """Persist the messages one turn added (called at turn boundaries, never per frame)."""
+        ...
+
+
+class ToolExecutor(Protocol):
+    async def execute(self, name: str, arguments: Mapping[str, object], *, call_id: str) -> str:
+        """Run a server-side tool and return its result as text (usually JSON)."""
+        ...
+
+
+class MetricsSink(Protocol):
+    def observe(self, name: str, value: float, labels: Mapping[str, str]) -> None: ...

@@ -1,0 +1,145 @@
+"""Builds the provider a route names: cloud ones over OpenAI's protocol, or the local models.
+
+Providers:
+    openai              api.openai.com (or OPENAI_BASE_URL), key from the route or OPENAI_API_KEY
+    grok                xAI at https://api.x.ai/v1 (or XAI_BASE_URL), key from the route or
+                        XAI_API_KEY; chat only
+    openai_compatible   any server speaking the protocol (vLLM, Ollama, llama.cpp server) at the
+                        route's base_url; the key is optional
+    local               the embedded models (llama.cpp, faster-whisper, Piper), loaded once per
+                        process; the first use blocks while the model loads, so warm them up
+                        at startup
+
+A route that cannot be used raises `ProviderUnavailableError`; the router skips it and says why.
+"""
+
+from __future__ import annotations
+
+import os
+
+from voice.engine.config import RouteConfig
+from voice.engine.errors import ProviderUnavailableError
+from voice.engine.llm.base import LanguageModel
+from voice.engine.llm.openai_compatible import MaxTokensParameter, OpenAICompatibleLLM
+from voice.engine.stt.base import SpeechToText
+from voice.engine.stt.openai import OpenAISTT
+from voice.engine.tts.base import TextToSpeech
+from voice.engine.tts.openai import OpenAITTS
+
+GROK_BASE_URL = "https://api.x.ai/v1"
+# Local OpenAI-compatible servers ignore the key, but the SDK insists on having one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "grok": "XAI_API_KEY"}
+
+
+def llm_from_route(route: RouteConfig) -> LanguageModel:
+    """The language model for a route.
+
+    Raises:
+        ProviderUnavailableError: Unknown provider, missing key or base URL, local model missing.
+    """
+    if route.provider == "local":
+        return _local_llm(route)
+    base_url, api_key = _endpoint(route)
+    tokens_parameter: MaxTokensParameter = (
+        "max_completion_tokens" if route.provider == "openai" else "max_tokens"
+    )
+    return OpenAICompatibleLLM(
+        provider=route.provider,
+        model=route.model,
+        api_key=api_key,
+        base_url=base_url,
+        timeout_s=route.timeout_s,
+        max_output_tokens=route.max_output_tokens,
+        temperature=route.temperature,
+        max_tokens_parameter=tokens_parameter,
+    )
+
+
+def stt_from_route(route: RouteConfig) -> SpeechToText:
+    """The speech-to-text model for a route (see `llm_from_route` for errors)."""
+    if route.provider == "local":
+        return _local_stt(route)
+    _no_speech_api(route, "speech-to-text")
+    base_url, api_key = _endpoint(route)
+    return OpenAISTT(
+        provider=route.provider,
+        model=route.model,
+        api_key=api_key,
+        base_url=base_url,
+        timeout_s=route.timeout_s,
+    )
+
+
+def tts_from_route(route: RouteConfig) -> TextToSpeech:
+    """The text-to-speech model for a route (see `llm_from_route` for errors)."""
+    if route.provider == "local":
+        return _local_tts(route)
+    _no_speech_api(route, "text-to-speech")
+    base_url, api_key = _endpoint(route)
+    return OpenAITTS(
+        provider=route.provider,
+        model=route.model,
+        api_key=api_key,
+        base_url=base_url,
+        timeout_s=route.timeout_s,
+    )
+
+
+def _endpoint(route: RouteConfig) -> tuple[str | None, str]:
+    """(base URL, API key) for a cloud or OpenAI-compatible route."""
+    if route.provider == "openai_compatible":
+        if not route.base_url:
+            raise _unavailable(route, "an openai_compatible route needs a base_url", "missing_url")
+        return route.base_url, route.api_key or PLACEHOLDER_API_KEY
+    variable = _KEY_VARIABLES.get(route.provider)
+    if variable is None:
+        known = ", ".join(["local", "openai_compatible", *_KEY_VARIABLES])
+        raise _unavailable(
+            route, f"unknown provider {route.provider!r} (known: {known})", "unknown_provider"
+        )
+    api_key = route.api_key or os.environ.get(variable)
+    if not api_key:
+        raise _unavailable(
+            route, f"no API key: set it on the route or in {variable}", "missing_api_key"
+        )
+    if route.provider == "grok":
+        return route.base_url or os.environ.get("XAI_BASE_URL") or GROK_BASE_URL, api_key
+    # None lets the SDK use OPENAI_BASE_URL or its default.
+    return route.base_url, api_key
+
+
+def _no_speech_api(route: RouteConfig, stage: str) -> None:
+    if route.provider == "grok":
+        raise _unavailable(
+            route, f"grok offers no {stage} over OpenAI's protocol", "unsupported_stage"
+        )
+
+
+def _unavailable(route: RouteConfig, message: str, code: str) -> ProviderUnavailableError:
+    return ProviderUnavailableError(message, provider=route.provider, retryable=False, code=code)
+
+
+def _local_llm(route: RouteConfig) -> LanguageModel:
+    try:
+        from voice.engine.llm.llama_cpp import LlamaCppLLM
+    except ImportError as error:
+        raise _unavailable(route, f"local LLM unavailable: {error}", "missing_package") from error
+    return LlamaCppLLM.shared()
+
+
+def _local_stt(route: RouteConfig) -> SpeechToText:
+    try:
+        from voice.engine.stt.local_whisper import LocalWhisperSTT
+    except ImportError as error:
+        raise _unavailable(route, f"local STT unavailable: {error}", "missing_package") from error
+    return LocalWhisperSTT.shared()
+
+
+def _local_tts(route: RouteConfig) -> TextToSpeech:
+    try:
+        from voice.engine.tts.piper import PiperTTS
+    except ImportError as error:
+        raise _unavailable(route, f"local TTS unavailable: {error}", "missing_package") from error
+    return PiperTTS.shared()

@@ -1,0 +1,79 @@
+"""Text-to-speech over OpenAI's /audio/speech, streamed as raw 24 kHz PCM16."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import numpy as np
+import numpy.typing as npt
+
+from voice.engine.openai_client import SDK_ERRORS, provider_error, shared_client
+from voice.engine.tts.base import TextToSpeech
+
+logger = logging.getLogger(__name__)
+
+OPENAI_PCM_RATE_HZ = 24_000
+DEFAULT_VOICE = "alloy"
+
+
+class OpenAITTS(TextToSpeech):
+    """Streams speech for one clause as int16 chunks at 24 kHz.
+
+    Args:
+        provider: Label used in errors and metrics.
+        model: Speech model ("gpt-4o-mini-tts", "tts-1", ...).
+        api_key: Bearer token.
+        base_url: Server root ending in /v1; None means the SDK default.
+        timeout_s: Connect and per-read timeout.
+        default_voice: Voice used when `synthesize` is given none.
+    """
+
+    sample_rate_hz = OPENAI_PCM_RATE_HZ
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model: str,
+        api_key: str,
+        base_url: str | None = None,
+        timeout_s: float = 30.0,
+        default_voice: str = DEFAULT_VOICE,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self._api_key = api_key
+        self.base_url = base_url
+        self._timeout_s = timeout_s
+        self._default_voice = default_voice
+
+    async def synthesize(
+        self, text: str, *, voice: str | None = None
+    ) -> AsyncIterator[npt.NDArray[np.int16]]:
+        """Yield audio as it arrives; blank text yields nothing and costs no request."""
+        if not text.strip():
+            return
+        client = shared_client(
+            base_url=self.base_url, api_key=self._api_key, timeout_s=self._timeout_s
+        )
+        request = client.audio.speech.with_streaming_response.create(
+            model=self.model,
+            voice=voice or self._default_voice,
+            input=text,
+            response_format="pcm",
+        )
+        # A sample's two bytes may arrive in different network chunks.
+        leftover = b""
+        try:
+            async with request as response:
+                async for data in response.iter_bytes():
+                    data = leftover + data
+                    usable_bytes = len(data) - len(data) % 2
+                    leftover = data[usable_bytes:]
+                    if usable_bytes:
+                        yield np.frombuffer(data[:usable_bytes], dtype="<i2").astype(np.int16)
+        except SDK_ERRORS as error:
+            raise provider_error(error, provider=self.provider) from error
+        if leftover:
+            logger.warning("%s sent an odd number of PCM bytes; dropped the last", self.provider)

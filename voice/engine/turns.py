@@ -1,0 +1,309 @@
+"""User turns: input decoding, turn detection and speculative transcription.
+
+`UserTurns` turns wire audio into turn signals (speech started, silence started, speech resumed,
+speech stopped), each about one `Turn`. During the end-of-turn silence a turn can `speculate`:
+its audio so far is transcribed in the background, so that when the silence is confirmed the
+transcript is (nearly) ready; speech resuming abandons the guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from voice.engine.audio.decoder import InputAudioDecoder
+from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig
+from voice.engine.errors import AuraError, InvalidRequestError
+from voice.engine.events import new_id
+from voice.engine.ports import Clock
+from voice.engine.stt.base import Transcript
+from voice.engine.task_set import TaskSet
+from voice.engine.turn_metrics import ArrivalClock, TurnTimeline
+from voice.engine.vad import turn_detector as detection
+
+if TYPE_CHECKING:
+    from voice.engine.response import ResponseRun
+
+logger = logging.getLogger(__name__)
+
+Audio = npt.NDArray[np.int16]
+SignalKind = Literal["speech_started", "silence_started", "speech_resumed", "speech_stopped"]
+
+# Audio waiting for the turn detector; more means the session is stuck (events unread).
+MAX_BACKLOG_S = 30
+
+
+class Transcriber(Protocol):
+    """A `SpeechToText` or an `STTRouter`."""
+
+    async def transcribe(
+        self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
+    ) -> Transcript: ...
+
+
+def has_words(text: str) -> bool:
+    """Whether a transcript holds anything said (not only punctuation or blanks)."""
+    return any(character.isalnum() for character in text)
+
+
+def _duration_s(audio: Audio) -> float:
+    return len(audio) / PIPELINE_RATE_HZ
+
+
+@dataclass(slots=True)
+class Speculation:
+    """A transcript (and maybe an answer) computed before the turn's end is confirmed."""
+
+    audio: Audio
+    timeline: TurnTimeline
+    transcription: asyncio.Task[Transcript | None]
+    abandoned: bool = False
+    response: ResponseRun | None = None
+    response_task: asyncio.Task[None] | None = None
+
+    async def transcript(self) -> Transcript | None:
+        return await asyncio.shield(self.transcription)
+
+    def adopt_response(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
+        self.response, self.response_task = run, task
+        if self.abandoned:
+            task.cancel()
+
+    def abandon(self) -> None:
+        # The transcription keeps running: its thread cannot be stopped, and while it runs
+        # the CPU is not free for another guess.
+        self.abandoned = True
+        if self.response_task is not None:
+            self.response_task.cancel()
+
+
+@dataclass(slots=True)
+class Turn:
+    """One user utterance, from speech start (or manual commit) to its transcript."""
+
+    stt: Transcriber
+    language: str
+    clock: Clock
+    item_id: str = field(default_factory=lambda: new_id("item"))
+    audio_start_ms: int = 0
+    audio_end_ms: int = 0
+    audio: Audio | None = None
+    manual: bool = False
+    speech_stopped_at_s: float = 0.0
+    timeline: TurnTimeline = field(default_factory=TurnTimeline)
+    speculation: Speculation | None = None
+    # When the server received the last sample of speech (see turn_metrics.ArrivalClock).
+    speech_end_at: float | None = None
+
+    def speculate(self, tasks: TaskSet, audio: Audio) -> Speculation:
+        """Start transcribing `audio` (the turn so far) in the background."""
+        self.abandon_speculation()
+        timeline = TurnTimeline(
+            speech_end_at=self.speech_end_at, user_item_id=self.item_id, speculative=True
+        )
+        task = tasks.spawn(self._guess(audio, timeline), name="speculative-stt")
+        self.speculation = Speculation(audio, timeline, task)
+        return self.speculation
+
+    async def _guess(self, audio: Audio, timeline: TurnTimeline) -> Transcript | None:
+        try:
+            transcript = await self.stt.transcribe(audio, language=self.language)
+        except AuraError as error:
+            # The confirmed turn transcribes again and reports the failure properly.
+            logger.warning("speculative transcription failed: %s", error.message)
+            return None
+        timeline.transcript_at = self.clock.monotonic()
+        return transcript
+
+    def abandon_speculation(self) -> None:
+        if self.speculation is not None:
+            self.speculation.abandon()
+
+    def speculative_response(self) -> ResponseRun | None:
+        speculation = self.speculation
+        if speculation is None or speculation.abandoned or speculation.response_task is None:
+            return None
+        if speculation.response_task.done():
+            return None
+        return speculation.response
+
+    def speculative_task(self) -> asyncio.Task[None]:
+        assert self.speculation is not None
+        assert self.speculation.response_task is not None
+        return self.speculation.response_task
+
+    async def final_transcript(self) -> Transcript:
+        """The transcript of the whole turn: the speculative one if still valid, else a new one."""
+        speculation = self.speculation
+        if speculation is not None and not speculation.abandoned:
+            transcript = await speculation.transcript()
+            if transcript is not None:
+                speculation.timeline.speech_stopped_at = self.timeline.speech_stopped_at
+                speculation.timeline.audio_in_s = self.timeline.audio_in_s
+                self.timeline = speculation.timeline
+                return transcript
+        self.abandon_speculation()
+        assert self.audio is not None
+        transcript = await self.stt.transcribe(self.audio, language=self.language)
+        self.timeline.transcript_at = self.clock.monotonic()
+        return transcript
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSignal:
+    kind: SignalKind
+    turn: Turn
+
+
+class UserTurns:
+    """Input audio in, turn signals out; the manual buffer when turn detection is off."""
+
+    def __init__(self, config: AgentConfig, clock: Clock, stt: Transcriber) -> None:
+        self._clock = clock
+        self._stt = stt
+        self._arrivals = ArrivalClock()
+        self._backlog: deque[Audio] = deque()
+        self._backlog_samples = 0
+        self._audio_waiting = asyncio.Event()
+        self._turn: Turn | None = None
+        self._last_speculation_task: asyncio.Task[Transcript | None] | None = None
+        self._config = config
+        self._decoder = InputAudioDecoder(config.input_format)
+        # With turn detection off the detector only buffers, bounded, until `commit`.
+        self._detector = detection.TurnDetector(config.turn_detection)
+        self._detector_offset_ms = 0
+
+    @property
+    def speaking(self) -> bool:
+        """The user is mid-turn (between speech started and speech stopped)."""
+        return self._turn is not None
+
+    def reconfigure(self, config: AgentConfig, *, stt: Transcriber) -> None:
+        """Apply a new config; the decoder and detector restart only if their part changed."""
+        previous, self._config = self._config, config
+        self._stt = stt
+        if previous.input_format != config.input_format:
+            self._decoder = InputAudioDecoder(config.input_format)
+        if previous.turn_detection != config.turn_detection:
+            self._detector = detection.TurnDetector(config.turn_detection)
+            # A new detector counts from zero (from the audio it has not seen yet); session
+            # times count from the session's first sample.
+            unseen_samples = self._arrivals.total_samples - self._backlog_samples
+            self._detector_offset_ms = unseen_samples * 1000 // PIPELINE_RATE_HZ
+            if self._turn is not None:
+                self._turn.abandon_speculation()
+            self._turn = None
+
+    def append(self, data: bytes) -> None:
+        audio = self._decoder.decode(data)
+        if len(audio) == 0:
+            return
+        self._arrivals.audio_arrived(len(audio), self._clock.monotonic())
+        if self._backlog_samples > MAX_BACKLOG_S * PIPELINE_RATE_HZ:
+            raise InvalidRequestError(
+                "input audio is not being consumed (are the session's events being read?)",
+                code="input_audio_backlog_full",
+            )
+        self._backlog.append(audio)
+        self._backlog_samples += len(audio)
+        self._audio_waiting.set()
+
+    async def signals(self) -> AsyncIterator[TurnSignal]:
+        """Turn signals for the audio appended, forever (the session cancels the loop)."""
+        while True:
+            await self._audio_waiting.wait()
+            self._audio_waiting.clear()
+            for signal in self._drain_backlog():
+                yield signal
+
+    def _drain_backlog(self) -> list[TurnSignal]:
+        signals = []
+        while self._backlog:
+            audio = self._backlog.popleft()
+            self._backlog_samples -= len(audio)
+            signals.extend(self._detect(audio))
+        return signals
+
+    def _detect(self, audio: Audio) -> list[TurnSignal]:
+        signals = []
+        for event in self._detector.process(audio):
+            signal = self._signal(event)
+            if signal is not None:
+                signals.append(signal)
+        return signals
+
+    def _signal(self, event: detection.TurnEvent) -> TurnSignal | None:
+        if isinstance(event, detection.SpeechStarted):
+            start_ms = event.audio_start_ms + self._detector_offset_ms
+            self._turn = self._new_turn(audio_start_ms=start_ms)
+            return TurnSignal("speech_started", self._turn)
+        turn = self._turn
+        if turn is None:
+            return None
+        if isinstance(event, detection.SilenceStarted):
+            speech_end_ms = event.audio_ms + self._detector_offset_ms
+            turn.speech_end_at = self._arrivals.arrival_of(speech_end_ms * PIPELINE_RATE_HZ // 1000)
+            return TurnSignal("silence_started", turn)
+        if isinstance(event, detection.SpeechResumed):
+            return TurnSignal("speech_resumed", turn)
+        self._turn = None
+        self._stop(turn, event.utterance, event.audio_end_ms + self._detector_offset_ms)
+        return TurnSignal("speech_stopped", turn)
+
+    def speculate(self, turn: Turn, tasks: TaskSet) -> Speculation | None:
+        """Guess the turn's transcript now, unless an earlier guess still occupies the CPU."""
+        busy = self._last_speculation_task
+        if busy is not None and not busy.done():
+            return None
+        speculation = turn.speculate(tasks, self._detector.utterance_so_far())
+        self._last_speculation_task = speculation.transcription
+        return speculation
+
+    def _new_turn(self, *, audio_start_ms: int = 0, manual: bool = False) -> Turn:
+        return Turn(
+            stt=self._stt,
+            language=self._config.language,
+            clock=self._clock,
+            audio_start_ms=audio_start_ms,
+            manual=manual,
+        )
+
+    def _stop(self, turn: Turn, audio: Audio, audio_end_ms: int) -> None:
+        turn.audio = audio
+        turn.timeline.user_item_id = turn.item_id
+        turn.audio_end_ms = audio_end_ms
+        turn.speech_stopped_at_s = self._clock.monotonic()
+        turn.timeline.speech_stopped_at = turn.speech_stopped_at_s
+        turn.timeline.audio_in_s = _duration_s(audio)
+        if turn.timeline.speech_end_at is None:
+            turn.timeline.speech_end_at = turn.speech_end_at
+
+    def commit(self) -> Turn | None:
+        """Make the buffered audio a turn (`input_audio_buffer.commit`); None if there is none."""
+        # Audio still in the backlog belongs to the buffer being committed.
+        for signal in self._drain_backlog():
+            logger.debug("turn signal %s superseded by a manual commit", signal.kind)
+        manual = self._config.turn_detection is None
+        turn, self._turn = self._turn or self._new_turn(manual=manual), None
+        audio = self._detector.commit()
+        if len(audio) == 0:
+            return None
+        turn.audio_start_ms = max(0, self._arrivals.total_ms - round(_duration_s(audio) * 1000))
+        turn.speech_end_at = self._clock.monotonic()
+        self._stop(turn, audio, self._arrivals.total_ms)
+        return turn
+
+    def clear(self) -> None:
+        self._backlog.clear()
+        self._backlog_samples = 0
+        self._detector.clear()
+        if self._turn is not None:
+            self._turn.abandon_speculation()
+            self._turn = None

@@ -1,0 +1,56 @@
+"""Voice agents: what an organization's assistant is, says and runs on (tenant schema)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+def default_stt_routes() -> list[dict[str, object]]:
+    return [{"provider": "local", "model": "tiny.en"}]
+
+
+def default_llm_routes() -> list[dict[str, object]]:
+    return [{"provider": "local", "model": "gemma3-270m"}]
+
+
+def default_tts_routes() -> list[dict[str, object]]:
+    return [{"provider": "local", "model": "en_US-joe-medium"}]
+
+
+def default_turn_detection() -> dict[str, object]:
+    return {"type": "server_vad", "silence_duration_ms": 500, "prefix_padding_ms": 300}
+
+
+class Agent(models.Model):
+    """One assistant configuration; sessions start from it and may adjust it per session."""
+
+    name = models.CharField(max_length=100, unique=True)
+    instructions = models.TextField(default="You are a helpful, concise voice assistant.")
+    voice = models.CharField(max_length=100, blank=True)
+    language = models.CharField(max_length=16, default="en")
+    # Ordered routes for the smart router: [{"provider", "model", "base_url"?, ...}, ...]
+    stt_routes = models.JSONField(default=default_stt_routes)
+    llm_routes = models.JSONField(default=default_llm_routes)
+    tts_routes = models.JSONField(default=default_tts_routes)
+    turn_detection = models.JSONField(default=default_turn_detection, null=True, blank=True)
+    # Names of built-in tools the agent may call (tenant webhook tools attach separately).
+    builtin_tools = models.JSONField(default=list, blank=True)
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    memory_enabled = models.BooleanField(default=True)
+    # Off by default: no audio is stored unless an organization opts in.
+    audio_retention = models.BooleanField(default=False)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_agent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,89 @@
+"""Short-lived client secrets (`ek_…`) that a server mints for a browser with its secret key.
+
+Kept in Redis under a digest of the secret, with the TTL as expiry, so every web process can
+verify them and none outlives its lifetime. Shaped like OpenAI's `client_secrets` endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aura_project.redis import redis_client
+from tenants.selectors import ResolvedKey, TenantRef
+from voice.engine.errors import InvalidRequestError
+
+DEFAULT_TTL_S = 600
+MIN_TTL_S = 10
+MAX_TTL_S = 7200
+PREFIX = "ek_"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSecret:
+    value: str
+    expires_at: int  # unix seconds
+
+
+def _redis_key(value: str) -> str:
+    return "aura:ek:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def ttl_from_request(body: Any) -> int:
+    """The lifetime asked for in `expires_after` (OpenAI's shape), checked."""
+    expires_after = body.get("expires_after") if isinstance(body, dict) else None
+    if expires_after is None:
+        return DEFAULT_TTL_S
+    if (
+        not isinstance(expires_after, dict)
+        or expires_after.get("anchor", "created_at") != "created_at"
+    ):
+        raise InvalidRequestError(
+            "expires_after must be {anchor: created_at, seconds: N}", param="expires_after"
+        )
+    seconds = expires_after.get("seconds", DEFAULT_TTL_S)
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not MIN_TTL_S <= seconds <= MAX_TTL_S
+    ):
+        raise InvalidRequestError(
+            f"expires_after.seconds must be a whole number from {MIN_TTL_S} to {MAX_TTL_S}",
+            param="expires_after.seconds",
+        )
+    return seconds
+
+
+async def client_secret_mint(
+    *, issuer: ResolvedKey, ttl_s: int, session: dict[str, Any] | None
+) -> ClientSecret:
+    value = PREFIX + secrets.token_urlsafe(32)
+    record = {
+        "organization_id": issuer.tenant.organization_id,
+        "slug": issuer.tenant.slug,
+        "schema_name": issuer.tenant.schema_name,
+        "issuer_key_id": issuer.key_id,
+        "session": session or {},
+    }
+    await redis_client().set(_redis_key(value), json.dumps(record), ex=ttl_s)
+    return ClientSecret(value=value, expires_at=int(time.time()) + ttl_s)
+
+
+async def client_secret_resolve(value: str) -> tuple[TenantRef, dict[str, Any]] | None:
+    """The tenant and session defaults of a live client secret, or None."""
+    if not value.startswith(PREFIX) or len(value) > 100:
+        return None
+    raw = await redis_client().get(_redis_key(value))
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    tenant = TenantRef(
+        organization_id=record["organization_id"],
+        slug=record["slug"],
+        schema_name=record["schema_name"],
+    )
+    return tenant, record["session"]

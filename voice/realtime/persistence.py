@@ -1,0 +1,92 @@
+"""The engine's transcript sink and memory source, backed by the organization's schema.
+
+Turns are written by one background writer per session, so a slow database never holds up the
+audio path; closing the sink drains what is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from conversations.selectors import conversation_memory
+from conversations.services import conversation_record_turn
+from conversations.tasks import summarize_if_needed
+from tenants.db import in_schema
+from voice.engine.llm.base import ChatMessage
+
+logger = logging.getLogger(__name__)
+MAX_PENDING_TURNS = 64
+
+
+def message_json(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "role": message.role,
+        "text": message.content,
+        "item_id": message.item_id,
+        "truncated": message.truncated,
+        "tool_calls": [
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
+        ],
+        "tool_call_id": message.tool_call_id,
+    }
+
+
+def _record(
+    conversation_id: str, messages: list[dict[str, Any]], metrics: dict[str, Any], schema_name: str
+) -> None:
+    conversation_record_turn(conversation_id=conversation_id, messages=messages, metrics=metrics)
+    transaction.on_commit(lambda: summarize_if_needed(schema_name, conversation_id))
+
+
+class ConversationStore:
+    """TranscriptSink and MemorySource of one conversation."""
+
+    def __init__(self, *, schema_name: str, conversation_id: str) -> None:
+        self.schema_name = schema_name
+        self.conversation_id = conversation_id
+        self._pending: asyncio.Queue[tuple[list[dict[str, Any]], dict[str, Any]] | None] = (
+            asyncio.Queue(MAX_PENDING_TURNS)
+        )
+        self._writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_turns(), name="conversation-writer")
+
+    async def close(self) -> None:
+        """Write what is queued, then stop."""
+        if self._writer is None:
+            return
+        await self._pending.put(None)
+        await self._writer
+        self._writer = None
+
+    async def turn_finished(
+        self, messages: tuple[ChatMessage, ...], metrics: Mapping[str, object]
+    ) -> None:
+        await self._pending.put(([message_json(m) for m in messages], dict(metrics)))
+
+    async def summary(self) -> str | None:
+        return await in_schema(
+            self.schema_name, conversation_memory, conversation_id=self.conversation_id
+        )
+
+    async def _write_turns(self) -> None:
+        while (turn := await self._pending.get()) is not None:
+            messages, metrics = turn
+            try:
+                await in_schema(
+                    self.schema_name,
+                    _record,
+                    self.conversation_id,
+                    messages,
+                    metrics,
+                    self.schema_name,
+                )
+            except Exception:
+                # A lost turn record must not end the conversation; it is logged for operators.
+                logger.exception("could not record a turn of conversation %s", self.conversation_id)

@@ -1,0 +1,449 @@
+"""The transport adapter between one WebSocket and one engine `VoiceSession`.
+
+The consumer hands it frames and a way to send; it does the rest: limits, agent and
+conversation, the session's lifetime, dispatch of client events, the event pump back to the
+socket, persistence, resume snapshots, idle and maximum-length timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from conversations.services import conversation_end, conversation_start
+from monitoring.logging import session_var, tenant_var
+from tenants.db import in_public_schema, in_schema
+from tenants.selectors import organization_by_schema
+from voice.engine import events as ev
+from voice.engine.config import AgentConfig
+from voice.engine.errors import AudioFormatError, AuraError, InvalidRequestError
+from voice.engine.events import Item
+from voice.engine.session import VoiceSession
+from voice.realtime import client_events as ce
+from voice.realtime.auth import RealtimeCredentials
+from voice.realtime.limits import (
+    LEASE_SECONDS,
+    plan_limits,
+    response_allowed,
+    session_slot_acquire,
+    session_slot_release,
+)
+from voice.realtime.persistence import ConversationStore
+from voice.realtime.resume import Snapshot, resume_token, snapshot_load, snapshot_save
+from voice.realtime.server_events import error_event, server_events
+from voice.realtime.session_config import apply_session_update, session_json
+from voice.selectors import agent_config, agent_for_session
+
+logger = logging.getLogger(__name__)
+
+# Close codes (documented in docs/api/websocket-api.md).
+CLOSE_NORMAL = 1000
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_FORBIDDEN = 4003
+CLOSE_IDLE = 4008
+CLOSE_MAX_DURATION = 4010
+CLOSE_LIMIT = 4029
+CLOSE_BAD_REQUEST = 4400
+CLOSE_SERVER_ERROR = 1011
+# A session refused at open closes with the code of its error's type.
+CLOSE_CODES = {
+    "authentication_error": CLOSE_UNAUTHORIZED,
+    "permission_error": CLOSE_FORBIDDEN,
+    "rate_limit_error": CLOSE_LIMIT,
+    "invalid_request_error": CLOSE_BAD_REQUEST,
+}
+
+# Audio may arrive faster than real time (buffered clients), but not unboundedly so.
+MAX_AUDIO_SPEEDUP = 4.0
+AUDIO_BURST_S = 2.0
+
+
+class Socket(Protocol):
+    async def send_json(self, event: dict[str, Any]) -> None: ...
+    async def send_bytes(self, data: bytes) -> None: ...
+    async def close(self, code: int) -> None: ...
+
+
+SessionFactory = Callable[..., VoiceSession]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """What the client asked for in the URL: `?agent=&user=&resume=&aura=1&binary=1`."""
+
+    agent: str | None = None
+    end_user_id: str = ""
+    resume: str | None = None
+    extensions: bool = False
+    binary_audio: bool = False
+    model: str = "aura-local"
+
+
+class RealtimeTransport:
+    def __init__(
+        self,
+        *,
+        credentials: RealtimeCredentials,
+        socket: Socket,
+        options: ConnectOptions,
+        build_session: SessionFactory,
+    ) -> None:
+        self.credentials = credentials
+        self.socket = socket
+        self.options = options
+        self.build_session = build_session
+        self.schema_name = credentials.tenant.schema_name
+        self.session_id = "sess_" + uuid.uuid4().hex
+        self.session: VoiceSession | None = None
+        self.store: ConversationStore | None = None
+        self.config = AgentConfig()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._slot_held = False
+        self._last_client_activity = time.monotonic()
+        self._first_audio_at: float | None = None
+        self._audio_received_s = 0.0
+        self._ended = False
+        self._responses_per_minute = 0
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        tenant_var.set(self.schema_name)
+        organization = await in_public_schema(organization_by_schema, self.schema_name)
+        limits = plan_limits(organization.plan)
+        self._responses_per_minute = limits.responses_per_minute
+        snapshot = await self._snapshot_if_resuming()
+        if snapshot is not None:
+            self.session_id = snapshot.session_id
+        session_var.set(self.session_id)
+        await session_slot_acquire(
+            schema_name=self.schema_name, session_id=self.session_id, cap=limits.concurrent_sessions
+        )
+        self._slot_held = True
+        conversation_id = await self._conversation(snapshot)
+        self.config = snapshot.config if snapshot else await self._agent_config()
+        self.store = ConversationStore(
+            schema_name=self.schema_name, conversation_id=conversation_id
+        )
+        self.store.start()
+        self.session = self.build_session(
+            self.config, memory=self.store, transcript_sink=self.store
+        )
+        await self.session.__aenter__()
+        if snapshot is not None:
+            await self._restore(snapshot)
+        await self._send(
+            {
+                "type": "session.created",
+                "session": session_json(self.config, model=self.options.model),
+            }
+        )
+        if self.options.extensions:
+            await self._send(
+                {
+                    "type": "aura.session.created",
+                    "session_id": self.session_id,
+                    "conversation_id": conversation_id,
+                    "resume_token": resume_token(self.session_id, self.schema_name),
+                    "resumed": snapshot is not None,
+                }
+            )
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="realtime-pump"),
+            asyncio.create_task(self._keep_lease(), name="realtime-lease"),
+            asyncio.create_task(self._watchdog(), name="realtime-watchdog"),
+        ]
+
+    async def close(self) -> None:
+        """Stop everything this connection started; idempotent."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.session is not None:
+            session, self.session = self.session, None
+            await session.close()
+            if not self._ended:
+                await self._save_snapshot(session)
+        if self.store is not None:
+            store, self.store = self.store, None
+            await store.close()
+            if self._ended:
+                await in_schema(
+                    self.schema_name, conversation_end, conversation_id=store.conversation_id
+                )
+        if self._slot_held:
+            self._slot_held = False
+            await session_slot_release(schema_name=self.schema_name, session_id=self.session_id)
+
+    # --- frames from the client -----------------------------------------------------------
+
+    async def receive_text(self, text: str) -> None:
+        self._last_client_activity = time.monotonic()
+        event_id = None
+        try:
+            event = ce.parse_client_event(text)
+            event_id = event.event_id
+            await self._dispatch(event)
+        except AuraError as error:
+            await self._send(error_event(error, event_id=event_id))
+
+    async def receive_bytes(self, data: bytes) -> None:
+        self._last_client_activity = time.monotonic()
+        try:
+            if not self.options.binary_audio:
+                raise InvalidRequestError(
+                    "binary frames are raw PCM audio, an extension: connect with ?aura=1&binary=1",
+                    code="binary_not_enabled",
+                )
+            if len(data) > ce.MAX_MESSAGE_BYTES:
+                raise InvalidRequestError(
+                    "audio frame over the 1 MiB limit", code="message_too_large"
+                )
+            self._append_audio(data)
+        except AuraError as error:
+            await self._send(error_event(error))
+
+    async def _dispatch(self, event: ce.ClientEvent) -> None:
+        handler = _HANDLERS[event.type]
+        await handler(self, event.payload)
+
+    # --- client event handlers ------------------------------------------------------------
+
+    async def _session_update(self, payload: dict[str, Any]) -> None:
+        self.config = apply_session_update(self.config, payload.get("session"))
+        self._live().update(self.config)
+        await self._send(
+            {
+                "type": "session.updated",
+                "session": session_json(self.config, model=self.options.model),
+            }
+        )
+
+    async def _append(self, payload: dict[str, Any]) -> None:
+        self._append_audio(ce.decode_audio(payload))
+
+    async def _commit(self, payload: dict[str, Any]) -> None:
+        await self._live().commit_audio()
+
+    async def _clear(self, payload: dict[str, Any]) -> None:
+        await self._live().clear_audio()
+
+    async def _output_clear(self, payload: dict[str, Any]) -> None:
+        raise InvalidRequestError(
+            "output_audio_buffer.clear is for WebRTC; over WebSocket use response.cancel and "
+            "conversation.item.truncate",
+            code="unsupported_event",
+        )
+
+    async def _item_create(self, payload: dict[str, Any]) -> None:
+        await self._live().add_item(ce.item_to_create(payload))
+
+    async def _item_truncate(self, payload: dict[str, Any]) -> None:
+        await self._live().truncate(
+            payload["item_id"], payload["content_index"], payload["audio_end_ms"]
+        )
+
+    async def _item_delete(self, payload: dict[str, Any]) -> None:
+        item_id = payload["item_id"]
+        self._live().conversation.remove(item_id)
+        await self._send({"type": "conversation.item.deleted", "item_id": item_id})
+
+    async def _item_retrieve(self, payload: dict[str, Any]) -> None:
+        from voice.realtime.server_events import item_json
+
+        entry = self._live().conversation.get(payload["item_id"])
+        await self._send(
+            {"type": "conversation.item.retrieved", "item": item_json(entry.snapshot())}
+        )
+
+    async def _response_create(self, payload: dict[str, Any]) -> None:
+        window = await response_allowed(
+            schema_name=self.schema_name, per_minute=self._responses_per_minute
+        )
+        await self._send_rate_limits(window.remaining, window.reset_seconds)
+        options = ce.response_options(payload, default_modalities=self.config.output_modalities)
+        await self._live().create_response(options)
+
+    async def _response_cancel(self, payload: dict[str, Any]) -> None:
+        await self._live().cancel_response()
+
+    async def _playback_position(self, payload: dict[str, Any]) -> None:
+        item_id, played_ms = payload.get("item_id"), payload.get("played_ms")
+        if (
+            not isinstance(item_id, str)
+            or isinstance(played_ms, bool)
+            or not isinstance(played_ms, int | float)
+        ):
+            raise InvalidRequestError(
+                "aura.playback.position needs item_id and played_ms", code="invalid_event"
+            )
+        self._live().playback_position(item_id, float(played_ms))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _live(self) -> VoiceSession:
+        if self.session is None:
+            raise InvalidRequestError("the session is not open", code="session_closed")
+        return self.session
+
+    def _append_audio(self, data: bytes) -> None:
+        """Feed audio unless the client sends it much faster than real time."""
+        fmt = self.config.input_format
+        duration_s = len(data) / (fmt.bytes_per_sample * fmt.sample_rate_hz)
+        now = time.monotonic()
+        if self._first_audio_at is None:
+            self._first_audio_at = now
+        allowed_s = MAX_AUDIO_SPEEDUP * (now - self._first_audio_at) + AUDIO_BURST_S
+        if self._audio_received_s + duration_s > allowed_s:
+            raise AudioFormatError(
+                f"audio arrives faster than {MAX_AUDIO_SPEEDUP:g}x real time; "
+                "this chunk was dropped",
+                code="audio_rate_exceeded",
+            )
+        self._audio_received_s += duration_s
+        self._live().append_audio(data)
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        await self.socket.send_json({"event_id": "event_" + uuid.uuid4().hex[:20], **event})
+
+    async def _send_rate_limits(self, remaining: int, reset_seconds: float) -> None:
+        await self._send(
+            {
+                "type": "rate_limits.updated",
+                "rate_limits": [
+                    {
+                        "name": "requests",
+                        "limit": self._responses_per_minute,
+                        "remaining": remaining,
+                        "reset_seconds": round(reset_seconds, 3),
+                    }
+                ],
+            }
+        )
+
+    async def _pump(self) -> None:
+        session = self._live()
+        async for event in session.events():
+            if isinstance(event, ev.AudioDelta) and self.options.binary_audio:
+                await self.socket.send_bytes(event.audio)
+            else:
+                for wire in server_events(event, extensions=self.options.extensions):
+                    await self._send(wire)
+            if isinstance(event, ev.ResponseDone):
+                await self._save_snapshot(session)
+            elif isinstance(event, ev.ConversationEnded):
+                self._ended = True
+                await self.socket.close(CLOSE_NORMAL)
+                return
+
+    async def _keep_lease(self) -> None:
+        cap = plan_limits((await in_public_schema(organization_by_schema, self.schema_name)).plan)
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            await session_slot_acquire(
+                schema_name=self.schema_name,
+                session_id=self.session_id,
+                cap=cap.concurrent_sessions,
+            )
+
+    async def _watchdog(self) -> None:
+        started = time.monotonic()
+        idle_s, max_s = (
+            settings.AURA_SESSION_IDLE_TIMEOUT_SECONDS,
+            settings.AURA_SESSION_MAX_SECONDS,
+        )
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            if now - self._last_client_activity > idle_s:
+                await self._end_with(
+                    "idle_timeout", f"No client events for {idle_s} s.", CLOSE_IDLE
+                )
+                return
+            if now - started > max_s:
+                await self._end_with(
+                    "session_expired", f"Sessions last at most {max_s} s.", CLOSE_MAX_DURATION
+                )
+                return
+
+    async def _end_with(self, code: str, message: str, close_code: int) -> None:
+        await self._send(error_event(AuraError(message, code=code)))
+        await self.socket.close(close_code)
+
+    async def _agent_config(self) -> AgentConfig:
+        def load() -> AgentConfig:
+            return agent_config(agent_for_session(self.options.agent))
+
+        config = await in_schema(self.schema_name, load)
+        if self.credentials.session_defaults:
+            config = apply_session_update(config, self.credentials.session_defaults)
+        return config
+
+    async def _conversation(self, snapshot: Snapshot | None) -> str:
+        if snapshot is not None:
+            return snapshot.conversation_id
+
+        def start() -> str:
+            agent = agent_for_session(self.options.agent)
+            conversation = conversation_start(
+                end_user_id=self.options.end_user_id, agent_id=agent.pk, session_id=self.session_id
+            )
+            return str(conversation.pk)
+
+        return await in_schema(self.schema_name, start)
+
+    async def _snapshot_if_resuming(self) -> Snapshot | None:
+        if not self.options.resume:
+            return None
+        return await snapshot_load(self.options.resume, schema_name=self.schema_name)
+
+    async def _restore(self, snapshot: Snapshot) -> None:
+        for role, text, _truncated in snapshot.messages:
+            await self._live().add_item(Item(id="", kind="message", role=role, text=text))  # type: ignore[arg-type]
+
+    async def _save_snapshot(self, session: VoiceSession) -> None:
+        if self.store is None:
+            return
+        messages = tuple(
+            (entry.role or "user", entry.text, entry.truncated)
+            for entry in session.conversation.entries
+            if entry.kind == "message" and entry.role in ("user", "assistant") and entry.text
+        )
+        try:
+            await snapshot_save(
+                Snapshot(
+                    session_id=self.session_id,
+                    schema_name=self.schema_name,
+                    conversation_id=self.store.conversation_id,
+                    end_user_id=self.options.end_user_id,
+                    config=self.config,
+                    messages=messages,
+                )
+            )
+        except Exception:
+            logger.exception("could not save the resume snapshot of %s", self.session_id)
+
+
+Handler = Callable[[RealtimeTransport, dict[str, Any]], Awaitable[None]]
+_HANDLERS: dict[str, Handler] = {
+    "session.update": RealtimeTransport._session_update,
+    "input_audio_buffer.append": RealtimeTransport._append,
+    "input_audio_buffer.commit": RealtimeTransport._commit,
+    "input_audio_buffer.clear": RealtimeTransport._clear,
+    "output_audio_buffer.clear": RealtimeTransport._output_clear,
+    "conversation.item.create": RealtimeTransport._item_create,
+    "conversation.item.truncate": RealtimeTransport._item_truncate,
+    "conversation.item.delete": RealtimeTransport._item_delete,
+    "conversation.item.retrieve": RealtimeTransport._item_retrieve,
+    "response.create": RealtimeTransport._response_create,
+    "response.cancel": RealtimeTransport._response_cancel,
+    "aura.playback.position": RealtimeTransport._playback_position,
+}

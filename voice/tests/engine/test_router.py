@@ -1,0 +1,592 @@
+"""The routers: failover, hedging, breakers and cancellation, over real providers.
+
+Every route here is a real `OpenAICompatibleLLM` (or STT/TTS) using the openai SDK against the
+simulator subprocess; the model name tells the simulator how to misbehave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar
+
+import numpy as np
+import pytest
+
+from voice.engine.breaker import BreakerPolicy, BreakerRegistry, BreakerState
+from voice.engine.config import RouteConfig
+from voice.engine.errors import (
+    AllRoutesFailedError,
+    AudioFormatError,
+    InvalidRequestError,
+    ProviderError,
+)
+from voice.engine.llm.base import ChatMessage, Finish, LLMChunk, LLMRequest, TextDelta
+from voice.engine.router import (
+    LLMRouter,
+    RouteDecision,
+    RoutesExhaustedError,
+    STTRouter,
+    TTSChunk,
+    TTSRouter,
+    breaker_key,
+)
+from voice.tests.engine.simulator import SimulatorProcess, run_simulator
+
+T = TypeVar("T")
+REPLY = "Sure, the museum opens at nine tomorrow."
+TRANSCRIPT = "when does the museum open"
+QUESTION = LLMRequest(messages=(ChatMessage("user", "When does the museum open?"),))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def monotonic(self) -> float:
+        return self.now_s
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorProcess]:
+    with run_simulator(reply=REPLY, transcript=TRANSCRIPT) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def sim(simulator: SimulatorProcess) -> SimulatorProcess:
+    await simulator.reset()
+    return simulator
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def breakers(clock: FakeClock) -> BreakerRegistry:
+    return BreakerRegistry(policy=BreakerPolicy(failure_threshold=2, cooldown_s=30), clock=clock)
+
+
+@pytest.fixture
+def decisions() -> list[RouteDecision]:
+    return []
+
+
+def route(sim: SimulatorProcess, model: str, *, budget_ms: int = 2_000) -> RouteConfig:
+    return RouteConfig(
+        provider="openai_compatible",
+        model=model,
+        base_url=sim.base_url,
+        first_token_budget_ms=budget_ms,
+        timeout_s=5,
+    )
+
+
+def llm_router(
+    routes: list[RouteConfig], breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> LLMRouter:
+    return LLMRouter(routes, breakers=breakers, on_decision=decisions.append)
+
+
+async def answer(router: LLMRouter) -> list[LLMChunk]:
+    return [chunk async for chunk in router.stream(QUESTION)]
+
+
+async def drain(stream: AsyncIterator[T], *, into: list[T]) -> None:
+    """Collect items into `into`, so they are kept when the stream raises."""
+    async for item in stream:
+        into.append(item)
+
+
+def text_of(chunks: list[LLMChunk]) -> str:
+    return "".join(chunk.text for chunk in chunks if isinstance(chunk, TextDelta))
+
+
+def actions(decisions: list[RouteDecision]) -> list[tuple[str, str]]:
+    return [(d.action, d.route.split("/", 1)[1]) for d in decisions]
+
+
+def route_tasks() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("llm-route")]
+
+
+# -- the happy path -------------------------------------------------------------------------
+
+
+async def test_the_first_route_answers_when_healthy(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    router = llm_router([route(sim, "primary"), route(sim, "backup")], breakers, decisions)
+
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert isinstance(chunks[-1], Finish)
+    assert chunks[-1].usage.completion_tokens == len(REPLY.split())
+    assert router.answered_label == "openai_compatible/primary"
+    assert actions(decisions) == [("selected", "primary"), ("won", "primary")]
+    assert all(d.stage == "llm" for d in decisions)
+    assert await sim.counts() == {"primary": 1}
+
+
+# -- failover -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failing_model", "reason"),
+    [
+        ("fail-500", "HTTP 500"),
+        ("fail-429", "HTTP 429"),
+        ("fail-503", "HTTP 503"),
+        ("stop-after:0", "ended the stream"),
+        ("garbage", "not JSON"),
+        ("fail-401", "HTTP 401"),
+    ],
+)
+async def test_fails_over_when_a_route_errs_before_any_output(
+    sim: SimulatorProcess,
+    breakers: BreakerRegistry,
+    decisions: list[RouteDecision],
+    failing_model: str,
+    reason: str,
+) -> None:
+    router = llm_router([route(sim, failing_model), route(sim, "backup")], breakers, decisions)
+
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert router.answered_label == "openai_compatible/backup"
+    assert actions(decisions) == [
+        ("selected", failing_model),
+        ("failed", failing_model),
+        ("selected", "backup"),
+        ("won", "backup"),
+    ]
+    assert reason in decisions[1].reason
+    assert await sim.counts() == {failing_model: 1, "backup": 1}
+
+
+async def test_skips_a_route_whose_api_key_is_missing(
+    sim: SimulatorProcess,
+    breakers: BreakerRegistry,
+    decisions: list[RouteDecision],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("XAI_API_KEY", raising=False)
+    grok = RouteConfig(provider="grok", model="grok-3-mini", base_url=sim.base_url)
+    router = llm_router([grok, route(sim, "backup")], breakers, decisions)
+
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert decisions[0].action == "skipped"
+    assert decisions[0].route == "grok/grok-3-mini"
+    assert "XAI_API_KEY" in decisions[0].reason
+    assert await sim.counts() == {"backup": 1}
+
+
+async def test_uses_the_key_from_the_environment(
+    sim: SimulatorProcess,
+    breakers: BreakerRegistry,
+    decisions: list[RouteDecision],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XAI_API_KEY", "xai-test")
+    grok = RouteConfig(provider="grok", model="grok-3-mini", base_url=sim.base_url)
+    router = llm_router([grok], breakers, decisions)
+
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert router.answered_label == "grok/grok-3-mini"
+
+
+async def test_all_routes_failing_raises_with_every_reason(
+    sim: SimulatorProcess,
+    breakers: BreakerRegistry,
+    decisions: list[RouteDecision],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("XAI_API_KEY", raising=False)
+    routes = [
+        route(sim, "fail-500"),
+        route(sim, "fail-429"),
+        RouteConfig(provider="grok", model="grok-3-mini"),
+    ]
+    router = llm_router(routes, breakers, decisions)
+
+    with pytest.raises(AllRoutesFailedError) as caught:
+        await answer(router)
+
+    assert isinstance(caught.value, RoutesExhaustedError)
+    assert caught.value.code == "all_routes_failed"
+    reasons = {failure.route: failure.reason for failure in caught.value.failures}
+    assert "HTTP 500" in reasons["openai_compatible/fail-500"]
+    assert "HTTP 429" in reasons["openai_compatible/fail-429"]
+    assert "XAI_API_KEY" in reasons["grok/grok-3-mini"]
+    assert "HTTP 500" in caught.value.message
+    assert "XAI_API_KEY" in caught.value.message
+    assert router.answered_route is None
+
+
+async def test_no_routes_at_all_is_a_clear_error(
+    breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    with pytest.raises(RoutesExhaustedError, match="no llm route is configured"):
+        await answer(llm_router([], breakers, decisions))
+
+
+# -- never fail over mid-answer -------------------------------------------------------------
+
+
+async def test_an_error_after_text_propagates_without_repeating_the_answer(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    router = llm_router([route(sim, "stop-halfway"), route(sim, "backup")], breakers, decisions)
+    received: list[LLMChunk] = []
+
+    with pytest.raises(ProviderError) as caught:
+        await drain(router.stream(QUESTION), into=received)
+
+    assert caught.value.code == "incomplete_stream"
+    heard = text_of(received)
+    assert 0 < len(heard) < len(REPLY)
+    assert REPLY.startswith(heard)
+    assert await sim.counts() == {"stop-halfway": 1}
+    assert actions(decisions)[-1] == ("failed", "stop-halfway")
+    assert "no failover" in decisions[-1].reason
+
+
+async def test_invalid_tool_arguments_surface_as_a_clear_error(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    model = 'tool-call:book_table:{"time": 7pm}'
+    router = llm_router([route(sim, model), route(sim, "backup")], breakers, decisions)
+
+    with pytest.raises(ProviderError) as caught:
+        await answer(router)
+
+    assert caught.value.code == "invalid_tool_arguments"
+    assert "book_table" in caught.value.message
+    assert await sim.counts() == {model: 1}
+
+
+async def test_a_bad_request_is_not_retried_on_other_routes(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    router = llm_router([route(sim, "primary"), route(sim, "backup")], breakers, decisions)
+    orphan_tool_result = LLMRequest(messages=(ChatMessage("tool", "42"),))
+
+    with pytest.raises(InvalidRequestError):
+        _ = [chunk async for chunk in router.stream(orphan_tool_result)]
+
+    assert await sim.counts() == {}
+    assert breakers.get(breaker_key("llm", router.routes[0])).state is BreakerState.CLOSED
+
+
+# -- hedging --------------------------------------------------------------------------------
+
+
+async def test_a_slow_first_token_is_hedged_and_the_faster_route_wins(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    slow = "slow-first-token:3000"
+    router = llm_router([route(sim, slow, budget_ms=100), route(sim, "fast")], breakers, decisions)
+    started = time.perf_counter()
+
+    chunks = await answer(router)
+
+    elapsed_s = time.perf_counter() - started
+    assert text_of(chunks) == REPLY
+    assert router.answered_label == "openai_compatible/fast"
+    assert actions(decisions) == [
+        ("selected", slow),
+        ("hedged", "fast"),
+        ("won", "fast"),
+        ("cancelled", slow),
+    ]
+    assert elapsed_s < 1.0
+    loser = await sim.wait_for_request(lambda r: r["model"] == slow and r["outcome"] != "running")
+    assert loser["outcome"] == "client_closed"
+    assert not route_tasks()
+    # A hedged loser says nothing about its health.
+    assert breakers.get(breaker_key("llm", router.routes[0])).consecutive_failures == 0
+
+
+async def test_a_hedged_primary_still_wins_when_it_speaks_first(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    primary, backup = "slow-first-token:200", "slow-first-token:3000"
+    router = llm_router(
+        [route(sim, primary, budget_ms=50), route(sim, backup)], breakers, decisions
+    )
+
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert router.answered_label == f"openai_compatible/{primary}"
+    assert ("cancelled", backup) in actions(decisions)
+    loser = await sim.wait_for_request(lambda r: r["model"] == backup and r["outcome"] != "running")
+    assert loser["outcome"] == "client_closed"
+
+
+async def test_a_failing_hedge_leaves_the_slow_route_to_answer(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    slow = "slow-first-token:300"
+    router = llm_router(
+        [route(sim, slow, budget_ms=50), route(sim, "fail-500")], breakers, decisions
+    )
+
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert router.answered_label == f"openai_compatible/{slow}"
+    assert actions(decisions) == [
+        ("selected", slow),
+        ("hedged", "fail-500"),
+        ("failed", "fail-500"),
+        ("won", slow),
+    ]
+
+
+# -- circuit breakers -----------------------------------------------------------------------
+
+
+async def test_breaker_opens_after_repeated_failures_and_the_route_is_skipped(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    routes = [route(sim, "fail-500"), route(sim, "backup")]
+
+    for _ in range(2):
+        await answer(llm_router(routes, breakers, decisions))
+    decisions.clear()
+    chunks = await answer(llm_router(routes, breakers, decisions))
+
+    assert text_of(chunks) == REPLY
+    assert decisions[0].action == "breaker_open"
+    assert decisions[0].route == "openai_compatible/fail-500"
+    assert "retry in 30.0 s" in decisions[0].reason
+    assert await sim.counts() == {"fail-500": 2, "backup": 3}
+
+
+async def test_breaker_probes_after_the_cooldown_and_closes_on_success(
+    sim: SimulatorProcess,
+    breakers: BreakerRegistry,
+    clock: FakeClock,
+    decisions: list[RouteDecision],
+) -> None:
+    flaky = "fail-first:2"
+    routes = [route(sim, flaky), route(sim, "backup")]
+    for _ in range(3):
+        await answer(llm_router(routes, breakers, decisions))
+    breaker = breakers.get(breaker_key("llm", routes[0]))
+    assert breaker.state is BreakerState.OPEN
+
+    clock.now_s += 30
+    assert breaker.state is BreakerState.HALF_OPEN
+    router = llm_router(routes, breakers, decisions)
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert router.answered_label == f"openai_compatible/{flaky}"
+    assert breaker.state is BreakerState.CLOSED
+    assert await sim.counts() == {flaky: 3, "backup": 3}
+
+
+async def test_a_failed_probe_reopens_the_breaker(
+    sim: SimulatorProcess,
+    breakers: BreakerRegistry,
+    clock: FakeClock,
+    decisions: list[RouteDecision],
+) -> None:
+    routes = [route(sim, "fail-500"), route(sim, "backup")]
+    for _ in range(2):
+        await answer(llm_router(routes, breakers, decisions))
+    clock.now_s += 30
+
+    await answer(llm_router(routes, breakers, decisions))
+    decisions.clear()
+    await answer(llm_router(routes, breakers, decisions))
+
+    assert breakers.get(breaker_key("llm", routes[0])).state is BreakerState.OPEN
+    assert decisions[0].action == "breaker_open"
+    assert await sim.counts() == {"fail-500": 3, "backup": 4}
+
+
+async def test_bad_requests_do_not_count_against_a_route(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    routes = [route(sim, "fail-400"), route(sim, "backup")]
+
+    for _ in range(3):
+        await answer(llm_router(routes, breakers, decisions))
+
+    assert breakers.get(breaker_key("llm", routes[0])).state is BreakerState.CLOSED
+    assert await sim.counts() == {"fail-400": 3, "backup": 3}
+
+
+# -- cancellation ---------------------------------------------------------------------------
+
+
+async def test_cancelling_the_consumer_cancels_every_route_in_flight(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    slow_a, slow_b = "slow-first-token:3000", "slow-first-token:3001"
+    router = llm_router([route(sim, slow_a, budget_ms=50), route(sim, slow_b)], breakers, decisions)
+    task = asyncio.create_task(answer(router))
+    await sim.wait_for_request(lambda r: r["model"] == slow_b)
+
+    started = time.perf_counter()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    cancel_ms = (time.perf_counter() - started) * 1000
+
+    assert cancel_ms < 200, f"cancellation took {cancel_ms:.1f} ms"
+    assert not route_tasks()
+    for model in (slow_a, slow_b):
+        record = await sim.wait_for_request(
+            lambda r, m=model: r["model"] == m and r["outcome"] != "running"  # type: ignore[misc]
+        )
+        assert record["outcome"] == "client_closed"
+    assert ("cancelled", slow_a) in actions(decisions)
+    assert ("cancelled", slow_b) in actions(decisions)
+
+
+async def test_cancelling_mid_answer_stops_the_winning_stream(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    model = "slow-talker+inter-token:300"
+    router = llm_router([route(sim, model)], breakers, decisions)
+    heard = asyncio.Event()
+
+    async def listen() -> None:
+        async for chunk in router.stream(QUESTION):
+            if isinstance(chunk, TextDelta):
+                heard.set()
+
+    task = asyncio.create_task(listen())
+    await heard.wait()
+    started = time.perf_counter()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    cancel_ms = (time.perf_counter() - started) * 1000
+
+    assert cancel_ms < 200, f"cancellation took {cancel_ms:.1f} ms"
+    assert not route_tasks()
+    record = await sim.wait_for_request(lambda r: r["model"] == model and r["outcome"] != "running")
+    assert record["outcome"] == "client_closed"
+
+
+async def test_closing_the_stream_early_cancels_the_route(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    model = "barge-in+inter-token:300"
+    router = llm_router([route(sim, model)], breakers, decisions)
+    stream = router.stream(QUESTION)
+
+    first = await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+
+    assert isinstance(first, TextDelta)
+    assert not route_tasks()
+    record = await sim.wait_for_request(lambda r: r["model"] == model and r["outcome"] != "running")
+    assert record["outcome"] == "client_closed"
+
+
+# -- STT and TTS ----------------------------------------------------------------------------
+
+
+def speech_route(sim: SimulatorProcess, model: str) -> RouteConfig:
+    return RouteConfig(provider="openai_compatible", model=model, base_url=sim.base_url)
+
+
+def one_second() -> np.ndarray:
+    return (np.sin(np.arange(16_000) / 5) * 5_000).astype(np.int16)
+
+
+async def test_stt_fails_over_to_the_next_route(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    routes = [speech_route(sim, "fail-500"), speech_route(sim, "whisper-1")]
+    router = STTRouter(routes, breakers=breakers, on_decision=decisions.append)
+
+    transcript = await router.transcribe(one_second(), language="en")
+
+    assert transcript.text == TRANSCRIPT
+    assert router.answered_label == "openai_compatible/whisper-1"
+    assert actions(decisions) == [
+        ("selected", "fail-500"),
+        ("failed", "fail-500"),
+        ("selected", "whisper-1"),
+        ("won", "whisper-1"),
+    ]
+    assert all(d.stage == "stt" for d in decisions)
+
+
+async def test_stt_rejects_bad_audio_without_trying_routes(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    routes = [speech_route(sim, "whisper-1"), speech_route(sim, "backup")]
+    router = STTRouter(routes, breakers=breakers, on_decision=decisions.append)
+
+    with pytest.raises(AudioFormatError):
+        await router.transcribe(np.zeros(0, dtype=np.int16))
+
+    assert await sim.counts() == {}
+    assert breakers.get(breaker_key("stt", routes[0])).consecutive_failures == 0
+
+
+async def test_stt_all_routes_failing_lists_reasons(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    routes = [speech_route(sim, "fail-500"), speech_route(sim, "fail-429")]
+    router = STTRouter(routes, breakers=breakers, on_decision=decisions.append)
+
+    with pytest.raises(RoutesExhaustedError) as caught:
+        await router.transcribe(one_second())
+
+    assert [f.route for f in caught.value.failures] == [
+        "openai_compatible/fail-500",
+        "openai_compatible/fail-429",
+    ]
+
+
+async def test_tts_fails_over_before_the_first_audio(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    routes = [speech_route(sim, "fail-503"), speech_route(sim, "tts-1")]
+    router = TTSRouter(routes, breakers=breakers, on_decision=decisions.append)
+
+    chunks = [chunk async for chunk in router.synthesize("Opening hours are nine to five.")]
+
+    assert chunks
+    assert {chunk.sample_rate_hz for chunk in chunks} == {24_000}
+    assert sum(chunk.samples.size for chunk in chunks) > 24_000
+    assert router.answered_label == "openai_compatible/tts-1"
+    assert actions(decisions) == [
+        ("selected", "fail-503"),
+        ("failed", "fail-503"),
+        ("selected", "tts-1"),
+        ("won", "tts-1"),
+    ]
+
+
+async def test_tts_does_not_fail_over_after_audio_was_sent(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    routes = [speech_route(sim, "stop-halfway"), speech_route(sim, "tts-1")]
+    router = TTSRouter(routes, breakers=breakers, on_decision=decisions.append)
+    received: list[TTSChunk] = []
+
+    with pytest.raises(ProviderError):
+        await drain(router.synthesize("Opening hours are nine to five."), into=received)
+
+    assert sum(chunk.samples.size for chunk in received) > 0
+    assert await sim.counts() == {"stop-halfway": 1}
+    assert actions(decisions)[-1] == ("failed", "stop-halfway")

@@ -1,0 +1,45 @@
+"""Fixtures for end-to-end realtime tests: real daphne, real simulator, committed test data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from voice.tests.engine.simulator import SimulatorProcess, run_simulator
+from voice.tests.realtime.server import DaphneProcess, run_daphne
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimulatorProcess]:
+    with run_simulator(first_token_ms=30, inter_token_ms=5) as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup: None, tenant_schemas: None) -> Iterator[DaphneProcess]:
+    from django.db import connection
+
+    with run_daphne(database_name=connection.settings_dict["NAME"]) as server:
+        yield server
+
+
+async def issue_key(organization: Any, **options: Any) -> str:
+    from tenants.services import api_key_create
+
+    return (await sync_to_async(api_key_create)(organization=organization, **options)).plaintext
+
+
+async def configure_agent(organization: Any, **settings: Any) -> None:
+    """Point the organization's default agent at the given settings (committed)."""
+    from django_tenants.utils import schema_context
+
+    from voice.models import Agent
+
+    def update() -> None:
+        with schema_context(organization.schema_name):
+            Agent.objects.filter(is_default=True).update(**settings)
+
+    await sync_to_async(update)()

@@ -1,0 +1,95 @@
+"""A real daphne process serving AURA against the test database, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+STARTUP_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class DaphneProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def websocket_base_url(self) -> str:
+        """What the openai SDK takes as `websocket_base_url`."""
+        return f"ws://127.0.0.1:{self.port}/v1"
+
+
+@contextlib.contextmanager
+def run_daphne(
+    *, database_name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[DaphneProcess]:
+    """Start daphne on a free port with the test settings and database; stop it afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "aura_project.settings.test",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database_name}",
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        # As in the Procfile: above AURA's own 1 MiB event limit, so that an oversized event
+        # gets a clear error event; beyond 2 MiB daphne drops the connection itself.
+        "--websocket-max-message-size",
+        "2097152",
+        "--websocket-max-frame-size",
+        "2097152",
+        "aura_project.asgi:application",
+    ]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    server = DaphneProcess(process=process, port=port)
+    try:
+        _wait_until_ready(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_until_ready(server: DaphneProcess) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"daphne exited with code {server.process.returncode}")
+        try:
+            with urllib.request.urlopen(server.http_url + "/healthz", timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"daphne did not answer within {STARTUP_TIMEOUT_S} s")

@@ -1,0 +1,97 @@
+import pytest
+
+from voice.engine.config import AgentConfig, AudioFormat, ToolSpec
+from voice.engine.errors import InvalidRequestError
+from voice.realtime.session_config import apply_session_update, session_json
+
+from .conformance import assert_conforms
+
+
+def test_the_reported_session_is_valid_for_the_sdk():
+    config = AgentConfig(
+        tools=(
+            ToolSpec(
+                name="open_door", description="Opens", parameters={"type": "object"}, kind="client"
+            ),
+        )
+    )
+    session = session_json(config, model="aura-local")
+    assert_conforms({"type": "session.created", "event_id": "e1", "session": session})
+    assert session["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
+    assert [tool["name"] for tool in session["tools"]] == ["open_door"]
+
+
+def test_a_session_update_changes_only_what_it_names():
+    config = AgentConfig(instructions="Old.")
+    updated = apply_session_update(
+        config,
+        {
+            "type": "realtime",
+            "instructions": "Be brief.",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcmu"},
+                    "turn_detection": {"type": "server_vad", "silence_duration_ms": 800},
+                },
+                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "joe"},
+            },
+            "tools": [
+                {"type": "function", "name": "lookup_order", "parameters": {"type": "object"}}
+            ],
+            "tool_choice": "required",
+            "max_output_tokens": 200,
+        },
+    )
+    assert updated.instructions == "Be brief."
+    assert updated.input_format == AudioFormat(encoding="pcmu", sample_rate_hz=8000)
+    assert updated.turn_detection is not None
+    assert updated.turn_detection.silence_duration_ms == 800
+    assert updated.tools[0].kind == "client"
+    assert updated.tool_choice == "required"
+    assert updated.max_output_tokens == 200
+    assert updated.llm_routes == config.llm_routes
+    assert config.instructions == "Old."
+
+
+def test_turn_detection_null_switches_to_manual_commits():
+    updated = apply_session_update(AgentConfig(), {"audio": {"input": {"turn_detection": None}}})
+    assert updated.turn_detection is None
+
+
+def test_server_side_tools_survive_a_client_tools_update():
+    server_tool = ToolSpec(name="get_current_time", description="", parameters={}, kind="server")
+    updated = apply_session_update(AgentConfig(tools=(server_tool,)), {"tools": []})
+    assert updated.tools == (server_tool,)
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        ("not an object", "session"),
+        ({"voice_clone": True}, "session"),
+        ({"type": "transcription"}, "session.type"),
+        ({"instructions": 42}, "session.instructions"),
+        ({"instructions": "x" * 40_000}, "session.instructions"),
+        ({"audio": {"input": {"format": {"type": "audio/opus"}}}}, "session.audio.input.format"),
+        (
+            {"audio": {"input": {"format": {"type": "audio/pcm", "rate": 44100}}}},
+            "session.audio.input.format.rate",
+        ),
+        ({"audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}}, "turn_detection.type"),
+        ({"audio": {"output": {"voice": ""}}}, "session.audio.output.voice"),
+        ({"audio": "loud"}, "session.audio"),
+        ({"tools": {"name": "x"}}, "session.tools"),
+        ({"tools": [{"type": "function", "name": "rm -rf /"}]}, "session.tools[0].name"),
+        ({"tools": [{"type": "mcp", "name": "x"}]}, "session.tools[0]"),
+        ({"tools": [{"name": "a"}, {"name": "a"}]}, "session.tools"),
+        ({"tools": [{"name": "t"}] * 65}, "session.tools"),
+        ({"tool_choice": "sometimes"}, "session.tool_choice"),
+        ({"max_output_tokens": 0}, "session.max_output_tokens"),
+        ({"max_output_tokens": True}, "session.max_output_tokens"),
+        ({"output_modalities": ["audio", "video"]}, "session.output_modalities"),
+    ],
+)
+def test_bad_session_updates_are_refused_naming_the_field(session, param):
+    with pytest.raises(InvalidRequestError) as caught:
+        apply_session_update(AgentConfig(), session)
+    assert caught.value.param == param
