@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from voice.engine.assembly import build_voice_session, warm_up
 
+from voice.engine.assembly import build_voice_session, warm_up
 from voice.engine.audio.files import read_audio_file
 from voice.engine.audio.resample import resample
 from voice.engine.compute import cpu_count
