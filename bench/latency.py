@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.latency [--rounds 5] [--out bench/results]
 
-Each turn streams one recording from ../shared/audio into a fresh engine session at microphone
+The recordings in ../shared/audio are cut into utterances where the engine's own turn detector
+would end a turn; each turn streams one utterance into a fresh engine session at microphone
 pace, followed by silence, and waits for the spoken answer. Prints p50/p95 per stage and
 voice-to-voice with the machine's core count, and writes latency.json and latency.png.
 """
@@ -19,18 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from voice.engine.assembly import build_voice_session, warm_up
 from voice.engine.audio.files import read_audio_file
 from voice.engine.audio.resample import resample
 from voice.engine.compute import cpu_count
-from voice.engine.config import AgentConfig
+from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig, TurnDetectionConfig
 from voice.engine.recording import TurnResult, run_turn
+from voice.engine.vad.turn_detector import SpeechStarted, SpeechStopped, TurnDetector
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
-RECORDINGS = ("english.wav", "jfk.flac")
+# Recording → how many of its utterances to use (lecture60 has dozens).
+RECORDINGS = {"english.wav": 3, "jfk.flac": 3, "lecture60.wav": 6}
+# Audio kept around each utterance, as a microphone would have it.
+UTTERANCE_PAD_MS = 200
 STAGES = (
     ("stt_ms", "speech end → transcript"),
     ("llm_first_token_ms", "transcript → first token"),
@@ -105,22 +111,44 @@ CONFIG = AgentConfig(
 )
 
 
+def utterances(audio: npt.NDArray[np.int16], rate_hz: int) -> list[npt.NDArray[np.int16]]:
+    """The recording cut where the turn detector (with CONFIG's settings) ends turns."""
+    detection = CONFIG.turn_detection or TurnDetectionConfig()
+    detector = TurnDetector(detection)
+    tail = np.zeros(PIPELINE_RATE_HZ * 2, dtype=np.int16)
+    events = detector.process(np.concatenate([resample(audio, rate_hz, PIPELINE_RATE_HZ), tail]))
+    pieces = []
+    start_ms: int | None = None
+    for event in events:
+        if isinstance(event, SpeechStarted):
+            start_ms = event.audio_start_ms
+        elif isinstance(event, SpeechStopped) and start_ms is not None:
+            end_ms = event.audio_end_ms - detection.silence_duration_ms
+            first = max(0, (start_ms - UTTERANCE_PAD_MS) * rate_hz // 1000)
+            last = (end_ms + UTTERANCE_PAD_MS) * rate_hz // 1000
+            pieces.append(audio[first:last])
+            start_ms = None
+    return pieces
+
+
 async def measure(rounds: int) -> list[dict[str, Any]]:
     await warm_up(CONFIG)
-    recordings = {}
-    for name in RECORDINGS:
-        audio, rate_hz = read_audio_file(SHARED_AUDIO / name)
-        recordings[name] = resample(audio, rate_hz, CONFIG.input_format.sample_rate_hz)
+    rate_hz = CONFIG.input_format.sample_rate_hz
+    turns: list[tuple[str, npt.NDArray[np.int16]]] = []
+    for name, count in RECORDINGS.items():
+        audio, source_rate_hz = read_audio_file(SHARED_AUDIO / name)
+        pieces = utterances(resample(audio, source_rate_hz, rate_hz), rate_hz)[:count]
+        turns += [(f"{name}#{index + 1}", piece) for index, piece in enumerate(pieces)]
     rows = []
     for round_index in range(rounds):
-        for name, audio in recordings.items():
+        for name, audio in turns:
             async with build_voice_session(CONFIG) as session:
                 result = await run_turn(session, audio, CONFIG.input_format)
             rows.append(turn_row(name, result))
             v2v = rows[-1].get("voice_to_voice_ms")
             shown = "—" if v2v is None else f"{v2v:.0f} ms"
             heard, said = result.transcript, result.reply_text
-            print(f"round {round_index + 1} {name:<12} v2v {shown}  {heard!r} → {said!r}")
+            print(f"round {round_index + 1} {name:<15} v2v {shown}  {heard!r} → {said!r}")
     return rows
 
 
@@ -148,7 +176,7 @@ def report(rows: list[dict[str, Any]], rounds: int, out_dir: Path) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     arguments = parser.parse_args()
     report(asyncio.run(measure(arguments.rounds)), arguments.rounds, arguments.out)

@@ -59,18 +59,23 @@ async def run_turn(
     audio: npt.NDArray[np.int16],
     fmt: AudioFormat,
     *,
-    trailing_silence_ms: int = 1_000,
     realtime: bool = True,
     timeout_s: float = 120.0,
 ) -> TurnResult:
-    """Speak `audio` (then silence) into the session and collect the response it triggers."""
-    silence = np.zeros(fmt.sample_rate_hz * trailing_silence_ms // 1000, dtype=np.int16)
+    """Speak `audio` into the session, then silence as an open microphone does, and collect
+    the response it triggers.
+
+    Raises:
+        TimeoutError: no response ended within `timeout_s`.
+    """
     result = TurnResult()
     speech_sent_at: list[float] = []
 
     async def speak() -> None:
         speech_sent_at.append(await stream_audio(session, audio, fmt, realtime=realtime))
-        await stream_audio(session, silence, fmt, realtime=realtime)
+        silence = np.zeros(fmt.sample_rate_hz, dtype=np.int16)
+        while True:  # until the turn is over and this task is cancelled
+            await stream_audio(session, silence, fmt, realtime=True)
 
     speaker = asyncio.create_task(speak(), name="recording-speaker")
     try:

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from voice.engine.assembly import build_voice_session, warm_up
 from voice.engine.audio.files import read_audio_file, write_wav
 from voice.engine.audio.resample import resample
-from voice.engine.config import AgentConfig, RouteConfig
+from voice.engine.config import AgentConfig, RouteConfig, TurnDetectionConfig
 from voice.engine.errors import AuraError
 from voice.engine.recording import TurnResult, run_turn
 
@@ -26,6 +26,8 @@ PROVIDER_MODELS = {"local": "gemma3-270m", "openai": "gpt-4o-mini", "grok": "gro
 
 class Command(BaseCommand):
     help = "Run one spoken turn from a recording through VAD, STT, LLM and TTS (no server, no DB)."
+    # No database, no server: system checks would only slow the start down.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("recording", type=Path, help="WAV, FLAC or MP3")
@@ -36,18 +38,30 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="LLM model (default depends on the provider)")
         parser.add_argument("--instructions", default=AgentConfig().instructions)
         parser.add_argument("--fast", action="store_true", help="stream faster than real time")
+        parser.add_argument(
+            "--silence-ms",
+            type=int,
+            default=TurnDetectionConfig().silence_duration_ms,
+            help="silence that ends the turn (raise it for recordings with long pauses)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             asyncio.run(self._run(options))
         except AuraError as error:
             raise CommandError(f"{error.code}: {error.message}") from error
+        except TimeoutError as error:
+            raise CommandError(
+                "no answer within 120 s: is there speech in the recording, and does it end "
+                "with a pause shorter than --silence-ms?"
+            ) from error
 
     async def _run(self, options: dict[str, Any]) -> None:
         provider = options["provider"]
         config = dataclasses.replace(
             AgentConfig(),
             instructions=options["instructions"],
+            turn_detection=TurnDetectionConfig(silence_duration_ms=options["silence_ms"]),
             llm_routes=(
                 RouteConfig(provider=provider, model=options["model"] or PROVIDER_MODELS[provider]),
             ),
