@@ -1,4 +1,4 @@
-"""Answers /healthz and /readyz before tenant resolution, for any Host header.
+"""Answers /healthz, /readyz and /metrics before tenant resolution, for any Host header.
 
 Load balancers and orchestrators probe by IP address; these answers must not depend on the
 probe's Host naming an organization, nor on ALLOWED_HOSTS.
@@ -15,6 +15,7 @@ from monitoring import views
 PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/healthz": views.healthz,
     "/readyz": views.readyz,
+    "/metrics": views.metrics,
 }
 
 

@@ -186,3 +186,5 @@ AURA_SESSION_IDLE_TIMEOUT_SECONDS: int = env.int("AURA_SESSION_IDLE_TIMEOUT_SECO
 AURA_SESSION_MAX_SECONDS: int = env.int("AURA_SESSION_MAX_SECONDS", default=3600)
 # Load the embedded models when the server starts, so that no conversation waits for them.
 AURA_WARM_UP_LOCAL_MODELS: bool = env.bool("AURA_WARM_UP_LOCAL_MODELS", default=True)
+# Bearer token a Prometheus scraper sends to /metrics; unset, only loopback may read it.
+AURA_METRICS_TOKEN: str = env("AURA_METRICS_TOKEN", default="")

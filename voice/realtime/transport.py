@@ -19,6 +19,8 @@ from django.conf import settings
 
 from conversations.services import conversation_end, conversation_start
 from monitoring.logging import session_var, tenant_var
+from monitoring.loop_lag import ensure_loop_lag_monitor
+from monitoring.metrics import ACTIVE_SESSIONS, PrometheusMetricsSink
 from tenants.db import in_public_schema, in_schema
 from tenants.selectors import organization_by_schema
 from voice.engine import events as ev
@@ -115,6 +117,7 @@ class RealtimeTransport:
     # --- lifetime -------------------------------------------------------------------------
 
     async def open(self) -> None:
+        ensure_loop_lag_monitor()
         tenant_var.set(self.schema_name)
         organization = await in_public_schema(organization_by_schema, self.schema_name)
         limits = plan_limits(organization.plan)
@@ -134,8 +137,12 @@ class RealtimeTransport:
         )
         self.store.start()
         self.session = self.build_session(
-            self.config, memory=self.store, transcript_sink=self.store
+            self.config,
+            memory=self.store,
+            transcript_sink=self.store,
+            metrics=PrometheusMetricsSink(),
         )
+        ACTIVE_SESSIONS.inc()  # paired with the decrement in close(), which clears `session`
         await self.session.__aenter__()
         if snapshot is not None:
             await self._restore(snapshot)
@@ -169,6 +176,7 @@ class RealtimeTransport:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self.session is not None:
             session, self.session = self.session, None
+            ACTIVE_SESSIONS.dec()
             await session.close()
             if not self._ended:
                 await self._save_snapshot(session)
