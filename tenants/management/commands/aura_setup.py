@@ -7,11 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
+from tenants.database import DatabaseSetupError, database_ensure_exists
 from tenants.models import Organization
 from tenants.services import organization_create, platform_ensure_public_tenant
 
@@ -36,6 +37,11 @@ class Command(BaseCommand):
         parser.add_argument("--demo-slug", default="demo")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            if database_ensure_exists(connection.settings_dict):
+                self.stdout.write(f"Created database {connection.settings_dict['NAME']}")
+        except DatabaseSetupError as error:
+            raise CommandError(str(error)) from error
         self._migrate_if_needed()
         platform_ensure_public_tenant(domains=PLATFORM_DOMAINS)
         slug = options["demo_slug"]
