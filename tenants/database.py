@@ -19,11 +19,10 @@ class DatabaseSetupError(Exception):
 def database_ensure_exists(settings_dict: dict[str, Any]) -> bool:
     """Create the database `settings_dict` names unless it exists; True if it was created."""
     name = settings_dict["NAME"]
-    options = {
-        "host": settings_dict.get("HOST") or None,
-        "port": settings_dict.get("PORT") or None,
-        "user": settings_dict.get("USER") or None,
-        "password": settings_dict.get("PASSWORD") or None,
+    options: dict[str, Any] = {
+        key.lower(): settings_dict[key]
+        for key in ("HOST", "PORT", "USER", "PASSWORD")
+        if settings_dict.get(key)
     }
     try:
         with psycopg.connect(dbname="postgres", autocommit=True, **options) as maintenance:
