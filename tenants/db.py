@@ -31,8 +31,13 @@ def _call_in_schema(schema_name: str, fn: Callable[P, T], *args: P.args, **kwarg
 async def in_schema(
     schema_name: str, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
 ) -> T:
-    """Await `fn(*args, **kwargs)` run in a worker thread inside `schema_name`."""
-    return await sync_to_async(_call_in_schema, thread_sensitive=True)(
+    """Await `fn(*args, **kwargs)` run in a worker thread inside `schema_name`.
+
+    Not thread-sensitive: with hundreds of sessions, funnelling every query through Django's
+    one "main" thread would queue them all; each call sets its schema itself, so any pool
+    thread will do.
+    """
+    return await sync_to_async(_call_in_schema, thread_sensitive=False)(
         schema_name, fn, *args, **kwargs
     )
 

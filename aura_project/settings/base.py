@@ -64,7 +64,10 @@ MIDDLEWARE = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/aura")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+# Realtime sessions reach the database from a pool of worker threads: each keeps its connection
+# (checked before reuse) instead of paying a PostgreSQL connect on every call.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -57,6 +57,13 @@ class EventQueue:
         self._not_full.set()
         return event
 
+    def pop_if(self, matches: Callable[[SessionEvent], bool]) -> SessionEvent | None:
+        """The next event if it is already queued and matches; never waits."""
+        if self._events and matches(self._events[0]):
+            self._not_full.set()
+            return self._events.popleft()
+        return None
+
     def withdraw(self, matches: Callable[[SessionEvent], bool]) -> list[SessionEvent]:
         """Remove and return the queued events that match."""
         withdrawn = [event for event in self._events if matches(event)]

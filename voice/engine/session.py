@@ -10,6 +10,7 @@ an answer after a false barge-in. Semantics follow the OpenAI Realtime API.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -22,6 +23,7 @@ from voice.engine.conversation import Conversation
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.event_queue import DEFAULT_MAX_EVENTS, EventQueue, QueueClosed
 from voice.engine.events import (
+    AudioDelta,
     InputCleared,
     InputCommitted,
     Item,
@@ -140,13 +142,39 @@ class VoiceSession:
         await self._tasks.close()
         self._events.close()
 
-    async def events(self) -> AsyncIterator[SessionEvent]:
-        """The session's events, in order, until it is closed."""
+    async def events(self, *, merge_audio_up_to_ms: int = 0) -> AsyncIterator[SessionEvent]:
+        """The session's events, in order, until it is closed.
+
+        With `merge_audio_up_to_ms`, audio frames of one item that are already waiting (the
+        transport fell behind) come as one longer `AudioDelta`: fewer, larger messages when
+        the server is busy, and no added delay when it is not.
+        """
         while True:
             try:
-                yield await self._events.get()
+                event = await self._events.get()
             except QueueClosed:
                 return
+            if isinstance(event, AudioDelta) and merge_audio_up_to_ms:
+                event = self._merge_waiting_audio(event, merge_audio_up_to_ms)
+            yield event
+
+    def _merge_waiting_audio(self, first: AudioDelta, limit_ms: int) -> AudioDelta:
+        parts, duration_ms = [first.audio], first.duration_ms
+
+        def continues(event: SessionEvent) -> bool:
+            return (
+                isinstance(event, AudioDelta)
+                and event.item_id == first.item_id
+                and event.audio_offset_ms == first.audio_offset_ms + duration_ms
+                and duration_ms + event.duration_ms <= limit_ms
+            )
+
+        while isinstance(following := self._events.pop_if(continues), AudioDelta):
+            parts.append(following.audio)
+            duration_ms += following.duration_ms
+        if len(parts) == 1:
+            return first
+        return dataclasses.replace(first, audio=b"".join(parts), duration_ms=duration_ms)
 
     def on_route_decision(self, decision: router.RouteDecision) -> None:
         """The routers' `on_decision` callback: each decision becomes an event, in order."""

@@ -53,12 +53,20 @@ class ConversationStore:
             asyncio.Queue(MAX_PENDING_TURNS)
         )
         self._writer: asyncio.Task[None] | None = None
+        # The memory summary changes only when a Celery task folds older turns, so it is read
+        # when the conversation opens and after each recorded turn, never on a response's
+        # critical path.
+        self._summary: asyncio.Task[str | None] | None = None
 
     def start(self) -> None:
+        self._summary = asyncio.create_task(self._read_summary(), name="conversation-memory")
         self._writer = asyncio.create_task(self._write_turns(), name="conversation-writer")
 
     async def close(self) -> None:
         """Write what is queued, then stop."""
+        if self._summary is not None:
+            self._summary.cancel()
+            await asyncio.gather(self._summary, return_exceptions=True)
         if self._writer is None:
             return
         await self._pending.put(None)
@@ -71,6 +79,15 @@ class ConversationStore:
         await self._pending.put(([message_json(m) for m in messages], dict(metrics)))
 
     async def summary(self) -> str | None:
+        if self._summary is None:
+            return await self._read_summary()
+        try:
+            return await asyncio.shield(self._summary)
+        except Exception:
+            logger.exception("could not read the memory of conversation %s", self.conversation_id)
+            return None
+
+    async def _read_summary(self) -> str | None:
         return await in_schema(
             self.schema_name, conversation_memory, conversation_id=self.conversation_id
         )
@@ -90,3 +107,7 @@ class ConversationStore:
             except Exception:
                 # A lost turn record must not end the conversation; it is logged for operators.
                 logger.exception("could not record a turn of conversation %s", self.conversation_id)
+            if self._summary is not None and self._summary.done():
+                self._summary = asyncio.create_task(
+                    self._read_summary(), name="conversation-memory"
+                )

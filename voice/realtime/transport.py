@@ -64,6 +64,8 @@ CLOSE_CODES = {
 
 # Audio may arrive faster than real time (buffered clients), but not unboundedly so.
 MAX_AUDIO_SPEEDUP = 4.0
+# Audio frames already waiting when the socket is free go out as one delta of up to this long.
+MERGE_AUDIO_UP_TO_MS = 200
 AUDIO_BURST_S = 2.0
 
 
@@ -103,6 +105,9 @@ class RealtimeTransport:
         self.build_session = build_session
         self.schema_name = credentials.tenant.schema_name
         self.session_id = "sess_" + uuid.uuid4().hex
+        # Event ids: unique per connection, and cheaper than a uuid per audio frame.
+        self._id_stem = uuid.uuid4().hex[:8] + "_"
+        self._sent = 0
         self.session: VoiceSession | None = None
         self.store: ConversationStore | None = None
         self.config = AgentConfig()
@@ -320,7 +325,8 @@ class RealtimeTransport:
         self._live().append_audio(data)
 
     async def _send(self, event: dict[str, Any]) -> None:
-        await self.socket.send_json({"event_id": "event_" + uuid.uuid4().hex[:20], **event})
+        self._sent += 1
+        await self.socket.send_json({"event_id": f"event_{self._id_stem}{self._sent}", **event})
 
     async def _send_rate_limits(self, remaining: int, reset_seconds: float) -> None:
         await self._send(
@@ -339,7 +345,7 @@ class RealtimeTransport:
 
     async def _pump(self) -> None:
         session = self._live()
-        async for event in session.events():
+        async for event in session.events(merge_audio_up_to_ms=MERGE_AUDIO_UP_TO_MS):
             if isinstance(event, ev.AudioDelta) and self.options.binary_audio:
                 await self.socket.send_bytes(event.audio)
             else:

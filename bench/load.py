@@ -1,0 +1,456 @@
+"""Many concurrent realtime sessions against one AURA server process: what AURA itself adds.
+
+    .venv/bin/python -m bench.load [--sessions 200] [--turns 2] [--out bench/results]
+
+Needs PostgreSQL and Redis (as `make run` does) and the migrated development database. The
+script provisions an organization `loadbench` whose agent's STT, LLM and TTS routes all point
+at the OpenAI-protocol simulator (bench/openai_simulator.py) with fixed, realistic delays,
+starts the simulator and one daphne process, then opens N WebSocket sessions (ramped up over
+--ramp-s seconds). Each session speaks a real recording from ../shared/audio in real time, as
+`input_audio_buffer.append` events of --chunk-ms, keeps its microphone open with silence, and
+waits for the spoken answer, --turns times.
+
+Reported (p50/p99 over all turns):
+- voice to voice: from the end of the user's speech to the first answer audio at the client;
+- server-added: voice to voice under load minus what one session alone gets on the same server
+  (measured first), i.e. what concurrency costs: queueing, event-loop lag, CPU contention;
+- fixed overhead: that lone session's voice to voice minus the floor that the simulated
+  providers and the end-of-turn silence impose (see `floor_ms`): AURA's own per-turn cost;
+- the server's event-loop lag (from its /metrics), CPU and memory per session, and errors.
+Client and server share the machine, so the figures are an upper bound of AURA's overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.latency import UTTERANCE_PAD_MS, utterances
+from voice.engine.audio.files import read_audio_file
+from voice.engine.audio.resample import resample
+from voice.engine.compute import cpu_count
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+RATE_HZ = 24_000
+SLUG = "loadbench"
+
+# What the simulated providers cost, as cloud APIs roughly do.
+STT_DELAY_MS = 150
+LLM_FIRST_TOKEN_MS = 250
+LLM_INTER_TOKEN_MS = 15
+TTS_FIRST_AUDIO_MS = 100
+TTS_INTER_CHUNK_MS = 20
+SILENCE_MS = 500
+# The turn detector calls a pause after 100 ms of silence; speculation starts then.
+SPECULATION_START_MS = 100
+REPLY = "Sure. I can help with that, tell me more."
+# "Sure." is a clause once the next token shows it ended.
+FIRST_CLAUSE_TOKENS = 2
+
+
+def floor_ms() -> float:
+    """The least voice to voice the providers allow: transcription, the first token and the
+    first audio run during the end-of-turn silence (speculation), so the floor is the longer
+    of that chain and the silence itself."""
+    chain = (
+        SPECULATION_START_MS
+        + STT_DELAY_MS
+        + LLM_FIRST_TOKEN_MS
+        + FIRST_CLAUSE_TOKENS * LLM_INTER_TOKEN_MS
+        + TTS_FIRST_AUDIO_MS
+    )
+    return float(max(SILENCE_MS, chain))
+
+
+# --- set-up: organization, simulator, server ----------------------------------------------
+
+
+def provision(simulator_url: str) -> str:
+    """The load-test organization with a simulator-backed agent; returns a fresh sk_ key."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
+    import django
+
+    django.setup()
+    from django_tenants.utils import schema_context
+
+    from tenants.models import Organization
+    from tenants.services import api_key_create, organization_create
+    from voice.models import Agent
+
+    organization = Organization.objects.filter(slug=SLUG).first() or organization_create(
+        slug=SLUG, name="Load benchmark", plan=Organization.Plan.ENTERPRISE
+    )
+
+    def route(model: str) -> list[dict[str, str]]:
+        return [{"provider": "openai_compatible", "model": model, "base_url": simulator_url}]
+
+    with schema_context(organization.schema_name):
+        Agent.objects.filter(is_default=True).update(
+            stt_routes=route(f"sim-stt+slow-first-token:{STT_DELAY_MS}"),
+            llm_routes=route(
+                f"sim-llm+slow-first-token:{LLM_FIRST_TOKEN_MS}"
+                f"+inter-token:{LLM_INTER_TOKEN_MS}+say:{REPLY}"
+            ),
+            tts_routes=route(
+                f"sim-tts+slow-first-token:{TTS_FIRST_AUDIO_MS}+inter-token:{TTS_INTER_CHUNK_MS}"
+            ),
+            turn_detection={"type": "server_vad", "silence_duration_ms": SILENCE_MS},
+            builtin_tools=[],
+            memory_enabled=False,
+        )
+    return api_key_create(organization=organization, name="load benchmark").plaintext
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def process(
+    command: list[str], health_url: str, env: dict[str, str], log: Path
+) -> Iterator[psutil.Process]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as output:
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if child.poll() is not None:
+                raise RuntimeError(f"{command[2]} exited with code {child.returncode}")
+            try:
+                with urllib.request.urlopen(health_url, timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield psutil.Process(child.pid)
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+# --- one client session -------------------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    voice_to_voice_ms: float
+    # The server's own account of the turn (aura.turn.metrics): where the time went.
+    engine: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SessionResult:
+    turns: list[Turn] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Speaker:
+    """A client session: speaks the utterance, keeps the microphone open, times the answer."""
+
+    def __init__(self, socket: ClientConnection, utterance: bytes, chunk_ms: int) -> None:
+        self.socket = socket
+        self.utterance = utterance
+        self.chunk_bytes = RATE_HZ * 2 * chunk_ms // 1000
+        self.chunk_s = chunk_ms / 1000
+        self.speech_end_at: float | None = None
+
+    def _append(self, pcm: bytes) -> str:
+        audio = base64.b64encode(pcm).decode()
+        return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
+
+    async def microphone(self, turns: int, turn_done: asyncio.Queue[None]) -> None:
+        silence = self._append(bytes(self.chunk_bytes))
+        speech = [
+            self._append(self.utterance[i : i + self.chunk_bytes])
+            for i in range(0, len(self.utterance), self.chunk_bytes)
+        ]
+        started = time.monotonic()
+        sent = 0
+
+        async def send(frame: str) -> None:
+            nonlocal sent
+            await self.socket.send(frame)
+            sent += 1
+            await asyncio.sleep(max(0.0, started + sent * self.chunk_s - time.monotonic()))
+
+        for _ in range(turns):
+            for frame in speech:
+                await send(frame)
+            # The user stopped talking when the last chunk was due (paced to the schedule),
+            # less the bit of silence the utterance was cut with.
+            self.speech_end_at = started + sent * self.chunk_s - UTTERANCE_PAD_MS / 1000
+            while turn_done.empty():
+                await send(silence)
+            await turn_done.get()
+            for _ in range(int(1 / self.chunk_s)):  # a second's pause before speaking again
+                await send(silence)
+
+
+async def run_session(
+    url: str, key: str, utterance: bytes, *, turns: int, chunk_ms: int, delay_s: float
+) -> SessionResult:
+    await asyncio.sleep(delay_s)
+    result = SessionResult()
+    try:
+        async with connect(
+            url,
+            additional_headers={"Authorization": f"Bearer {key}"},
+            max_size=None,
+            open_timeout=30,
+        ) as socket:
+            speaker = Speaker(socket, utterance, chunk_ms)
+            turn_done: asyncio.Queue[None] = asyncio.Queue()
+            microphone = asyncio.create_task(speaker.microphone(turns, turn_done))
+            try:
+                await asyncio.wait_for(listen(socket, speaker, turn_done, result, turns), 120)
+            finally:
+                microphone.cancel()
+                await asyncio.gather(microphone, return_exceptions=True)
+    except (OSError, TimeoutError) as error:
+        result.errors.append(f"{type(error).__name__}: {error}")
+    except Exception as error:  # a closed socket, a protocol error: counted, never fatal
+        result.errors.append(f"{type(error).__name__}: {error}")
+    return result
+
+
+async def listen(
+    socket: ClientConnection,
+    speaker: Speaker,
+    turn_done: asyncio.Queue[None],
+    result: SessionResult,
+    turns: int,
+) -> None:
+    first_audio_at: float | None = None
+    async for message in socket:
+        # Audio deltas are most of the traffic: recognise them without parsing the JSON.
+        if isinstance(message, bytes) or '"response.output_audio.delta"' in message[:120]:
+            if first_audio_at is None and speaker.speech_end_at is not None:
+                first_audio_at = time.monotonic()
+                v2v = (first_audio_at - speaker.speech_end_at) * 1000
+                result.turns.append(Turn(voice_to_voice_ms=v2v))
+            continue
+        event = json.loads(message)
+        kind = event["type"]
+        if kind == "error":
+            result.errors.append(f"{event['error'].get('code')}: {event['error'].get('message')}")
+        elif kind == "aura.turn.metrics" and result.turns:
+            result.turns[-1].engine = event
+        elif kind == "response.done":
+            if event["response"]["status"] != "completed":
+                result.errors.append(f"response {event['response']['status']}")
+            first_audio_at = None
+            speaker.speech_end_at = None
+            turn_done.put_nowait(None)
+            if len(result.turns) + len(result.errors) >= turns:
+                return
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def scrape_lag(metrics_url: str) -> dict[float, float]:
+    """Cumulative bucket counts of the server's event-loop lag histogram."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    buckets = {}
+    for line in text.splitlines():
+        if line.startswith("aura_event_loop_lag_seconds_bucket"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.split()[-1])
+    return buckets
+
+
+def lag_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Upper bound (bucket edge, ms) of the q-quantile of the lag samples taken in between."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    total = counts[float("inf")]
+    for bound, count in counts.items():
+        if total and count >= q * total:
+            return bound * 1000
+    return 0.0
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    array = np.array(values)
+    return {
+        "p50": float(np.percentile(array, 50)),
+        "p99": float(np.percentile(array, 99)),
+        "max": float(array.max()),
+    }
+
+
+async def drive(args: argparse.Namespace, url: str, key: str, utterance: bytes) -> list[Any]:
+    tasks = [
+        run_session(
+            url,
+            key,
+            utterance,
+            turns=args.turns,
+            chunk_ms=args.chunk_ms,
+            delay_s=args.ramp_s * index / args.sessions,
+        )
+        for index in range(args.sessions)
+    ]
+    return list(await asyncio.gather(*tasks))
+
+
+def load_utterance(name: str) -> bytes:
+    audio, rate_hz = read_audio_file(SHARED_AUDIO / name)
+    pieces: list[npt.NDArray[np.int16]] = utterances(resample(audio, rate_hz, RATE_HZ), RATE_HZ)
+    # Cut at the end of speech, so that "the user stopped talking" is when the audio ends.
+    return pieces[0].astype("<i2").tobytes()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument("--chunk-ms", type=int, default=100)
+    parser.add_argument("--ramp-s", type=float, default=15.0)
+    parser.add_argument("--recording", default="english.wav")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    args = parser.parse_args()
+
+    sim_port, web_port = free_port(), free_port()
+    key = provision(f"http://127.0.0.1:{sim_port}/v1")
+    env = {**os.environ, "AURA_WARM_UP_LOCAL_MODELS": "false", "PYTHONUNBUFFERED": "1"}
+    python = sys.executable
+    simulator = [python, "-m", "bench.openai_simulator", "--port", str(sim_port)]
+    daphne = [python, "-m", "daphne", "-p", str(web_port), "aura_project.asgi:application"]
+    utterance = load_utterance(args.recording)
+    base = f"127.0.0.1:{web_port}"
+    logs = args.out / "load-logs"
+    with (
+        process(
+            simulator, f"http://127.0.0.1:{sim_port}/_sim/health", env, logs / "sim.log"
+        ) as simulated,
+        process(daphne, f"http://{base}/healthz", env, logs / "daphne.log") as server,
+    ):
+        lag_before = scrape_lag(f"http://{base}/metrics")
+        rss_before = server.memory_info().rss
+        url = f"ws://{base}/v1/realtime?aura=1"
+        alone = asyncio.run(
+            run_session(url, key, utterance, turns=3, chunk_ms=args.chunk_ms, delay_s=0)
+        )
+        if alone.errors or not alone.turns:
+            raise SystemExit(f"a lone session failed: {alone.errors}")
+        baseline_ms = statistics.median(turn.voice_to_voice_ms for turn in alone.turns)
+        client = psutil.Process()
+        for measured in (server, simulated, client):
+            measured.cpu_percent()
+        started = time.monotonic()
+        results = asyncio.run(drive(args, url, key, utterance))
+        elapsed_s = time.monotonic() - started
+        cpu_percent = {
+            "server": server.cpu_percent(),
+            "simulator": simulated.cpu_percent(),
+            "load_client": client.cpu_percent(),
+        }
+        rss_after = server.memory_info().rss
+        lag_after = scrape_lag(f"http://{base}/metrics")
+    report(
+        args,
+        results,
+        baseline_ms,
+        elapsed_s,
+        cpu_percent,
+        (rss_before, rss_after),
+        (lag_before, lag_after),
+    )
+
+
+def report(
+    args: argparse.Namespace,
+    results: list[SessionResult],
+    baseline_ms: float,
+    elapsed_s: float,
+    cpu_percent: dict[str, float],
+    rss: tuple[int, int],
+    lag: tuple[dict[float, float], dict[float, float]],
+) -> None:
+    rss_before, rss_after = rss
+    lag_before, lag_after = lag
+    turns = [turn for result in results for turn in result.turns]
+    errors = [error for result in results for error in result.errors]
+    v2v = [turn.voice_to_voice_ms for turn in turns]
+    added = [value - baseline_ms for value in v2v]
+
+    def engine(name: str, minus: float = 0.0) -> dict[str, float]:
+        values = [t.engine[name] - minus for t in turns if t.engine.get(name) is not None]
+        return percentiles(values)
+
+    summary = {
+        "sessions": args.sessions,
+        "turns_per_session": args.turns,
+        "chunk_ms": args.chunk_ms,
+        "cores": cpu_count(),
+        "machine": platform.machine(),
+        "turns_measured": len(turns),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:10],
+        "floor_ms": floor_ms(),
+        "lone_session_voice_to_voice_ms": baseline_ms,
+        "fixed_overhead_ms": baseline_ms - floor_ms(),
+        "voice_to_voice_ms": percentiles(v2v),
+        "server_added_ms": percentiles(added),
+        "engine_ms": {
+            "voice_to_voice": engine("voice_to_voice_ms"),
+            "stt_after_speech_stopped": engine("stt_ms"),
+            "llm_first_token_over_simulated": engine("llm_first_token_ms", LLM_FIRST_TOKEN_MS),
+            "tts_first_audio_over_simulated": engine("tts_first_audio_ms", TTS_FIRST_AUDIO_MS),
+        },
+        "event_loop_lag_ms": {
+            "p50_at_most": lag_quantile(lag_before, lag_after, 0.5),
+            "p99_at_most": lag_quantile(lag_before, lag_after, 0.99),
+        },
+        # 100 = one core busy; the client and simulator share the machine with the server.
+        "cpu_percent_of_one_core": cpu_percent,
+        "server_memory_mb_per_session": (rss_after - rss_before) / 2**20 / args.sessions,
+        "elapsed_s": elapsed_s,
+    }
+    print(json.dumps(summary, indent=2))
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"load-{args.sessions}.json"
+    path.write_text(json.dumps(summary, indent=2))
+    print(f"wrote {path}")
+    if turns:
+        print(
+            f"\n{args.sessions} sessions on {cpu_count()} cores: voice to voice p50 "
+            f"{statistics.median(v2v):.0f} ms, server-added p99 "
+            f"{summary['server_added_ms']['p99']:.0f} ms, {len(errors)} errors"
+        )
+
+
+if __name__ == "__main__":
+    main()
