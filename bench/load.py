@@ -1,11 +1,12 @@
-"""Many concurrent realtime sessions against one AURA server process: what AURA itself adds.
+"""Many concurrent realtime sessions against AURA server processes: what AURA itself adds.
 
     .venv/bin/python -m bench.load [--sessions 200] [--turns 2] [--out bench/results]
 
 Needs PostgreSQL and Redis (as `make run` does) and the migrated development database. The
 script provisions an organization `loadbench` whose agent's STT, LLM and TTS routes all point
 at the OpenAI-protocol simulator (bench/openai_simulator.py) with fixed, realistic delays,
-starts the simulator and one daphne process, then opens N WebSocket sessions (ramped up over
+starts the simulator and --servers daphne processes (one per core, as a deployment runs
+them behind a load balancer), then opens N WebSocket sessions (ramped up over
 --ramp-s seconds). Each session speaks a real recording from ../shared/audio in real time, as
 `input_audio_buffer.append` events of --chunk-ms, keeps its microphone open with silence, and
 waits for the spoken answer, --turns times.
@@ -34,7 +35,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -310,10 +311,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-async def drive(args: argparse.Namespace, url: str, key: str, utterance: bytes) -> list[Any]:
+async def drive(
+    args: argparse.Namespace, urls: list[str], key: str, utterance: bytes
+) -> list[SessionResult]:
+    """All sessions, spread over the servers as a load balancer would (round robin)."""
     tasks = [
         run_session(
-            url,
+            urls[index % len(urls)],
             key,
             utterance,
             turns=args.turns,
@@ -323,6 +327,14 @@ async def drive(args: argparse.Namespace, url: str, key: str, utterance: bytes) 
         for index in range(args.sessions)
     ]
     return list(await asyncio.gather(*tasks))
+
+
+def scrape_all(bases: list[str]) -> dict[float, float]:
+    total: dict[float, float] = {}
+    for base in bases:
+        for bound, count in scrape_lag(f"http://{base}/metrics").items():
+            total[bound] = total.get(bound, 0.0) + count
+    return total
 
 
 def load_utterance(name: str) -> bytes:
@@ -339,46 +351,58 @@ def main() -> None:
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--ramp-s", type=float, default=15.0)
     parser.add_argument("--recording", default="english.wav")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="daphne processes (one per core, as deployed)"
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
 
-    sim_port, web_port = free_port(), free_port()
+    sim_port = free_port()
     key = provision(f"http://127.0.0.1:{sim_port}/v1")
     env = {**os.environ, "AURA_WARM_UP_LOCAL_MODELS": "false", "PYTHONUNBUFFERED": "1"}
     python = sys.executable
     simulator = [python, "-m", "bench.openai_simulator", "--port", str(sim_port)]
-    daphne = [python, "-m", "daphne", "-p", str(web_port), "aura_project.asgi:application"]
+    daphne = [python, "-m", "daphne"]
     utterance = load_utterance(args.recording)
-    base = f"127.0.0.1:{web_port}"
+    bases = [f"127.0.0.1:{free_port()}" for _ in range(args.servers)]
+    urls = [f"ws://{base}/v1/realtime?aura=1" for base in bases]
     logs = args.out / "load-logs"
-    with (
-        process(
-            simulator, f"http://127.0.0.1:{sim_port}/_sim/health", env, logs / "sim.log"
-        ) as simulated,
-        process(daphne, f"http://{base}/healthz", env, logs / "daphne.log") as server,
-    ):
-        lag_before = scrape_lag(f"http://{base}/metrics")
-        rss_before = server.memory_info().rss
-        url = f"ws://{base}/v1/realtime?aura=1"
+    with ExitStack() as stack:
+        simulated = stack.enter_context(
+            process(simulator, f"http://127.0.0.1:{sim_port}/_sim/health", env, logs / "sim.log")
+        )
+        servers = [
+            stack.enter_context(
+                process(
+                    [*daphne, "-p", base.split(":")[1], "aura_project.asgi:application"],
+                    f"http://{base}/healthz",
+                    env,
+                    logs / f"daphne-{index}.log",
+                )
+            )
+            for index, base in enumerate(bases)
+        ]
         alone = asyncio.run(
-            run_session(url, key, utterance, turns=3, chunk_ms=args.chunk_ms, delay_s=0)
+            run_session(urls[0], key, utterance, turns=3, chunk_ms=args.chunk_ms, delay_s=0)
         )
         if alone.errors or not alone.turns:
             raise SystemExit(f"a lone session failed: {alone.errors}")
         baseline_ms = statistics.median(turn.voice_to_voice_ms for turn in alone.turns)
+        lag_before = scrape_all(bases)
+        rss_before = sum(server.memory_info().rss for server in servers)
         client = psutil.Process()
-        for measured in (server, simulated, client):
+        for measured in (*servers, simulated, client):
             measured.cpu_percent()
         started = time.monotonic()
-        results = asyncio.run(drive(args, url, key, utterance))
+        results = asyncio.run(drive(args, urls, key, utterance))
         elapsed_s = time.monotonic() - started
         cpu_percent = {
-            "server": server.cpu_percent(),
+            **{f"server_{index}": server.cpu_percent() for index, server in enumerate(servers)},
             "simulator": simulated.cpu_percent(),
             "load_client": client.cpu_percent(),
         }
-        rss_after = server.memory_info().rss
-        lag_after = scrape_lag(f"http://{base}/metrics")
+        rss_after = sum(server.memory_info().rss for server in servers)
+        lag_after = scrape_all(bases)
     report(
         args,
         results,
@@ -412,6 +436,7 @@ def report(
 
     summary = {
         "sessions": args.sessions,
+        "servers": args.servers,
         "turns_per_session": args.turns,
         "chunk_ms": args.chunk_ms,
         "cores": cpu_count(),
@@ -441,7 +466,7 @@ def report(
     }
     print(json.dumps(summary, indent=2))
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"load-{args.sessions}.json"
+    path = args.out / f"load-{args.sessions}x{args.servers}.json"
     path.write_text(json.dumps(summary, indent=2))
     print(f"wrote {path}")
     if turns:
