@@ -7,6 +7,7 @@ LLM route is the OpenAI-protocol simulator, a real server process.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 
@@ -297,3 +298,25 @@ async def test_closing_the_session_leaves_no_task_running(make_session: SessionF
     await log.stop()
     leftovers = [t for t in asyncio.all_tasks() - before if not t.done()]
     assert leftovers == []
+
+
+async def test_audio_waiting_for_a_slow_transport_is_merged_into_longer_contiguous_deltas(
+    make_session: SessionFactory, simulator_llm: SimulatorLLM
+) -> None:
+    llm = simulator_llm("say:Here is a sentence long enough to need a second or two of audio.")
+    async with make_session(MANUAL, llm=llm) as session:
+        await session.add_item(Item(id="", kind="message", role="user", text="Talk to me."))
+        await session.create_response()
+        deltas: list[AudioDelta] = []
+        async for event in session.events(merge_audio_up_to_ms=200):
+            if isinstance(event, AudioDelta):
+                deltas.append(event)
+                await asyncio.sleep(0.1)  # a transport that keeps falling behind
+            elif isinstance(event, ResponseDone):
+                break
+    assert max(d.duration_ms for d in deltas) > 20  # frames were merged...
+    assert all(d.duration_ms <= 200 for d in deltas)  # ...up to the limit
+    for previous, following in itertools.pairwise(deltas):
+        assert following.audio_offset_ms == previous.audio_offset_ms + previous.duration_ms
+    total_ms = sum(d.duration_ms for d in deltas)
+    assert sum(len(d.audio) for d in deltas) == total_ms * 24_000 * 2 // 1000
