@@ -93,6 +93,14 @@ def _collect(result: TurnResult, event: ev.SessionEvent, speech_sent_at: list[fl
     """Record one event; True when the turn is over."""
     if isinstance(event, ev.TranscriptionCompleted):
         result.transcript = event.transcript
+        if not any(character.isalnum() for character in event.transcript):
+            # No words (a cough, a noise): the engine rightly says nothing back.
+            result.status = "no_words"
+            return True
+    elif isinstance(event, ev.TranscriptionFailed):
+        result.errors.append(f"{event.error.code}: {event.error.message}")
+        result.status = "transcription_failed"
+        return True
     elif isinstance(event, ev.AudioDelta):
         if not result.reply_audio and speech_sent_at:
             result.client_voice_to_voice_ms = (time.monotonic() - speech_sent_at[0]) * 1000
