@@ -15,3 +15,6 @@ STORAGES = {
 CELERY_TASK_DEFAULT_QUEUE = "aura-test"
 # Separate names let two checkouts run their suites side by side on one server.
 DATABASES["default"]["TEST"] = {"NAME": env("AURA_TEST_DATABASE", default="test_aura")}
+# Worker threads close their connections after each call, so the test database can be dropped
+# when the run ends (persistent connections in pool threads would hold it open).
+DATABASES["default"]["CONN_MAX_AGE"] = 0
