@@ -16,8 +16,12 @@ class Organization(TenantMixin):
         ENTERPRISE = "enterprise", "Enterprise"
 
     class Status(models.TextChoices):
+        # Created through the platform API: its schema is being built by a Celery task.
+        PROVISIONING = "provisioning", "Provisioning"
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        # Provisioning failed (logged); the slug and domain stay reserved until deleted.
+        FAILED = "failed", "Failed"
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=50, unique=True)
