@@ -4,8 +4,12 @@ import os
 
 from celery import Celery
 
+from monitoring.metrics import connect_celery_signals
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
 
 app = Celery("aura")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task outcomes and durations as Prometheus metrics (docs/deployment/monitoring.md).
+connect_celery_signals()

@@ -26,7 +26,23 @@ def redis_ready() -> bool:
         client.close()
 
 
-CHECKS: dict[str, Callable[[], bool]] = {"database": database_ready, "redis": redis_ready}
+def models_ready() -> bool:
+    """The embedded models are loaded, when this process loads them at start-up.
+
+    With AURA_WARM_UP_LOCAL_MODELS off they load on first use: nothing to wait for.
+    """
+    if not settings.AURA_WARM_UP_LOCAL_MODELS:
+        return True
+    from voice.engine.assembly import warmed_up
+
+    return warmed_up()
+
+
+CHECKS: dict[str, Callable[[], bool]] = {
+    "database": database_ready,
+    "redis": redis_ready,
+    "models": models_ready,
+}
 
 
 def readiness() -> dict[str, bool]:

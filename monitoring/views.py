@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitoring.health import readiness
+from monitoring.metrics import scrape_registry
 
 
 @require_GET
@@ -33,7 +34,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     the machine itself (a scraper on loopback) may read the metrics."""
     if not _may_read_metrics(request):
         return JsonResponse({"error": "metrics are for the operator"}, status=403)
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 def _may_read_metrics(request: HttpRequest) -> bool:

@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from voice.engine.assembly import build_voice_session
 from voice.engine.errors import AuraError
 from voice.realtime.auth import SCOPE_AUTH_ERROR, SCOPE_CREDENTIALS
+from voice.realtime.control import session_group
 from voice.realtime.server_events import error_event
 from voice.realtime.transport import (
     CLOSE_CODES,
@@ -48,6 +49,7 @@ def close_code_for(error: AuraError) -> int:
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     transport: RealtimeTransport | None = None
+    group: str | None = None
 
     async def connect(self) -> None:
         # Browsers offer "realtime" beside the key subprotocol; echo it so they accept us.
@@ -69,6 +71,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.transport.close()
             self.transport = None
             await self._refuse(error)
+            return
+        # Control messages for this session (voice/realtime/control.py) reach this process.
+        if self.channel_layer is not None:
+            self.group = session_group(self.transport.session_id)
+            await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, without its database clean-up before every message.
@@ -91,9 +98,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.transport.receive_bytes(bytes_data)
 
     async def disconnect(self, code: int) -> None:
+        if self.group is not None and self.channel_layer is not None:
+            group, self.group = self.group, None
+            await self.channel_layer.group_discard(group, self.channel_name)
         if self.transport is not None:
             transport, self.transport = self.transport, None
             await transport.close()
+
+    # Channel-layer control messages.
+    async def session_end(self, message: dict[str, Any]) -> None:
+        if self.transport is not None:
+            await self.transport.end_by_operator(str(message.get("reason") or ""))
 
     # The transport's Socket port.
     async def send_json(self, event: dict[str, Any]) -> None:

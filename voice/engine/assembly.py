@@ -8,6 +8,7 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
+from voice.engine.breaker import process_breakers
 from voice.engine.config import AgentConfig, RouteConfig
 from voice.engine.ports import MemorySource, MetricsSink, ToolExecutor, TranscriptSink
 from voice.engine.router import LLMRouter
@@ -23,7 +24,12 @@ def build_voice_session(
     metrics: MetricsSink | None = None,
     tool_executor: ToolExecutor | None = None,
 ) -> VoiceSession:
-    """A session over the config's routes (routers report their decisions as events)."""
+    """A session over the config's routes (routers report their decisions as events).
+
+    With `metrics`, the process's circuit breakers report their state changes there too.
+    """
+    if metrics is not None:
+        process_breakers().report_to(metrics)
     return VoiceSession(
         config,
         tools=ToolRegistry(config.tools, executor=tool_executor),
@@ -59,6 +65,14 @@ async def warm_up(config: AgentConfig) -> None:
         await LlamaCppLLM.shared().load()
 
 
+_warmed_up = threading.Event()
+
+
+def warmed_up() -> bool:
+    """Whether `warm_up_in_thread` has loaded the local models in this process."""
+    return _warmed_up.is_set()
+
+
 def warm_up_in_thread(config: AgentConfig | None = None) -> None:
     """`warm_up` from synchronous start-up code (an ASGI module), blocking until done.
 
@@ -78,6 +92,7 @@ def warm_up_in_thread(config: AgentConfig | None = None) -> None:
     thread.join()
     if failure:
         raise failure[0]
+    _warmed_up.set()
 
 
 def _uses_local(routes: Sequence[RouteConfig]) -> bool:

@@ -26,6 +26,7 @@ from tenants.selectors import organization_by_schema
 from voice.engine import events as ev
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AudioFormatError, AuraError, InvalidRequestError
+from voice.engine.event_metrics import SessionEventMetrics
 from voice.engine.events import Item
 from voice.engine.session import VoiceSession
 from voice.realtime import client_events as ce
@@ -38,7 +39,13 @@ from voice.realtime.limits import (
     session_slot_release,
 )
 from voice.realtime.persistence import ConversationStore
-from voice.realtime.resume import Snapshot, resume_token, snapshot_load, snapshot_save
+from voice.realtime.resume import (
+    Snapshot,
+    resume_token,
+    snapshot_discard,
+    snapshot_load,
+    snapshot_save,
+)
 from voice.realtime.server_events import error_event, server_events
 from voice.realtime.session_config import apply_session_update, session_json
 from voice.selectors import agent_config, agent_for_session
@@ -50,6 +57,7 @@ CLOSE_NORMAL = 1000
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_IDLE = 4008
+CLOSE_ENDED_BY_OPERATOR = 4009
 CLOSE_MAX_DURATION = 4010
 CLOSE_LIMIT = 4029
 CLOSE_BAD_REQUEST = 4400
@@ -345,7 +353,9 @@ class RealtimeTransport:
 
     async def _pump(self) -> None:
         session = self._live()
+        counts = SessionEventMetrics(PrometheusMetricsSink())
         async for event in session.events(merge_audio_up_to_ms=MERGE_AUDIO_UP_TO_MS):
+            counts.observe(event)
             if isinstance(event, ev.AudioDelta) and self.options.binary_audio:
                 await self.socket.send_bytes(event.audio)
             else:
@@ -387,6 +397,16 @@ class RealtimeTransport:
                     "session_expired", f"Sessions last at most {max_s} s.", CLOSE_MAX_DURATION
                 )
                 return
+
+    async def end_by_operator(self, reason: str = "") -> None:
+        """End the session for good (an operator's request, from any process): the
+        conversation ends, the resume snapshot goes, the client gets `session_ended` and 4009."""
+        if self._ended:
+            return
+        self._ended = True
+        await snapshot_discard(self.session_id)
+        message = reason or "The session was ended by an operator."
+        await self._end_with("session_ended", message, CLOSE_ENDED_BY_OPERATOR)
 
     async def _end_with(self, code: str, message: str, close_code: int) -> None:
         await self._send(error_event(AuraError(message, code=code)))
