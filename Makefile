@@ -7,7 +7,7 @@ DEPS := $(VENV)/.requirements-installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup deps preflight format clean bench
+.PHONY: run test lint setup deps preflight ops-tools format clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "AURA needs Python 3.11: set PYTHON=/path/to/python3.11")'
@@ -31,7 +31,11 @@ run: setup
 	@echo "==> AURA is starting: open http://demo.localhost:$(PORT)/ (platform: http://localhost:$(PORT)/). Ctrl-C stops it."
 	@$(BIN)/honcho start --port $(PORT)
 
-test: deps preflight
+# nginx and a Docker Compose client, for the scale-out and deployment-file tests (Debian packages).
+ops-tools:
+	@bash scripts/ensure_ops_tools.sh
+
+test: deps preflight ops-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: deps
