@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
@@ -41,6 +43,9 @@ class Agent(models.Model):
     # Off by default: no audio is stored unless an organization opts in.
     audio_retention = models.BooleanField(default=False)
     is_default = models.BooleanField(default=False)
+    webhook_tools: models.ManyToManyField[WebhookTool, Any] = models.ManyToManyField(
+        "WebhookTool", blank=True, related_name="agents"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,6 +56,27 @@ class Agent(models.Model):
                 fields=["is_default"], condition=models.Q(is_default=True), name="one_default_agent"
             )
         ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookTool(models.Model):
+    """A function the organization implements as an HTTPS endpoint; agents that list it may
+    call it. Requests are signed with the tool's secret (HMAC-SHA256), stored encrypted."""
+
+    name = models.CharField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    # JSON schema of the arguments object, as the model sees it.
+    parameters = models.JSONField(default=dict)
+    url = models.URLField(max_length=500)
+    signing_secret_encrypted = models.TextField()
+    timeout_s = models.FloatField(default=10.0)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name

@@ -191,3 +191,10 @@ AURA_SESSION_MAX_SECONDS: int = env.int("AURA_SESSION_MAX_SECONDS", default=3600
 AURA_WARM_UP_LOCAL_MODELS: bool = env.bool("AURA_WARM_UP_LOCAL_MODELS", default=True)
 # Bearer token a Prometheus scraper sends to /metrics; unset, only loopback may read it.
 AURA_METRICS_TOKEN: str = env("AURA_METRICS_TOKEN", default="")
+# Fernet key for secrets stored encrypted (webhook signing secrets); derived from SECRET_KEY
+# when unset. Generate one with: python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"
+AURA_ENCRYPTION_KEY: str = env("AURA_ENCRYPTION_KEY", default="")
+# Hosts (names or IP addresses) that tenant webhook tools may reach even though they are
+# private or loopback. Empty in production: webhooks go to the public internet only.
+AURA_WEBHOOK_ALLOWED_HOSTS: list[str] = env.list("AURA_WEBHOOK_ALLOWED_HOSTS", default=[])

@@ -29,6 +29,7 @@ from voice.engine.errors import AudioFormatError, AuraError, InvalidRequestError
 from voice.engine.event_metrics import SessionEventMetrics
 from voice.engine.events import Item
 from voice.engine.session import VoiceSession
+from voice.engine.tools import BUILTINS
 from voice.realtime import client_events as ce
 from voice.realtime.auth import RealtimeCredentials
 from voice.realtime.limits import (
@@ -48,7 +49,8 @@ from voice.realtime.resume import (
 )
 from voice.realtime.server_events import error_event, server_events
 from voice.realtime.session_config import apply_session_update, session_json
-from voice.selectors import agent_config, agent_for_session
+from voice.selectors import agent_config, agent_for_session, webhook_definitions
+from voice.webhooks import WebhookExecutor
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,7 @@ class RealtimeTransport:
         self._sent = 0
         self.session: VoiceSession | None = None
         self.store: ConversationStore | None = None
+        self._webhook_executor: WebhookExecutor | None = None
         self.config = AgentConfig()
         self._tasks: list[asyncio.Task[None]] = []
         self._slot_held = False
@@ -149,11 +152,13 @@ class RealtimeTransport:
             schema_name=self.schema_name, conversation_id=conversation_id
         )
         self.store.start()
+        self._webhook_executor = await self._webhooks()
         self.session = self.build_session(
             self.config,
             memory=self.store,
             transcript_sink=self.store,
             metrics=PrometheusMetricsSink(),
+            tool_executor=self._webhook_executor,
         )
         ACTIVE_SESSIONS.inc()  # paired with the decrement in close(), which clears `session`
         await self.session.__aenter__()
@@ -193,6 +198,9 @@ class RealtimeTransport:
             await session.close()
             if not self._ended:
                 await self._save_snapshot(session)
+        if self._webhook_executor is not None:
+            executor, self._webhook_executor = self._webhook_executor, None
+            await executor.close()
         if self.store is not None:
             store, self.store = self.store, None
             await store.close()
@@ -411,6 +419,12 @@ class RealtimeTransport:
     async def _end_with(self, code: str, message: str, close_code: int) -> None:
         await self._send(error_event(AuraError(message, code=code)))
         await self.socket.close(close_code)
+
+    async def _webhooks(self) -> WebhookExecutor:
+        """The executor of the agent's webhook tools (server tools that are not built in)."""
+        names = [t.name for t in self.config.tools if t.kind == "server" and t.name not in BUILTINS]
+        definitions = await in_schema(self.schema_name, webhook_definitions, names) if names else []
+        return WebhookExecutor(definitions, allowed_hosts=settings.AURA_WEBHOOK_ALLOWED_HOSTS)
 
     async def _agent_config(self) -> AgentConfig:
         def load() -> AgentConfig:

@@ -1,0 +1,190 @@
+"""Tenant webhook tools: the engine's `ToolExecutor` port, over signed HTTP requests.
+
+The URL is the tenant's, so it is untrusted: a webhook may only reach public addresses (no
+loopback, private, link-local, multicast or cloud-metadata ones) unless the operator lists the
+host in AURA_WEBHOOK_ALLOWED_HOSTS. The check happens where the connection is made, on every
+address the name resolves to, so a DNS answer cannot swap in a private address after a check
+(DNS rebinding); redirects are not followed.
+
+Each request carries `X-Aura-Timestamp` and `X-Aura-Signature: v1=<hex>`, the HMAC-SHA256 of
+"<timestamp>.<body>" with the tool's signing secret (docs/api/function-calling.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from voice.engine.errors import InvalidRequestError, ToolError
+
+MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "AURA-Webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDefinition:
+    name: str
+    url: str
+    signing_secret: str = field(repr=False)
+    timeout_s: float = 10.0
+
+
+class BlockedAddressError(OSError):
+    """The webhook's host is, or resolves to, an address webhooks may not reach."""
+
+
+def address_allowed(address: str, allowed_hosts: Iterable[str] = ()) -> bool:
+    """Whether a webhook may connect to this IP address."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if str(ip) in allowed_hosts:
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+def check_webhook_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
+    """Refuse URLs that are malformed or name a forbidden address literally (before any DNS).
+
+    Raises:
+        InvalidRequestError: with `param="url"`.
+    """
+    allowed = set(allowed_hosts)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequestError("a webhook URL must be http(s)://host/...", param="url")
+    if parts.username or parts.password:
+        raise InvalidRequestError("a webhook URL may not carry credentials", param="url")
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+    except ValueError as error:
+        raise InvalidRequestError("the webhook URL's port is invalid", param="url") from error
+    host = parts.hostname
+    if host in allowed:
+        return
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            raise InvalidRequestError(
+                "webhooks may only reach public addresses", param="url"
+            ) from None
+        return  # a name: checked again on every connection, after resolution
+    if not address_allowed(host, allowed):
+        raise InvalidRequestError("webhooks may only reach public addresses", param="url")
+
+
+class GuardedResolver(AbstractResolver):
+    """DNS resolution that refuses names resolving to any forbidden address."""
+
+    def __init__(self, allowed_hosts: Iterable[str]) -> None:
+        self._inner = DefaultResolver()
+        self._allowed = frozenset(allowed_hosts)
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if host in self._allowed:
+            return results
+        blocked = [r["host"] for r in results if not address_allowed(r["host"], self._allowed)]
+        if blocked:
+            raise BlockedAddressError(f"{host} resolves to a non-public address")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+class WebhookExecutor:
+    """Runs a session's webhook tools; the registry around it adds timeouts and caps.
+
+    Its HTTP client (and connection pool) is created at the first call and closed with the
+    session, so a session that calls no webhook costs nothing.
+    """
+
+    def __init__(
+        self, definitions: Iterable[WebhookDefinition], *, allowed_hosts: Iterable[str] = ()
+    ) -> None:
+        self._definitions = {definition.name: definition for definition in definitions}
+        self._allowed = frozenset(allowed_hosts)
+        self._client: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> WebhookExecutor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._client is None:
+            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self._allowed), limit=20)
+            self._client = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": USER_AGENT}
+            )
+        return self._client
+
+    async def execute(self, name: str, arguments: Mapping[str, object], *, call_id: str) -> str:
+        definition = self._definitions.get(name)
+        if definition is None:
+            raise ToolError(f"the tool {name!r} has no webhook in this session")
+        try:
+            check_webhook_url(definition.url, self._allowed)
+        except InvalidRequestError as error:
+            raise ToolError(error.message) from error
+        body = json.dumps(
+            {"tool": name, "call_id": call_id, "arguments": dict(arguments)},
+            separators=(",", ":"),
+        ).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Aura-Timestamp": timestamp,
+            "X-Aura-Signature": sign(definition.signing_secret, timestamp, body),
+            "X-Aura-Call-Id": call_id,
+        }
+        try:
+            async with self._http().post(
+                definition.url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=definition.timeout_s),
+            ) as response:
+                if 300 <= response.status < 400:
+                    raise ToolError("the webhook answered with a redirect, which is not followed")
+                if response.status >= 400:
+                    raise ToolError(f"the webhook answered HTTP {response.status}")
+                payload = await response.content.read(MAX_RESPONSE_BYTES + 1)
+        except BlockedAddressError as error:
+            raise ToolError("the webhook's host resolves to a non-public address") from error
+        except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, BlockedAddressError):
+                raise ToolError("the webhook's host resolves to a non-public address") from error
+            raise ToolError("the webhook could not be reached") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ToolError(f"the webhook failed: {type(error).__name__}") from error
+        if len(payload) > MAX_RESPONSE_BYTES:
+            raise ToolError(f"the webhook's answer exceeds {MAX_RESPONSE_BYTES // 1024} KiB")
+        return payload.decode("utf-8", errors="replace")
