@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,3 +62,17 @@ def org_alpha(tenant_schemas: None, db: None) -> Organization:
 @pytest.fixture
 def org_beta(tenant_schemas: None, db: None) -> Organization:
     return _ensure_organization("beta")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, tenant_schemas: None) -> Iterator[str]:
+    """A real worker consuming this run's queue (its tasks see only committed rows)."""
+    from django.conf import settings
+    from django.db import connection
+
+    from tenants.tests.celery_worker import run_celery_worker
+
+    with run_celery_worker(
+        database_name=connection.settings_dict["NAME"], queue=settings.CELERY_TASK_DEFAULT_QUEUE
+    ) as node_name:
+        yield node_name

@@ -11,10 +11,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Tests never pick up (or leave) work on a dev server's queue.
-CELERY_TASK_DEFAULT_QUEUE = "aura-test"
 # Separate names let two checkouts run their suites side by side on one server.
 DATABASES["default"]["TEST"] = {"NAME": env("AURA_TEST_DATABASE", default="test_aura")}
+# Tests never pick up (or leave) work on a dev server's queue, nor on another run's: the queue
+# is named after the test database, which a worker started by a test shares.
+CELERY_TASK_DEFAULT_QUEUE = "celery-" + DATABASES["default"]["TEST"]["NAME"]
 # Worker threads close their connections after each call, so the test database can be dropped
 # when the run ends (persistent connections in pool threads would hold it open).
 DATABASES["default"]["CONN_MAX_AGE"] = 0
