@@ -24,6 +24,7 @@ from voice.engine.response import ResponseOptions, ResponseRun, ResponseServices
 from voice.engine.response_output import Interruption, MessageOutput, truncate_to_heard
 from voice.engine.task_set import TaskSet
 from voice.engine.turn_metrics import TurnTimeline, observe
+from voice.engine.usage import UsageMeter, UsageRecord
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class ResponderPorts:
     services: Callable[[], ResponseServices]
     metrics: MetricsSink | None = None
     transcript_sink: TranscriptSink | None = None
+    usage: UsageMeter | None = None
 
 
 class Responder:
@@ -188,14 +190,22 @@ class Responder:
         )
         await self._ports.events.put(metrics)
         observe(self._ports.metrics, metrics, {"status": done.status})
-        self._ports.tasks.spawn(self._report_turn(metrics), name="report-turn")
+        usage: tuple[UsageRecord, ...] = ()
+        if self._ports.usage is not None and self._ports.transcript_sink is not None:
+            # Everything since the last turn's report: this answer, cancelled and hedged
+            # generations, speculative transcriptions, the audio in and out.
+            self._ports.usage.audio_out(run.audio_out_s)
+            usage = self._ports.usage.drain()
+        self._ports.tasks.spawn(self._report_turn(metrics, done.status, usage), name="report-turn")
         if run.ends_conversation and done.status == "completed":
             if run.message is not None:
                 # The goodbye must be heard before the transport hangs up.
                 await asyncio.sleep(run.message.playback.unplayed_ms() / 1000)
             await self._ports.events.put(ConversationEnded())
 
-    async def _report_turn(self, metrics: TurnMetrics) -> None:
+    async def _report_turn(
+        self, metrics: TurnMetrics, status: str, usage: tuple[UsageRecord, ...]
+    ) -> None:
         sink = self._ports.transcript_sink
         if sink is None:
             return
@@ -203,6 +213,10 @@ class Responder:
         entries = conversation.entries_since(self._reported_mark)
         self._reported_mark = conversation.mark()
         try:
-            await sink.turn_finished(items.to_chat_messages(entries), dataclasses.asdict(metrics))
+            report = dataclasses.asdict(metrics)
+            # How the response ended ("failed" turns are the dashboard's error rate).
+            report["status"] = status
+            report["usage"] = [record.as_dict() for record in usage]
+            await sink.turn_finished(items.to_chat_messages(entries), report)
         except Exception:
             logger.exception("transcript sink failed; the turn is not persisted")

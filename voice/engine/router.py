@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voice.engine.breaker import BreakerRegistry, CircuitBreaker, process_breakers
-from voice.engine.config import RouteConfig
+from voice.engine.config import PIPELINE_RATE_HZ, RouteConfig
 from voice.engine.errors import (
     AllRoutesFailedError,
     AuraError,
@@ -34,6 +34,7 @@ from voice.engine.openai_client import REQUEST_FAULT_STATUSES
 from voice.engine.ports import Clock, MonotonicClock
 from voice.engine.stt.base import SpeechToText, Transcript
 from voice.engine.tts.base import TextToSpeech
+from voice.engine.usage import GenerationTally, Outcome, UsageMeter
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ class _Router(Generic[ProviderT]):
         breakers: BreakerRegistry | None = None,
         clock: Clock | None = None,
         on_decision: DecisionCallback | None = None,
+        meter: UsageMeter | None = None,
     ) -> None:
         self.routes = tuple(routes)
+        self.meter = meter
         self._provider_factory: Callable[[RouteConfig], ProviderT] = (
             provider_factory or self._default_provider
         )
@@ -237,6 +240,7 @@ class LLMRouter(_Router[LanguageModel]):
             when the route cannot be used (the route is then skipped).
         clock: For `RouteDecision.elapsed_ms`.
         on_decision: Called with every `RouteDecision`.
+        meter: Told the tokens of every generation, including cancelled and hedged ones.
     """
 
     stage: Stage = "llm"
@@ -346,19 +350,28 @@ class _Race:
         announced = False
         chunks: AsyncIterator[LLMChunk] | None = None
         outcome: _StreamEnded | AuraError = _ENDED
+        tally = GenerationTally(self._request)
+        metered: Outcome = "answered"
         try:
             chunks = provider.stream(self._request)
             async for chunk in chunks:
+                tally.saw(chunk)
                 attempt.queue.put_nowait(chunk)
                 if not announced:
                     announced = True
                     self._arrivals.put_nowait(attempt)
         except AuraError as error:
-            outcome = error
+            outcome, metered = error, "failed"
+        except asyncio.CancelledError:
+            metered = "cancelled"
+            raise
         except Exception as error:
-            outcome = unexpected_failure(attempt.route, error)
+            outcome, metered = unexpected_failure(attempt.route, error), "failed"
         finally:
             await close_iterator(chunks)
+            if self._router.meter is not None:
+                route = attempt.route
+                tally.report(self._router.meter, route.provider, route.model, metered)
         attempt.queue.put_nowait(outcome)
         if not announced:
             self._arrivals.put_nowait(attempt)
@@ -424,6 +437,9 @@ class STTRouter(_Router[SpeechToText]):
             self._decide(route, "selected")
             try:
                 transcript = await provider.transcribe(audio_16k, language=language)
+                if self.meter is not None:
+                    seconds = audio_16k.size / PIPELINE_RATE_HZ
+                    self.meter.stt(route.provider, route.model, seconds=seconds)
             except ProviderError as error:
                 self._fail(route, breaker, error, failures)
                 continue
@@ -470,6 +486,8 @@ class TTSRouter(_Router[TextToSpeech]):
                 first = await self._first_audio(route, breaker, chunks, failures)
                 if first is None:
                     continue
+                if self.meter is not None:
+                    self.meter.tts(route.provider, route.model, characters=len(text))
                 rate_hz = provider.sample_rate_hz
                 if first.size:
                     yield TTSChunk(first, rate_hz)

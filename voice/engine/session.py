@@ -17,6 +17,7 @@ from types import TracebackType
 
 from voice.engine import conversation as items
 from voice.engine import router
+from voice.engine.audio.wire import wire_duration_ms
 from voice.engine.config import AgentConfig
 from voice.engine.context import build_request
 from voice.engine.conversation import Conversation
@@ -53,6 +54,7 @@ from voice.engine.task_set import TaskSet
 from voice.engine.tools import ToolRegistry
 from voice.engine.turn_metrics import TurnTimeline
 from voice.engine.turns import Speculation, Transcriber, Turn, UserTurns, has_words
+from voice.engine.usage import UsageMeter
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,9 @@ class VoiceSession:
         self.config = config
         self.conversation = Conversation()
         self._clock = clock or MonotonicClock()
+        # Usage of the default routers and of the audio; the transport drains what a turn's
+        # report did not take (see `Responder`) when the session ends.
+        self.usage = UsageMeter()
         self._given = (stt, llm, tts)
         self._stt, self._llm, self._tts = self._routers(config, stt=stt, llm=llm, tts=tts)
         self._tools = tools
@@ -116,6 +121,7 @@ class VoiceSession:
                 services=self._services,
                 metrics=metrics,
                 transcript_sink=transcript_sink,
+                usage=self.usage,
             )
         )
         self._response_pending = False
@@ -189,6 +195,7 @@ class VoiceSession:
         """Take wire-format input audio; raises `AudioFormatError` for bytes it cannot decode."""
         self._require_entered()
         self._turns.append(data)
+        self.usage.audio_in(wire_duration_ms(len(data), self.config.input_format) / 1000)
 
     async def commit_audio(self) -> None:
         """Make the buffered input audio a user message (`input_audio_buffer.commit`)."""
@@ -266,11 +273,14 @@ class VoiceSession:
         tts: Synthesizer | None,
     ) -> tuple[Transcriber, StreamingModel, Synthesizer]:
         """The given providers, else routers over the config's routes reporting decisions."""
-        decided = self.on_route_decision
+        decided, meter = self.on_route_decision, self.usage
         return (
-            stt or STTRouter(config.stt_routes, clock=self._clock, on_decision=decided),
-            llm or LLMRouter(config.llm_routes, clock=self._clock, on_decision=decided),
-            tts or TTSRouter(config.tts_routes, clock=self._clock, on_decision=decided),
+            stt
+            or STTRouter(config.stt_routes, clock=self._clock, on_decision=decided, meter=meter),
+            llm
+            or LLMRouter(config.llm_routes, clock=self._clock, on_decision=decided, meter=meter),
+            tts
+            or TTSRouter(config.tts_routes, clock=self._clock, on_decision=decided, meter=meter),
         )
 
     # --- the input loop: turn detection, speculation, barge-in -----------------------------
