@@ -28,6 +28,11 @@ class Organization(TenantMixin):
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Spending limit per calendar month (UTC) in US dollars; none means no limit. At
+    # `budget_warning_percent` of it sessions are warned; at 100 % new sessions are refused
+    # and open ones end after their current turn.
+    monthly_budget_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    budget_warning_percent = models.PositiveSmallIntegerField(default=80)
 
     # The schema is created by `organization_create`, never implicitly by save().
     auto_create_schema = False
@@ -87,3 +92,34 @@ class ApiKey(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > now
+
+
+class ApiKeyEvent(models.Model):
+    """The audit log of API keys: every lifecycle event, who caused it, never a secret."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        ROTATED = "rotated", "Rotated"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_key_events"
+    )
+    # Kept when the key row is deleted: the prefix still says which key it was.
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    key_prefix = models.CharField(max_length=16)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # "system:auto-rotate", "system:expiry", "admin:<username>", "api:<key prefix>", ...
+    actor = models.CharField(max_length=120, default="system")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix} {self.action} by {self.actor}"

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.errors import AuthenticationError, OrganizationSuspendedError, PermissionDeniedError
 from tenants.keys import matches, parse_prefix
-from tenants.models import ApiKey, Organization
+from tenants.models import ApiKey, ApiKeyEvent, Organization
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +103,23 @@ def _touch(api_key: ApiKey) -> None:
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+
+
+def api_keys_due_for_rotation(*, now: datetime) -> list[ApiKey]:
+    """Usable auto-rotate keys older than AURA_KEY_AUTO_ROTATE_AFTER_DAYS, not yet rotated."""
+    cutoff = now - timedelta(days=settings.AURA_KEY_AUTO_ROTATE_AFTER_DAYS)
+    return list(
+        ApiKey.objects.filter(
+            auto_rotate=True,
+            revoked_at__isnull=True,
+            replaced_by__isnull=True,
+            created_at__lte=cutoff,
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .select_related("organization")
+        .order_by("created_at")
+    )
+
+
+def api_key_events(*, organization: Organization, limit: int = 100) -> list[ApiKeyEvent]:
+    return list(ApiKeyEvent.objects.filter(organization=organization)[:limit])

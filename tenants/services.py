@@ -6,6 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -15,7 +16,8 @@ from django_tenants.utils import schema_context
 from tenants.db import use_public_schema
 from tenants.errors import OrganizationExistsError
 from tenants.keys import generate_key
-from tenants.models import ApiKey, Domain, Organization
+from tenants.selectors import api_keys_due_for_rotation
+from tenants.models import ApiKey, ApiKeyEvent, Domain, Organization
 from voice.engine.errors import InvalidRequestError
 from voice.services import agent_create
 
@@ -111,6 +113,7 @@ def api_key_create(
     allowed_origins: tuple[str, ...] | list[str] = (),
     expires_at: datetime | None = None,
     auto_rotate: bool = False,
+    actor: str = "system",
 ) -> IssuedKey:
     """Issue a new key; its plaintext is returned once and never stored."""
     if kind not in ApiKey.Kind.values:
@@ -140,20 +143,44 @@ def api_key_create(
         except IntegrityError:
             logger.warning("api key prefix collision, generating another")
             continue
+        api_key_event_record(
+            api_key=api_key,
+            action=ApiKeyEvent.Action.CREATED,
+            actor=actor,
+            detail={"kind": kind, "scopes": api_key.scopes, "auto_rotate": auto_rotate},
+        )
         return IssuedKey(api_key=api_key, plaintext=generated.plaintext)
     raise RuntimeError("could not generate a unique API key prefix")
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+def api_key_event_record(
+    *, api_key: ApiKey, action: str, actor: str = "system", detail: dict[str, object] | None = None
+) -> ApiKeyEvent:
+    """Append to the key audit log (called by every key service, in its transaction)."""
+    return ApiKeyEvent.objects.create(
+        organization_id=api_key.organization_id,
+        api_key=api_key,
+        key_prefix=api_key.prefix,
+        action=action,
+        actor=actor[:120],
+        detail=detail or {},
+    )
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: str = "system") -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        api_key_event_record(api_key=api_key, action=ApiKeyEvent.Action.REVOKED, actor=actor)
     return api_key
 
 
 @transaction.atomic
-def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None) -> IssuedKey:
+def api_key_rotate(
+    *, api_key: ApiKey, grace_seconds: int | None = None, actor: str = "system"
+) -> IssuedKey:
     """Issue a successor with the same settings; the old key lives on for a grace period."""
     api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
     if not api_key.is_usable():
@@ -169,13 +196,85 @@ def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None) -> Issu
         scopes=api_key.scopes,
         allowed_origins=api_key.allowed_origins,
         auto_rotate=api_key.auto_rotate,
+        actor=actor,
     )
     grace_ends = timezone.now() + timedelta(seconds=grace_seconds)
     if api_key.expires_at is None or api_key.expires_at > grace_ends:
         api_key.expires_at = grace_ends
     api_key.replaced_by = successor.api_key
     api_key.save(update_fields=["expires_at", "replaced_by"])
+    api_key_event_record(
+        api_key=api_key,
+        action=ApiKeyEvent.Action.ROTATED,
+        actor=actor,
+        detail={
+            "successor": successor.api_key.prefix,
+            "valid_until": api_key.expires_at.isoformat(),
+        },
+    )
     return successor
+
+
+def api_keys_rotate_due(*, now: datetime | None = None) -> list[str]:
+    """Rotate every auto-rotate key older than its maximum age; return the old prefixes.
+
+    Each key is rotated in its own transaction, so one failure leaves the others rotated.
+    """
+    now = now or timezone.now()
+    rotated = []
+    for api_key in api_keys_due_for_rotation(now=now):
+        try:
+            api_key_rotate(api_key=api_key, actor="system:auto-rotate")
+        except InvalidRequestError:
+            # Revoked or expired between the query and the lock: nothing left to rotate.
+            continue
+        rotated.append(api_key.prefix)
+    if rotated:
+        logger.info("auto-rotated %d api keys", len(rotated), extra={"keys": rotated})
+    return rotated
+
+
+@transaction.atomic
+def api_keys_disable_expired(*, now: datetime | None = None) -> list[str]:
+    """Disable keys past their expiry (a rotated key's grace included) and log each one."""
+    now = now or timezone.now()
+    expired = list(
+        ApiKey.objects.select_for_update(skip_locked=True).filter(
+            revoked_at__isnull=True, expires_at__lte=now
+        )
+    )
+    for api_key in expired:
+        api_key.revoked_at = now
+        api_key.save(update_fields=["revoked_at"])
+        api_key_event_record(
+            api_key=api_key,
+            action=ApiKeyEvent.Action.EXPIRED,
+            actor="system:expiry",
+            detail={"expired_at": api_key.expires_at.isoformat() if api_key.expires_at else None},
+        )
+    return [api_key.prefix for api_key in expired]
+
+
+@transaction.atomic
+def organization_set_budget(
+    *,
+    organization: Organization,
+    monthly_budget_usd: Decimal | None,
+    warning_percent: int | None = None,
+) -> Organization:
+    if monthly_budget_usd is not None and monthly_budget_usd < 0:
+        raise InvalidRequestError("a budget cannot be negative", param="monthly_budget_usd")
+    if warning_percent is not None and not 1 <= warning_percent <= 100:
+        raise InvalidRequestError(
+            "the warning threshold is a percentage of the budget, 1-100", param="warning_percent"
+        )
+    organization.monthly_budget_usd = monthly_budget_usd
+    fields = ["monthly_budget_usd"]
+    if warning_percent is not None:
+        organization.budget_warning_percent = warning_percent
+        fields.append("budget_warning_percent")
+    organization.save(update_fields=fields)
+    return organization
 
 
 @transaction.atomic

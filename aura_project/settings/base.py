@@ -133,6 +133,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 AURA_BASE_DOMAIN: str = env("AURA_BASE_DOMAIN", default="localhost")
 # How long a rotated API key stays valid beside its successor.
 AURA_KEY_ROTATION_GRACE_SECONDS: int = env.int("AURA_KEY_ROTATION_GRACE_SECONDS", default=24 * 3600)
+# Keys marked auto-rotate are rotated by the beat task once they are this old.
+AURA_KEY_AUTO_ROTATE_AFTER_DAYS: int = env.int("AURA_KEY_AUTO_ROTATE_AFTER_DAYS", default=90)
 
 # LOG_FORMAT=json for machines (production), text for people (development).
 LOG_FORMAT: str = env("LOG_FORMAT", default="text")
@@ -166,6 +168,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.end_stale_everywhere",
         "schedule": 600.0,
     },
+    # Usage rollups: the last hours and today, every organization (idempotent recomputation).
+    "roll-up-usage": {
+        "task": "monitoring.roll_up_usage_everywhere",
+        "schedule": 300.0,
+    },
+    # Key lifecycle: auto-rotation by age, disabling of expired keys (both audited).
+    "rotate-api-keys": {
+        "task": "tenants.rotate_api_keys",
+        "schedule": 3600.0,
+    },
 }
 
 # Limits by plan; a live session counts against concurrent_sessions.
@@ -198,3 +210,44 @@ AURA_ENCRYPTION_KEY: str = env("AURA_ENCRYPTION_KEY", default="")
 # Hosts (names or IP addresses) that tenant webhook tools may reach even though they are
 # private or loopback. Empty in production: webhooks go to the public internet only.
 AURA_WEBHOOK_ALLOWED_HOSTS: list[str] = env.list("AURA_WEBHOOK_ALLOWED_HOSTS", default=[])
+
+# --- Usage and money -------------------------------------------------------------------------
+# Prices in US dollars (strings: they become Decimals), keyed by stage, then "provider/model",
+# falling back to "provider/*", then "*". The embedded local models cost nothing; audio_in /
+# audio_out are the platform's own per-minute fees (none by default). Extend or override
+# without a deploy through AURA_PRICES_JSON (the same shape, merged per stage). Sources: the
+# providers' public price lists; keep them current (docs/api/usage-and-billing.md).
+AURA_PRICES: dict[str, dict[str, dict[str, str]]] = {
+    "llm": {
+        "local/*": {"prompt_per_1k_tokens": "0", "completion_per_1k_tokens": "0"},
+        "openai/gpt-4o-mini": {
+            "prompt_per_1k_tokens": "0.00015",
+            "completion_per_1k_tokens": "0.0006",
+        },
+        "openai/gpt-4o": {"prompt_per_1k_tokens": "0.0025", "completion_per_1k_tokens": "0.01"},
+        "openai/gpt-4.1-mini": {
+            "prompt_per_1k_tokens": "0.0004",
+            "completion_per_1k_tokens": "0.0016",
+        },
+        "grok/grok-3-mini": {
+            "prompt_per_1k_tokens": "0.0003",
+            "completion_per_1k_tokens": "0.0005",
+        },
+    },
+    "stt": {
+        "local/*": {"per_minute": "0"},
+        "openai/whisper-1": {"per_minute": "0.006"},
+        "openai/gpt-4o-mini-transcribe": {"per_minute": "0.003"},
+        "openai/gpt-4o-transcribe": {"per_minute": "0.006"},
+    },
+    "tts": {
+        "local/*": {"per_1k_characters": "0"},
+        "openai/tts-1": {"per_1k_characters": "0.015"},
+        "openai/tts-1-hd": {"per_1k_characters": "0.03"},
+        "openai/gpt-4o-mini-tts": {"per_1k_characters": "0.012"},
+    },
+    "audio_in": {"*": {"per_minute": "0"}},
+    "audio_out": {"*": {"per_minute": "0"}},
+}
+for _stage, _prices in env.json("AURA_PRICES_JSON", default={}).items():
+    AURA_PRICES.setdefault(_stage, {}).update(_prices)
