@@ -17,6 +17,22 @@ TEST_ORGANIZATIONS = ("alpha", "beta")
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's test database, which it drops at the end of the run.
+
+    A daphne or Celery process that a test killed, or a pool thread, can still hold a
+    connection then, and PostgreSQL refuses to drop a database in use: end those first.
+    """
+    yield
+    from django.db import connection
+
+    from tenants.database import database_disconnect_others
+
+    connection.close()
+    database_disconnect_others(connection.settings_dict, connection.settings_dict["NAME"])
+
+
+@pytest.fixture(scope="session")
 def tenant_schemas(django_db_setup: None, django_db_blocker: Any) -> None:
     """Create the test organizations' schemas once per run (a schema costs ~2 s to migrate)."""
     from tenants.models import Organization

@@ -11,7 +11,11 @@ import pytest
 from django.db import connection
 from psycopg import sql
 
-from tenants.database import DatabaseSetupError, database_ensure_exists
+from tenants.database import (
+    DatabaseSetupError,
+    database_disconnect_others,
+    database_ensure_exists,
+)
 
 
 @pytest.fixture
@@ -49,3 +53,19 @@ def test_an_unreachable_server_is_explained() -> None:
     settings_dict = {**connection.settings_dict, "NAME": "aura_nowhere", "PORT": 9}
     with pytest.raises(DatabaseSetupError, match="createdb aura_nowhere"):
         database_ensure_exists(settings_dict)
+
+
+def test_other_sessions_on_a_database_are_ended_so_it_can_be_dropped(
+    fresh_name: dict[str, Any],
+) -> None:
+    database_ensure_exists(fresh_name)
+    lingering = psycopg.connect(
+        dbname=fresh_name["NAME"], host=fresh_name["HOST"], user=fresh_name["USER"]
+    )
+    try:
+        assert database_disconnect_others(fresh_name, fresh_name["NAME"]) == 1
+        with pytest.raises(psycopg.OperationalError):
+            lingering.execute("SELECT 1")
+        assert database_disconnect_others(fresh_name, fresh_name["NAME"]) == 0
+    finally:
+        lingering.close()
