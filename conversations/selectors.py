@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db.models import Exists, OuterRef, QuerySet
 
 from conversations.models import Conversation, Message
 
@@ -48,3 +50,28 @@ def conversation_needs_summary(*, conversation_id: str) -> bool:
     return len(pending) > settings.AURA_MEMORY_KEEP_MESSAGES and (
         pending_chars > settings.AURA_MEMORY_SUMMARY_AFTER_CHARS
     )
+
+
+# PostgreSQL full-text search: websearch_to_tsquery accepts any user input (quotes, OR, -word)
+# without syntax errors; the English configuration stems ("booking" finds "booked").
+SEARCH_CONFIG = "english"
+
+
+def messages_matching(query: str) -> QuerySet[Message]:
+    """Messages whose text matches a web-search style query, best match first."""
+    search_query = SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch")
+    vector = SearchVector("text", config=SEARCH_CONFIG)
+    return (
+        Message.objects.annotate(search=vector, rank=SearchRank(vector, search_query))
+        .filter(search=search_query)
+        .order_by("-rank", "conversation_id", "position")
+    )
+
+
+def conversations_matching(query: str) -> QuerySet[Conversation]:
+    """Conversations with at least one message matching the query."""
+    search_query = SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch")
+    matching = Message.objects.annotate(search=SearchVector("text", config=SEARCH_CONFIG)).filter(
+        conversation=OuterRef("pk"), search=search_query
+    )
+    return Conversation.objects.filter(Exists(matching))

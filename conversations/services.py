@@ -141,3 +141,9 @@ def conversation_summarize(*, conversation_id: str) -> bool:
             pk=conversation.pk, summarized_through=conversation.summarized_through
         ).update(summary=summary, summarized_through=to_fold[-1].position)
     return updated == 1
+
+
+@transaction.atomic
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete a conversation with its messages and turn metrics (usage records stay, unlinked)."""
+    conversation.delete()

@@ -11,20 +11,27 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.db import use_public_schema
 from tenants.errors import OrganizationExistsError
 from tenants.keys import generate_key
-from tenants.selectors import api_keys_due_for_rotation
 from tenants.models import ApiKey, ApiKeyEvent, Domain, Organization
+from tenants.selectors import api_keys_due_for_rotation
 from voice.engine.errors import InvalidRequestError
 from voice.services import agent_create
 
 logger = logging.getLogger(__name__)
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
-KNOWN_SCOPES = frozenset({"realtime", "agents", "conversations", "keys", "tools", "usage", "admin"})
+DOMAIN_PATTERN = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+# "staff" is for platform endpoints: only keys of the platform organization may hold it.
+STAFF_SCOPE = "staff"
+KNOWN_SCOPES = frozenset(
+    {"realtime", "agents", "conversations", "keys", "tools", "usage", "admin", STAFF_SCOPE}
+)
 DEFAULT_SECRET_SCOPES = ("realtime", "agents", "conversations", "tools", "usage")
 
 
@@ -33,10 +40,8 @@ def schema_name_for(slug: str) -> str:
     return "org_" + slug.replace("-", "_")
 
 
-def organization_create(
-    *, slug: str, name: str, domain: str | None = None, plan: str = Organization.Plan.FREE
-) -> Organization:
-    """Create an organization, provision its PostgreSQL schema and its primary domain."""
+def _checked_domain(*, slug: str, domain: str | None, plan: str) -> str:
+    """Validate a new organization's slug and plan; return its domain, checked free."""
     if not SLUG_PATTERN.match(slug or ""):
         raise InvalidRequestError(
             "slug must be 3-40 characters of a-z, 0-9 and '-', starting with a letter",
@@ -45,12 +50,22 @@ def organization_create(
     if plan not in Organization.Plan.values:
         raise InvalidRequestError(f"unknown plan {plan!r}", param="plan")
     domain = (domain or f"{slug}.{settings.AURA_BASE_DOMAIN}").lower()
+    if not DOMAIN_PATTERN.match(domain):
+        raise InvalidRequestError(f"{domain!r} is not a host name", param="domain")
     # Tenants are rows of the public schema, whatever schema the caller's connection is in.
     use_public_schema()
     if Organization.objects.filter(slug=slug).exists():
         raise OrganizationExistsError(f"an organization with slug {slug!r} exists")
     if Domain.objects.filter(domain=domain).exists():
         raise OrganizationExistsError(f"the domain {domain!r} is taken", param="domain")
+    return domain
+
+
+def organization_create(
+    *, slug: str, name: str, domain: str | None = None, plan: str = Organization.Plan.FREE
+) -> Organization:
+    """Create an organization, provision its PostgreSQL schema and its primary domain."""
+    domain = _checked_domain(slug=slug, domain=domain, plan=plan)
     with transaction.atomic():
         organization = Organization.objects.create(
             schema_name=schema_name_for(slug), slug=slug, name=name.strip() or slug, plan=plan
@@ -65,6 +80,77 @@ def organization_create(
         "organization created", extra={"organization": slug, "schema": organization.schema_name}
     )
     return organization
+
+
+def organization_register(
+    *, slug: str, name: str, domain: str | None = None, plan: str = Organization.Plan.FREE
+) -> Organization:
+    """Reserve a new organization (status "provisioning") and have a Celery task build it.
+
+    The row and its domain exist at once, so the slug and domain are taken; requests to the
+    domain and its keys are refused until `organization_provision` has made it active.
+    """
+    from tenants.tasks import provision_organization
+
+    domain = _checked_domain(slug=slug, domain=domain, plan=plan)
+    with transaction.atomic():
+        organization = Organization.objects.create(
+            schema_name=schema_name_for(slug),
+            slug=slug,
+            name=name.strip() or slug,
+            plan=plan,
+            status=Organization.Status.PROVISIONING,
+        )
+        Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
+        organization_id = organization.pk
+        transaction.on_commit(lambda: provision_organization.delay(organization_id))
+    logger.info("organization registered", extra={"organization": slug})
+    return organization
+
+
+def organization_provision(*, organization_id: int) -> Organization:
+    """Build a registered organization's schema and first agent; active, or failed (logged).
+
+    Idempotent: an organization that is not provisioning any more is left as it is, so a
+    redelivered task does nothing.
+    """
+    use_public_schema()
+    organization = Organization.objects.get(pk=organization_id)
+    if organization.status != Organization.Status.PROVISIONING:
+        return organization
+    try:
+        with transaction.atomic():
+            # Schema DDL is transactional in PostgreSQL: a failure leaves no half schema.
+            organization.create_schema(check_if_exists=True, verbosity=0)
+            with schema_context(organization.schema_name):
+                agent_create(name="Assistant")
+    except Exception:
+        logger.exception("provisioning failed", extra={"organization": organization.slug})
+        use_public_schema()
+        return organization_set_status(organization=organization, status=Organization.Status.FAILED)
+    use_public_schema()
+    logger.info("organization provisioned", extra={"organization": organization.slug})
+    return organization_set_status(organization=organization, status=Organization.Status.ACTIVE)
+
+
+@transaction.atomic
+def organization_suspend(*, organization: Organization) -> Organization:
+    if organization.status not in (Organization.Status.ACTIVE, Organization.Status.SUSPENDED):
+        raise InvalidRequestError(
+            f"an organization that is {organization.status} cannot be suspended",
+            code="invalid_status",
+        )
+    return organization_set_status(organization=organization, status=Organization.Status.SUSPENDED)
+
+
+@transaction.atomic
+def organization_resume(*, organization: Organization) -> Organization:
+    if organization.status not in (Organization.Status.ACTIVE, Organization.Status.SUSPENDED):
+        raise InvalidRequestError(
+            f"an organization that is {organization.status} cannot be resumed",
+            code="invalid_status",
+        )
+    return organization_set_status(organization=organization, status=Organization.Status.ACTIVE)
 
 
 @transaction.atomic
@@ -118,6 +204,10 @@ def api_key_create(
     """Issue a new key; its plaintext is returned once and never stored."""
     if kind not in ApiKey.Kind.values:
         raise InvalidRequestError(f"unknown key kind {kind!r}", param="kind")
+    if STAFF_SCOPE in scopes and organization.schema_name != get_public_schema_name():
+        raise InvalidRequestError(
+            "only keys of the platform organization may hold the 'staff' scope", param="scopes"
+        )
     if kind == ApiKey.Kind.PUBLISHABLE:
         # A publishable key sits in web pages: it may only open voice sessions, from its origins.
         scopes = ("realtime",)

@@ -20,3 +20,13 @@ def rotate_api_keys() -> dict[str, list[str]]:
     expired = api_keys_disable_expired()
     return {"rotated": rotated, "expired": expired}
 
+
+@shared_task(name="tenants.provision_organization")
+def provision_organization(organization_id: int) -> str:
+    """Build the schema of an organization registered through the platform API.
+
+    Not a TenantTask: the schema does not exist yet. Returns the organization's new status.
+    """
+    from tenants.services import organization_provision
+
+    return organization_provision(organization_id=organization_id).status

@@ -80,3 +80,25 @@ class WebhookTool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProviderCredential(models.Model):
+    """The organization's own key for a cloud provider, used by its routes to that provider
+    that carry no key of their own. Stored encrypted (Fernet); shown only as a hint."""
+
+    class Provider(models.TextChoices):
+        OPENAI = "openai", "OpenAI"
+        GROK = "grok", "xAI (Grok)"
+
+    provider = models.CharField(max_length=20, choices=Provider.choices, unique=True)
+    api_key_encrypted = models.TextField()
+    # The key's first three and last four characters, so that people can tell keys apart.
+    key_hint = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider"]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} key {self.key_hint}"

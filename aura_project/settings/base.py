@@ -30,6 +30,10 @@ SHARED_APPS = [
     "django.contrib.admin",
     "channels",
     "django_celery_beat",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 # Conversation and voice data never live in the public schema.
 TENANT_APPS = [
@@ -251,3 +255,47 @@ AURA_PRICES: dict[str, dict[str, dict[str, str]]] = {
 }
 for _stage, _prices in env.json("AURA_PRICES_JSON", default={}).items():
     AURA_PRICES.setdefault(_stage, {}).update(_prices)
+
+# --- REST API (/api/v1/, aura_project/api/) ------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["aura_project.api.authentication.SecretKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["aura_project.api.permissions.OrganizationScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["aura_project.api.throttling.OrganizationKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "aura_project.api.pagination.AuraPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["aura_project.api.parsers.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "aura_project.api.exceptions.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AURA REST API",
+    "DESCRIPTION": "Manage an organization's agents, keys, conversations, tools and provider "
+    "credentials. Authenticate with `Authorization: Bearer sk_…`. Errors are RFC 9457 problem "
+    "documents. See docs/api/rest-endpoints.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "aura_project.api.schema.add_problem_responses",
+    ],
+}
+# Largest JSON body the API reads.
+AURA_API_MAX_BODY_BYTES: int = env.int("AURA_API_MAX_BODY_BYTES", default=256 * 1024)
+# Requests per key and per organization ("N/second|minute|hour"), counted in Redis.
+AURA_API_RATE_LIMIT_PER_KEY: str = env("AURA_API_RATE_LIMIT_PER_KEY", default="600/minute")
+AURA_API_RATE_LIMIT_PER_ORGANIZATION: str = env(
+    "AURA_API_RATE_LIMIT_PER_ORGANIZATION", default="1200/minute"
+)
+AURA_API_RATE_LIMIT_NAMESPACE: str = env("AURA_API_RATE_LIMIT_NAMESPACE", default="aura")

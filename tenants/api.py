@@ -1,0 +1,273 @@
+"""REST endpoints of the tenants app: an organization's API keys, and the platform's
+organizations (staff keys of the platform organization only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from aura_project.api.views import OrganizationViewSet, PlatformViewSet, created
+from tenants.errors import PermissionDeniedError
+from tenants.models import ApiKey, Organization
+from tenants.selectors import ResolvedKey
+from tenants.services import (
+    DEFAULT_SECRET_SCOPES,
+    KNOWN_SCOPES,
+    STAFF_SCOPE,
+    IssuedKey,
+    api_key_create,
+    api_key_revoke,
+    api_key_rotate,
+    organization_register,
+    organization_resume,
+    organization_suspend,
+)
+
+MAX_GRACE_SECONDS = 30 * 24 * 3600
+ORGANIZATION_SCOPES = sorted(KNOWN_SCOPES - {STAFF_SCOPE})
+
+
+def _actor(key: ResolvedKey) -> str:
+    return f"api:{key.prefix}"
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    status = serializers.SerializerMethodField()
+    replaced_by: serializers.PrimaryKeyRelatedField[ApiKey] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "prefix",
+            "status",
+            "scopes",
+            "allowed_origins",
+            "auto_rotate",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "replaced_by",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, api_key: ApiKey) -> str:
+        if api_key.revoked_at is not None:
+            return "revoked"
+        if api_key.expires_at is not None and api_key.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+
+class IssuedKeySerializer(ApiKeySerializer):
+    secret = serializers.CharField(
+        read_only=True, help_text="The whole key. Shown this once: only a hash of it is kept."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+def issued_key_data(issued: IssuedKey) -> dict[str, Any]:
+    data: dict[str, Any] = dict(ApiKeySerializer(issued.api_key).data)
+    data["secret"] = issued.plaintext
+    return data
+
+
+class ApiKeyCreateSerializer(serializers.Serializer[None]):
+    kind = serializers.ChoiceField(choices=ApiKey.Kind.choices, default=ApiKey.Kind.SECRET)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ORGANIZATION_SCOPES),
+        required=False,
+        max_length=len(ORGANIZATION_SCOPES),
+        help_text="Defaults to the standard secret-key scopes the calling key holds. "
+        "A key can only grant scopes it holds itself.",
+    )
+    allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, default=list, max_length=50
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    auto_rotate = serializers.BooleanField(required=False, default=False)
+
+
+class ApiKeyRotateSerializer(serializers.Serializer[None]):
+    grace_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_GRACE_SECONDS,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="How long the old key keeps working (default: the platform's setting).",
+    )
+
+
+class ApiKeyFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=ApiKey.Kind.choices)
+    name = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
+    revoked = django_filters.BooleanFilter(
+        field_name="revoked_at", lookup_expr="isnull", exclude=True
+    )
+    auto_rotate = django_filters.BooleanFilter()
+
+    class Meta:
+        model = ApiKey
+        fields = ["kind", "name", "revoked", "auto_rotate"]
+
+
+@extend_schema(tags=["keys"])
+class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    """The calling organization's API keys. Secrets are shown once, when a key is issued."""
+
+    required_scope = "keys"
+    serializer_class = ApiKeySerializer
+    filterset_class = ApiKeyFilter
+    ordering_fields = ["created_at", "name", "last_used_at"]
+    ordering = ["-created_at"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular's schema generation
+            return ApiKey.objects.none()
+        return ApiKey.objects.filter(organization_id=self.api_key.tenant.organization_id)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: IssuedKeySerializer})
+    def create(self, request: Request) -> Response:
+        params = ApiKeyCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        values = dict(params.validated_data)
+        held = set(self.api_key.scopes)
+        scopes = values.get("scopes")
+        if scopes is None:
+            scopes = [scope for scope in DEFAULT_SECRET_SCOPES if scope in held]
+        if not set(scopes) <= held:
+            missing = ", ".join(sorted(set(scopes) - held))
+            raise PermissionDeniedError(
+                f"A key can only grant scopes it holds itself; this one lacks: {missing}.",
+                code="scope_escalation",
+            )
+        issued = api_key_create(
+            organization=Organization.objects.get(pk=self.api_key.tenant.organization_id),
+            kind=values["kind"],
+            name=values["name"],
+            scopes=scopes,
+            allowed_origins=values["allowed_origins"],
+            expires_at=values["expires_at"],
+            auto_rotate=values["auto_rotate"],
+            actor=_actor(self.api_key),
+        )
+        return created(issued_key_data(issued))
+
+    @extend_schema(request=None, responses={200: ApiKeySerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        api_key = api_key_revoke(api_key=self.get_object(), actor=_actor(self.api_key))
+        return Response(ApiKeySerializer(api_key).data)
+
+    @extend_schema(request=ApiKeyRotateSerializer, responses={201: IssuedKeySerializer})
+    @action(detail=True, methods=["post"])
+    def rotate(self, request: Request, pk: str) -> Response:
+        params = ApiKeyRotateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        issued = api_key_rotate(
+            api_key=self.get_object(),
+            grace_seconds=params.validated_data["grace_seconds"],
+            actor=_actor(self.api_key),
+        )
+        return created(issued_key_data(issued))
+
+
+# --- Platform: organizations -------------------------------------------------------------------
+
+
+class OrganizationSerializer(serializers.ModelSerializer[Organization]):
+    domains = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name", "plan", "status", "schema_name", "domains", "created_at"]
+        read_only_fields = fields
+
+    def get_domains(self, organization: Organization) -> list[str]:
+        return [domain.domain for domain in organization.domains.all()]
+
+
+class OrganizationCreateSerializer(serializers.Serializer[None]):
+    slug = serializers.RegexField(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$", max_length=40)
+    name = serializers.CharField(max_length=200)
+    plan = serializers.ChoiceField(
+        choices=Organization.Plan.choices, default=Organization.Plan.FREE
+    )
+    domain = serializers.CharField(
+        max_length=253,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Its primary host name; default <slug>.<the platform's base domain>.",
+    )
+
+
+class OrganizationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Organization.Status.choices)
+    plan = django_filters.ChoiceFilter(choices=Organization.Plan.choices)
+    slug = django_filters.CharFilter(lookup_expr="icontains", max_length=50)
+
+    class Meta:
+        model = Organization
+        fields = ["status", "plan", "slug"]
+
+
+@extend_schema(tags=["platform"])
+class PlatformOrganizationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet
+):
+    """Organizations on this platform. New ones are built in the background: poll `status`."""
+
+    serializer_class = OrganizationSerializer
+    filterset_class = OrganizationFilter
+    ordering_fields = ["created_at", "slug", "name"]
+    ordering = ["slug"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[Organization]:
+        return (
+            Organization.objects.exclude(schema_name="public")
+            .prefetch_related("domains")
+            .order_by("slug")
+        )
+
+    @extend_schema(request=OrganizationCreateSerializer, responses={202: OrganizationSerializer})
+    def create(self, request: Request) -> Response:
+        params = OrganizationCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        organization = organization_register(**params.validated_data)
+        return Response(OrganizationSerializer(organization).data, status=202)
+
+    @extend_schema(request=None, responses={200: OrganizationSerializer})
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, pk: str) -> Response:
+        organization = organization_suspend(organization=self.get_object())
+        return Response(OrganizationSerializer(organization).data)
+
+    @extend_schema(request=None, responses={200: OrganizationSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        organization = organization_resume(organization=self.get_object())
+        return Response(OrganizationSerializer(organization).data)

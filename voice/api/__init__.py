@@ -1,0 +1,1 @@
+"""REST endpoints of the voice app: agents, webhook tools, provider credentials."""

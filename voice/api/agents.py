@@ -1,0 +1,145 @@
+"""Agents: what an organization's assistant says, hears with, thinks with and speaks with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from aura_project.api.views import OrganizationViewSet, created
+from voice.models import Agent, WebhookTool
+from voice.services import agent_create, agent_delete, agent_update
+
+
+class RouteSerializer(serializers.Serializer[None]):
+    """One route of the smart router: tried in order, the next one when a route fails."""
+
+    provider = serializers.CharField(
+        max_length=50, help_text="local, openai, grok (LLM only) or openai_compatible."
+    )
+    model = serializers.CharField(max_length=100)
+    base_url = serializers.CharField(
+        max_length=500, required=False, help_text="Needed by openai_compatible."
+    )
+    first_token_budget_ms = serializers.IntegerField(min_value=50, max_value=60_000, required=False)
+    timeout_s = serializers.FloatField(min_value=1, max_value=300, required=False)
+    max_output_tokens = serializers.IntegerField(min_value=1, max_value=32_768, required=False)
+    temperature = serializers.FloatField(min_value=0, max_value=2, required=False)
+
+
+def _routes(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=RouteSerializer(), min_length=1, max_length=5, required=False, help_text=help_text
+    )
+
+
+class AgentSerializer(serializers.ModelSerializer[Agent]):
+    name = serializers.CharField(max_length=100)
+    instructions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    voice = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    language = serializers.CharField(max_length=16, required=False)
+    stt_routes = _routes("Speech to text, in order of preference.")
+    llm_routes = _routes("Language models, in order of preference.")
+    tts_routes = _routes("Text to speech, in order of preference.")
+    turn_detection = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="OpenAI's turn_detection object (server_vad), or null for manual commits.",
+    )
+    builtin_tools = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=20
+    )
+    webhook_tools = serializers.SlugRelatedField(
+        slug_field="name",
+        many=True,
+        required=False,
+        queryset=WebhookTool.objects.all(),
+        help_text="Names of the organization's webhook tools this agent may call.",
+    )
+    max_output_tokens = serializers.IntegerField(
+        min_value=1, max_value=32_768, required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "name",
+            "instructions",
+            "voice",
+            "language",
+            "stt_routes",
+            "llm_routes",
+            "tts_routes",
+            "turn_detection",
+            "builtin_tools",
+            "webhook_tools",
+            "max_output_tokens",
+            "memory_enabled",
+            "audio_retention",
+            "is_default",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class AgentFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
+    is_default = django_filters.BooleanFilter()
+    memory_enabled = django_filters.BooleanFilter()
+    audio_retention = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Agent
+        fields = ["name", "is_default", "memory_enabled", "audio_retention"]
+
+
+def _settings(validated: dict[str, Any]) -> dict[str, Any]:
+    values = dict(validated)
+    for stage in ("stt_routes", "llm_routes", "tts_routes"):
+        if stage in values:
+            values[stage] = [dict(route) for route in values[stage]]
+    if "webhook_tools" in values:
+        values["webhook_tools"] = [tool.name for tool in values["webhook_tools"]]
+    return values
+
+
+@extend_schema(tags=["agents"])
+class AgentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrganizationViewSet
+):
+    """Agents of the organization. Every setting is checked as a session would check it."""
+
+    required_scope = "agents"
+    serializer_class = AgentSerializer
+    filterset_class = AgentFilter
+    ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["name"]
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Agent]:
+        return Agent.objects.prefetch_related("webhook_tools")
+
+    @extend_schema(responses={201: AgentSerializer})
+    def create(self, request: Request) -> Response:
+        params = AgentSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        agent = agent_create(**_settings(params.validated_data))
+        return created(AgentSerializer(agent).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        agent = self.get_object()
+        params = AgentSerializer(agent, data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        agent = agent_update(agent=agent, **_settings(params.validated_data))
+        return Response(AgentSerializer(agent).data)
+
+    def perform_destroy(self, instance: Agent) -> None:
+        agent_delete(agent=instance)
