@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +16,7 @@ from django.db import transaction
 from conversations.selectors import conversation_memory
 from conversations.services import conversation_record_turn
 from conversations.tasks import summarize_if_needed
+from monitoring.services import usage_record
 from tenants.db import in_schema
 from voice.engine.llm.base import ChatMessage
 
@@ -36,19 +37,46 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
     }
 
 
+@transaction.atomic
 def _record(
-    conversation_id: str, messages: list[dict[str, Any]], metrics: dict[str, Any], schema_name: str
+    conversation_id: str,
+    messages: list[dict[str, Any]],
+    metrics: dict[str, Any],
+    schema_name: str,
+    session_id: str,
 ) -> None:
-    conversation_record_turn(conversation_id=conversation_id, messages=messages, metrics=metrics)
-    transaction.on_commit(lambda: summarize_if_needed(schema_name, conversation_id))
+    # The turn, its metrics and what it cost are one transaction: billed exactly when recorded.
+    usage = metrics.pop("usage", None) or []
+    if messages or metrics:
+        conversation_record_turn(
+            conversation_id=conversation_id, messages=messages, metrics=metrics
+        )
+        transaction.on_commit(lambda: summarize_if_needed(schema_name, conversation_id))
+    if usage:
+        usage_record(
+            records=usage,
+            conversation_id=conversation_id,
+            session_id=session_id,
+            response_id=str(metrics.get("response_id") or ""),
+        )
 
 
 class ConversationStore:
     """TranscriptSink and MemorySource of one conversation."""
 
-    def __init__(self, *, schema_name: str, conversation_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        schema_name: str,
+        conversation_id: str,
+        session_id: str = "",
+        on_recorded: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.schema_name = schema_name
         self.conversation_id = conversation_id
+        self.session_id = session_id
+        # Awaited after each record is written (the transport's budget check).
+        self._on_recorded = on_recorded
         self._pending: asyncio.Queue[tuple[list[dict[str, Any]], dict[str, Any]] | None] = (
             asyncio.Queue(MAX_PENDING_TURNS)
         )
@@ -78,6 +106,12 @@ class ConversationStore:
     ) -> None:
         await self._pending.put(([message_json(m) for m in messages], dict(metrics)))
 
+    async def record_usage(self, usage: Iterable[Mapping[str, object]]) -> None:
+        """Usage after the last turn (the session ended): written after the queued turns."""
+        records = [dict(record) for record in usage]
+        if records:
+            await self._pending.put(([], {"usage": records}))
+
     async def summary(self) -> str | None:
         if self._summary is None:
             return await self._read_summary()
@@ -103,10 +137,17 @@ class ConversationStore:
                     messages,
                     metrics,
                     self.schema_name,
+                    self.session_id,
                 )
             except Exception:
                 # A lost turn record must not end the conversation; it is logged for operators.
                 logger.exception("could not record a turn of conversation %s", self.conversation_id)
+            else:
+                if self._on_recorded is not None:
+                    try:
+                        await self._on_recorded()
+                    except Exception:
+                        logger.exception("after-record hook failed for %s", self.conversation_id)
             if self._summary is not None and self._summary.done():
                 self._summary = asyncio.create_task(
                     self._read_summary(), name="conversation-memory"

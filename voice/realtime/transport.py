@@ -13,11 +13,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from django.conf import settings
 
 from conversations.services import conversation_end, conversation_start
+from monitoring.budget import BudgetStatus, budget_status
 from monitoring.logging import session_var, tenant_var
 from monitoring.loop_lag import ensure_loop_lag_monitor
 from monitoring.metrics import ACTIVE_SESSIONS, PrometheusMetricsSink
@@ -62,6 +64,7 @@ CLOSE_IDLE = 4008
 CLOSE_ENDED_BY_OPERATOR = 4009
 CLOSE_MAX_DURATION = 4010
 CLOSE_LIMIT = 4029
+CLOSE_BUDGET = 4402
 CLOSE_BAD_REQUEST = 4400
 CLOSE_SERVER_ERROR = 1011
 # A session refused at open closes with the code of its error's type.
@@ -69,6 +72,7 @@ CLOSE_CODES = {
     "authentication_error": CLOSE_UNAUTHORIZED,
     "permission_error": CLOSE_FORBIDDEN,
     "rate_limit_error": CLOSE_LIMIT,
+    "insufficient_quota": CLOSE_BUDGET,
     "invalid_request_error": CLOSE_BAD_REQUEST,
 }
 
@@ -129,6 +133,7 @@ class RealtimeTransport:
         self._audio_received_s = 0.0
         self._ended = False
         self._responses_per_minute = 0
+        self._budget_check: asyncio.Task[None] | None = None
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -138,6 +143,9 @@ class RealtimeTransport:
         organization = await in_public_schema(organization_by_schema, self.schema_name)
         limits = plan_limits(organization.plan)
         self._responses_per_minute = limits.responses_per_minute
+        budget = await in_public_schema(budget_status, organization)
+        if budget.exceeded:
+            raise budget.error()
         snapshot = await self._snapshot_if_resuming()
         if snapshot is not None:
             self.session_id = snapshot.session_id
@@ -149,7 +157,10 @@ class RealtimeTransport:
         conversation_id = await self._conversation(snapshot)
         self.config = snapshot.config if snapshot else await self._agent_config()
         self.store = ConversationStore(
-            schema_name=self.schema_name, conversation_id=conversation_id
+            schema_name=self.schema_name,
+            conversation_id=conversation_id,
+            session_id=self.session_id,
+            on_recorded=self._turn_recorded,
         )
         self.store.start()
         self._webhook_executor = await self._webhooks()
@@ -180,6 +191,8 @@ class RealtimeTransport:
                     "resumed": snapshot is not None,
                 }
             )
+            if budget.warning:
+                await self._send(budget_warning_event(budget))
         self._tasks = [
             asyncio.create_task(self._pump(), name="realtime-pump"),
             asyncio.create_task(self._keep_lease(), name="realtime-lease"),
@@ -189,6 +202,9 @@ class RealtimeTransport:
     async def close(self) -> None:
         """Stop everything this connection started; idempotent."""
         tasks, self._tasks = self._tasks, []
+        if self._budget_check is not None:
+            tasks.append(self._budget_check)
+            self._budget_check = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -196,6 +212,9 @@ class RealtimeTransport:
             session, self.session = self.session, None
             ACTIVE_SESSIONS.dec()
             await session.close()
+            if self.store is not None:
+                # What no turn reported: audio after the last answer, a transcription without one.
+                await self.store.record_usage(r.as_dict() for r in session.usage.drain())
             if not self._ended:
                 await self._save_snapshot(session)
         if self._webhook_executor is not None:
@@ -416,6 +435,20 @@ class RealtimeTransport:
         message = reason or "The session was ended by an operator."
         await self._end_with("session_ended", message, CLOSE_ENDED_BY_OPERATOR)
 
+    async def _turn_recorded(self) -> None:
+        """A turn and its cost are written: check the budget, off the writer's path."""
+        if self._budget_check is None or self._budget_check.done():
+            self._budget_check = asyncio.create_task(self._enforce_budget(), name="budget-check")
+
+    async def _enforce_budget(self) -> None:
+        """Past the budget, the session ends now that its turn is over (error, close 4402)."""
+        organization = await in_public_schema(organization_by_schema, self.schema_name)
+        budget = await in_public_schema(budget_status, organization)
+        if budget.exceeded and not self._ended:
+            self._ended = True
+            await self._send(error_event(budget.error()))
+            await self.socket.close(CLOSE_BUDGET)
+
     async def _end_with(self, code: str, message: str, close_code: int) -> None:
         await self._send(error_event(AuraError(message, code=code)))
         await self.socket.close(close_code)
@@ -495,3 +528,13 @@ _HANDLERS: dict[str, Handler] = {
     "response.cancel": RealtimeTransport._response_cancel,
     "aura.playback.position": RealtimeTransport._playback_position,
 }
+
+
+def budget_warning_event(budget: BudgetStatus) -> dict[str, Any]:
+    """AURA extension: the organization is past its budget's warning threshold."""
+    return {
+        "type": "aura.budget.warning",
+        "budget_usd": str(budget.budget_usd),
+        "spent_usd": str(budget.spent_usd.quantize(Decimal("0.000001"))),
+        "used_percent": round(budget.used_percent or 0.0, 1),
+    }

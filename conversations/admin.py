@@ -1,0 +1,162 @@
+"""An organization's admin on its own domain: transcripts, usage, and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from conversations.models import (
+    ActivityRollup,
+    Conversation,
+    Message,
+    TurnMetrics,
+    UsageRecord,
+    UsageRollup,
+)
+from monitoring.admin_site import ReadOnlyAdminMixin, TenantSchemaAdmin
+from monitoring.dashboard import dashboard_context
+
+
+class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Message
+    fields = ("position", "role", "text", "truncated", "created_at")
+    readonly_fields = fields
+    extra = 0
+
+
+class TurnMetricsInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TurnMetrics
+    fields = (
+        "created_at",
+        "status",
+        "route",
+        "voice_to_voice_ms",
+        "stt_ms",
+        "llm_first_token_ms",
+        "prompt_tokens",
+        "completion_tokens",
+    )
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Conversation)
+class ConversationAdmin(TenantSchemaAdmin):
+    list_display = ("started_at", "agent", "end_user_id", "status", "message_count")
+    list_filter = ("status", "agent")
+    search_fields = ("end_user_id", "messages__text")
+    date_hierarchy = "started_at"
+    readonly_fields = (
+        "id",
+        "agent",
+        "session_id",
+        "end_user_id",
+        "status",
+        "started_at",
+        "ended_at",
+        "summary",
+        "transcript",
+    )
+    fields = readonly_fields
+    inlines = (TurnMetricsInline, MessageInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        return super().get_queryset(request).select_related("agent")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="messages")
+    def message_count(self, conversation: Conversation) -> int:
+        return conversation.messages.count()
+
+    @admin.display(description="transcript")
+    def transcript(self, conversation: Conversation) -> SafeString:
+        """The conversation as people read it: who said what, cut-offs marked."""
+        rows = format_html_join(
+            "",
+            '<p style="margin:0 0 .5em"><strong>{}</strong> {}{}</p>',
+            (
+                (
+                    message.get_role_display(),
+                    message.text or "(no text)",
+                    " [interrupted]" if message.truncated else "",
+                )
+                for message in conversation.messages.exclude(role=Message.Role.TOOL)
+            ),
+        )
+        return format_html('<div style="max-width:60em">{}</div>', rows) if rows else mark_safe("")
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
+    list_display = (
+        "created_at",
+        "stage",
+        "provider",
+        "model",
+        "outcome",
+        "prompt_tokens",
+        "completion_tokens",
+        "estimated_tokens",
+        "stt_seconds",
+        "tts_characters",
+        "audio_seconds",
+        "cost_usd",
+    )
+    list_filter = ("stage", "provider", "outcome")
+    date_hierarchy = "created_at"
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
+    list_display = (
+        "period_start",
+        "period",
+        "stage",
+        "provider",
+        "model",
+        "outcome",
+        "requests",
+        "prompt_tokens",
+        "completion_tokens",
+        "stt_seconds",
+        "tts_characters",
+        "cost_usd",
+    )
+    list_filter = ("period", "stage", "provider")
+
+
+@admin.register(ActivityRollup)
+class ActivityDashboardAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
+    """The changelist of the daily rollups is the organization's dashboard."""
+
+    change_list_template = "admin/monitoring/dashboard.html"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return super().changelist_view(request, extra_context)
+        tenant = getattr(request, "tenant")  # noqa: B009 - set by the tenant middleware
+        context = {
+            **self.admin_site.each_context(request),
+            **dashboard_context(organization=tenant, days=_days(request)),
+            "opts": self.model._meta,
+            "title": "Dashboard",
+        }
+        return TemplateResponse(request, self.change_list_template, context)
+
+
+def _days(request: HttpRequest) -> int:
+    try:
+        days = int(request.GET.get("days", "30"))
+    except ValueError:
+        days = 30
+    return min(max(days, 7), 90)

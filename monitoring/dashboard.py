@@ -1,0 +1,52 @@
+"""What the tenant admin's dashboard shows: daily charts and the month against the budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.safestring import mark_safe
+
+from monitoring.budget import budget_status
+from monitoring.charts import Series, bar_chart, line_chart
+from monitoring.selectors import daily_activity, usage_month_to_date_cost
+from tenants.models import Organization
+
+
+def dashboard_context(*, organization: Organization, days: int = 30) -> dict[str, Any]:
+    """Charts (inline SVG) of the last `days` days; call inside the organization's schema."""
+    activity = daily_activity(days=days)
+    labels = [day.day.strftime("%b %d") for day in activity]
+    charts = [
+        bar_chart(
+            "Conversation minutes per day",
+            labels,
+            [round(day.minutes, 2) for day in activity],
+            unit=" min",
+        ),
+        bar_chart(
+            "Cost per day (USD)", labels, [float(day.cost_usd) for day in activity], unit="$"
+        ),
+        line_chart(
+            "Voice to voice latency (ms)",
+            labels,
+            [
+                Series("p50", [day.voice_to_voice_p50_ms for day in activity]),
+                Series("p95", [day.voice_to_voice_p95_ms for day in activity]),
+            ],
+            unit=" ms",
+        ),
+        bar_chart(
+            "Failed turns (% of turns)",
+            labels,
+            [round(day.error_rate * 100, 1) for day in activity],
+            unit="%",
+        ),
+    ]
+    budget = budget_status(organization)
+    return {
+        "charts": [mark_safe(chart) for chart in charts],
+        "activity": list(reversed(activity)),
+        "days": days,
+        "budget": budget,
+        "month_to_date_usd": usage_month_to_date_cost(),
+    }

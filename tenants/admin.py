@@ -1,0 +1,106 @@
+"""Admin of organizations and API keys; keys show their prefix, never a secret or its hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from monitoring.admin_site import (
+    OrganizationRowsAdmin,
+    PlatformAdmin,
+    ReadOnlyAdminMixin,
+    on_tenant_site,
+)
+from tenants.models import ApiKey, ApiKeyEvent, Domain, Organization
+from tenants.services import api_key_revoke
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+@admin.register(Organization)
+class OrganizationAdmin(PlatformAdmin):
+    list_display = ("name", "slug", "plan", "status", "monthly_budget_usd", "created_at")
+    list_filter = ("plan", "status")
+    search_fields = ("name", "slug")
+    readonly_fields = ("schema_name", "slug", "created_at")
+    fields = (
+        "name",
+        "slug",
+        "schema_name",
+        "plan",
+        "status",
+        "monthly_budget_usd",
+        "budget_warning_percent",
+        "created_at",
+    )
+    inlines = (DomainInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A schema is provisioned by `organization_create`, not by saving a row.
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(OrganizationRowsAdmin):
+    list_display = (
+        "prefix",
+        "name",
+        "kind",
+        "scopes",
+        "auto_rotate",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    list_filter = ("kind", "auto_rotate")
+    search_fields = ("prefix", "name")
+    # The secret's hash never leaves the database, not even to staff.
+    fields = (
+        "prefix",
+        "name",
+        "kind",
+        "scopes",
+        "allowed_origins",
+        "auto_rotate",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "replaced_by",
+    )
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        if on_tenant_site(request):
+            return self.list_display
+        return ("organization", *self.list_display)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Keys are issued by the REST API, which shows the secret exactly once.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        actor = f"admin:{request.user.get_username()}"
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, actor=actor)
+        self.message_user(request, f"Revoked {queryset.count()} keys.", messages.SUCCESS)
+
+
+@admin.register(ApiKeyEvent)
+class ApiKeyEventAdmin(ReadOnlyAdminMixin, OrganizationRowsAdmin):
+    list_display = ("created_at", "key_prefix", "action", "actor", "detail")
+    list_filter = ("action",)
+    search_fields = ("key_prefix", "actor")
+    date_hierarchy = "created_at"

@@ -1,0 +1,27 @@
+"""Admin of an organization's agents and webhook tools (on its own domain only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from monitoring.admin_site import TenantSchemaAdmin
+from voice.models import Agent, WebhookTool
+
+
+@admin.register(Agent)
+class AgentAdmin(TenantSchemaAdmin):
+    list_display = ("name", "is_default", "voice", "language", "memory_enabled", "updated_at")
+    search_fields = ("name",)
+
+
+@admin.register(WebhookTool)
+class WebhookToolAdmin(TenantSchemaAdmin):
+    list_display = ("name", "url", "timeout_s", "enabled", "created_at")
+    search_fields = ("name", "url")
+    # The signing secret is stored encrypted and never shown; tools are created through the
+    # REST API, which sets it.
+    exclude = ("signing_secret_encrypted",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
