@@ -26,6 +26,7 @@ SHARED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "servestatic",
     "django.contrib.staticfiles",
     "django.contrib.admin",
     "channels",
@@ -56,6 +57,9 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
     "monitoring.middleware.HealthCheckMiddleware",
+    # Static files (the voice widget) before tenant resolution: the same on every domain,
+    # served asynchronously under daphne, with Access-Control-Allow-Origin: * for embedding.
+    "servestatic.middleware.ServeStaticMiddleware",
     "tenants.middleware.OrganizationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

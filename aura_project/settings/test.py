@@ -11,6 +11,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Static files straight from static/ (as in development), no collectstatic needed.
+SERVESTATIC_USE_FINDERS = True
 # Separate names let two checkouts run their suites side by side on one server.
 DATABASES["default"]["TEST"] = {"NAME": env("AURA_TEST_DATABASE", default="test_aura")}
 # Tests never pick up (or leave) work on a dev server's queue, nor on another run's: the queue
