@@ -3,10 +3,20 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from tenants.demo_widget import demo_widget_key_ensure
+
 
 def platform_home(request: HttpRequest) -> HttpResponse:
     return render(request, "platform/home.html")
 
 
 def organization_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "organization/home.html", {"organization": request.tenant})  # type: ignore[attr-defined]
+    """The organization's demo page: its voice widget, with a publishable key for this origin."""
+    organization = request.tenant  # type: ignore[attr-defined]
+    origin = f"{request.scheme}://{request.get_host()}"
+    widget_key = demo_widget_key_ensure(organization=organization, origin=origin)
+    return render(
+        request,
+        "organization/home.html",
+        {"organization": organization, "widget_key": widget_key, "origin": origin},
+    )

@@ -1,0 +1,88 @@
+"""Each organization's demo page shows the voice widget with a publishable key for its origin."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import AsyncClient, Client
+
+from tenants.demo_widget import DEMO_KEY_NAME, demo_widget_key_plaintext
+from tenants.errors import PermissionDeniedError
+from tenants.models import ApiKey
+from tenants.selectors import resolve_api_key
+from tenants.services import api_key_revoke
+
+WIDGET_TAG = re.compile(
+    r'<script type="module" src="/static/aura/widget\.js" data-key="(?P<key>pk_[^"]+)"'
+)
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client()
+
+
+def widget_key(page: bytes) -> str | None:
+    found = WIDGET_TAG.search(page.decode())
+    return found["key"] if found else None
+
+
+def test_the_demo_page_embeds_the_widget_with_a_key_for_its_own_origin(client, org_alpha):
+    response = client.get("/", HTTP_HOST="alpha.localhost:8000")
+    assert response.status_code == 200
+    key = widget_key(response.content)
+    assert key == demo_widget_key_plaintext(org_alpha)
+    resolved = resolve_api_key(key, required_scope="realtime", origin="http://alpha.localhost:8000")
+    assert resolved.tenant.schema_name == org_alpha.schema_name
+    assert resolved.kind == ApiKey.Kind.PUBLISHABLE
+    with pytest.raises(PermissionDeniedError):
+        resolve_api_key(key, required_scope="realtime", origin="https://elsewhere.example")
+
+
+def test_visits_reuse_one_key_and_add_each_origin_once(client, org_alpha):
+    first = widget_key(client.get("/", HTTP_HOST="alpha.localhost:8000").content)
+    client.get("/", HTTP_HOST="alpha.localhost:8000")
+    second = widget_key(client.get("/", HTTP_HOST="alpha.localhost:9000").content)
+    assert first == second
+    api_key = ApiKey.objects.get(organization=org_alpha, name=DEMO_KEY_NAME)
+    assert api_key.allowed_origins == ["http://alpha.localhost:8000", "http://alpha.localhost:9000"]
+    assert api_key.scopes == ["realtime"]
+
+
+def test_organizations_get_different_demo_keys(client, org_alpha, org_beta):
+    alpha = widget_key(client.get("/", HTTP_HOST="alpha.localhost").content)
+    beta = widget_key(client.get("/", HTTP_HOST="beta.localhost").content)
+    assert alpha
+    assert beta
+    assert alpha != beta
+    with pytest.raises(PermissionDeniedError):
+        # Beta's page origin is not on alpha's key.
+        resolve_api_key(alpha, required_scope="realtime", origin="http://beta.localhost")
+
+
+def test_a_revoked_demo_key_takes_the_widget_off_the_page(client, org_alpha):
+    client.get("/", HTTP_HOST="alpha.localhost")
+    api_key_revoke(api_key=ApiKey.objects.get(organization=org_alpha, name=DEMO_KEY_NAME))
+    response = client.get("/", HTTP_HOST="alpha.localhost")
+    assert response.status_code == 200
+    assert widget_key(response.content) is None
+    assert b"revoked" in response.content
+    assert ApiKey.objects.filter(organization=org_alpha, name=DEMO_KEY_NAME).count() == 1
+
+
+@pytest.mark.parametrize("host", ["alpha.localhost", "localhost", "127.0.0.1"])
+async def test_the_widget_is_served_on_every_domain_for_any_site_to_load(org_alpha, host):
+    # Served as daphne serves it: through the asynchronous handler.
+    response = await AsyncClient().get("/static/aura/widget.js", headers={"host": host})
+    assert response.status_code == 200
+    assert "javascript" in response["Content-Type"]
+    assert response["Access-Control-Allow-Origin"] == "*"
+    body = b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[attr-defined]
+    assert b"customElements.define" in body
+
+
+def test_the_worklets_are_served_too(client, org_alpha):
+    for name in ("capture-processor.js", "playback-processor.js", "resampler.js"):
+        response = client.get(f"/static/aura/worklets/{name}", HTTP_HOST="alpha.localhost")
+        assert response.status_code == 200, name
