@@ -8,6 +8,12 @@ from django.conf import settings
 _clients: dict[int, aioredis.Redis] = {}
 
 
+def redis_key(*parts: str) -> str:
+    """A key in AURA's namespace, so that deployments (or test runs) sharing a Redis server
+    never see each other's sessions, limits or resume snapshots."""
+    return ":".join((settings.AURA_REDIS_KEY_PREFIX, *parts))
+
+
 def redis_client() -> aioredis.Redis:
     """The client bound to the running event loop (a pool cannot be shared across loops)."""
     import asyncio

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from aura_project.redis import redis_key
 from tenants.selectors import ResolvedKey
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 @functools.cache
 def _limiter(redis_url: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix="aura:api-limits"))
+    return MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix=redis_key("api-limits")))
 
 
 @functools.cache

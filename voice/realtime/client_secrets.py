@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aura_project.redis import redis_client
+from aura_project.redis import redis_client, redis_key
 from tenants.selectors import ResolvedKey, TenantRef
 from voice.engine.errors import InvalidRequestError
 
@@ -30,7 +30,7 @@ class ClientSecret:
 
 
 def _redis_key(value: str) -> str:
-    return "aura:ek:" + hashlib.sha256(value.encode()).hexdigest()
+    return redis_key("ek", hashlib.sha256(value.encode()).hexdigest())
 
 
 def ttl_from_request(body: Any) -> int:

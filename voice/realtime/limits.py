@@ -17,7 +17,7 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from aura_project.redis import redis_client
+from aura_project.redis import redis_client, redis_key
 from voice.engine.errors import AuraError
 
 LEASE_SECONDS = 90
@@ -56,7 +56,7 @@ def plan_limits(plan: str) -> PlanLimits:
 
 
 def _sessions_key(schema_name: str) -> str:
-    return f"aura:sessions:{schema_name}"
+    return redis_key("sessions", schema_name)
 
 
 async def session_slot_acquire(*, schema_name: str, session_id: str, cap: int) -> int:
@@ -95,7 +95,7 @@ def _limiter() -> MovingWindowRateLimiter:
     loop_id = id(asyncio.get_running_loop())
     if loop_id not in _limiters:
         storage = RedisStorage(
-            "async+" + settings.REDIS_URL, implementation="redispy", key_prefix="aura:limits"
+            "async+" + settings.REDIS_URL, implementation="redispy", key_prefix=redis_key("limits")
         )
         _limiters[loop_id] = MovingWindowRateLimiter(storage)
     return _limiters[loop_id]

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 
-from aura_project.redis import redis_client
+from aura_project.redis import redis_client, redis_key
 from voice.engine.config import AgentConfig, AudioFormat, RouteConfig, ToolSpec, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError
 
@@ -58,7 +58,7 @@ def config_from_json(data: dict[str, Any]) -> AgentConfig:
 
 
 def _key(session_id: str) -> str:
-    return f"aura:resume:{session_id}"
+    return redis_key("resume", session_id)
 
 
 def resume_token(session_id: str, schema_name: str) -> str:
