@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from aura_project.api.errors import NotFoundError
+from aura_project.api.filters import UtcDateTimeFilter
 from aura_project.api.views import OrganizationViewSet
 from conversations.models import Conversation, Message
 from conversations.selectors import conversations_matching, messages_matching
@@ -67,8 +68,8 @@ class ConversationFilter(django_filters.FilterSet):
     agent = django_filters.NumberFilter(field_name="agent_id", min_value=1)
     end_user_id = django_filters.CharFilter(max_length=200)
     session_id = django_filters.CharFilter(max_length=64)
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="search", max_length=500, help_text=SEARCH_HELP)
 
     class Meta:
@@ -85,8 +86,8 @@ class MessageFilter(django_filters.FilterSet):
     conversation = django_filters.UUIDFilter(field_name="conversation_id")
     role = django_filters.ChoiceFilter(choices=Message.Role.choices)
     truncated = django_filters.BooleanFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="search", max_length=500, help_text=SEARCH_HELP)
 
     class Meta:

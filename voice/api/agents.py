@@ -64,6 +64,10 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
     max_output_tokens = serializers.IntegerField(
         min_value=1, max_value=32_768, required=False, allow_null=True
     )
+    # Declared, so that DRF adds no uniqueness check of its own: the service moves the default.
+    is_default = serializers.BooleanField(
+        required=False, help_text="The agent sessions use when they name none; exactly one is."
+    )
 
     class Meta:
         model = Agent

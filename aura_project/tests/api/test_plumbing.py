@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -194,3 +195,15 @@ def test_the_schema_and_its_docs_are_served_without_a_cdn(platform):
     assert b"swagger-ui" in docs.content
     assert b"cdn" not in docs.content.lower()
     assert b"/static/drf_spectacular_sidecar/" in docs.content
+
+
+def test_keys_never_reach_the_logs(org_alpha, alpha, caplog):
+    caplog.set_level(logging.DEBUG)
+    bogus = "sk_AAAAAAAA_" + "y" * 43
+    alpha.get("/api/v1/agents")
+    alpha.post("/api/v1/agents", "{broken")
+    alpha.get("/api/v1/nothing")
+    Api(bogus).get("/api/v1/agents")
+    assert caplog.records  # the requests above were logged...
+    assert alpha.key not in caplog.text  # ...without the keys
+    assert bogus not in caplog.text

@@ -1,0 +1,98 @@
+"""tenants/api.py, platform: organizations created through a real Celery worker, listed,
+suspended and resumed, by staff keys of the platform only."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django_tenants.utils import schema_context
+
+from aura_project.tests.api.conftest import Api, problem
+from tenants.models import Organization
+from tenants.services import organization_register
+from voice.models import Agent
+
+
+def _wait_for_status(slug: str, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = Organization.objects.get(slug=slug).status
+        if status != Organization.Status.PROVISIONING:
+            return status
+        time.sleep(0.2)
+    raise TimeoutError(f"{slug} still provisioning after {timeout_s} s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_organization_is_provisioned_by_a_celery_worker(
+    celery_worker_process, platform, make_key
+):
+    staff = Api(make_key(platform, scopes=["staff"]))
+    response = staff.post(
+        "/api/v1/platform/organizations", {"slug": "gamma-co", "name": "Gamma", "plan": "pro"}
+    )
+    assert response.status_code == 202, response.content
+    created = response.json()
+    assert created["status"] == "provisioning"
+    assert created["domains"] == ["gamma-co.localhost"]
+    try:
+        assert _wait_for_status("gamma-co") == "active"
+        assert staff.get(f"/api/v1/platform/organizations/{created['id']}").json()["status"] == (
+            "active"
+        )
+        gamma = Organization.objects.get(slug="gamma-co")
+        with schema_context(gamma.schema_name):
+            assert list(Agent.objects.values_list("name", flat=True)) == ["Assistant"]
+        # The new organization works through the API at once.
+        key = make_key(gamma)
+        assert Api(key).get("/api/v1/agents").json()["results"][0]["name"] == "Assistant"
+    finally:
+        gamma = Organization.objects.filter(slug="gamma-co").first()
+        if gamma is not None:
+            gamma.delete(force_drop=True)
+
+
+def test_a_provisioning_organization_cannot_be_used_yet(db, platform, make_key):
+    organization = organization_register(slug="delta-co", name="Delta")  # no worker: stays
+    assert organization.status == "provisioning"
+    problem(Api(make_key(organization)).get("/api/v1/agents"), 403)
+
+
+def test_duplicate_and_invalid_organizations_are_refused(org_alpha, staff):
+    problem(staff.post("/api/v1/platform/organizations", {"slug": "alpha", "name": "A"}), 400)
+    problem(
+        staff.post(
+            "/api/v1/platform/organizations",
+            {"slug": "epsilon", "name": "E", "domain": "alpha.localhost"},
+        ),
+        400,
+    )
+    problem(staff.post("/api/v1/platform/organizations", {"slug": "No Caps", "name": "x"}), 400)
+    problem(
+        staff.post(
+            "/api/v1/platform/organizations",
+            {"slug": "zeta-co", "name": "Z", "domain": "bad domain!"},
+        ),
+        400,
+    )
+    assert not Organization.objects.filter(slug__in=["epsilon", "zeta-co"]).exists()
+
+
+def test_staff_lists_filters_suspends_and_resumes(org_alpha, org_beta, staff, alpha):
+    listed = staff.get("/api/v1/platform/organizations").json()
+    assert {"alpha", "beta"} <= {org["slug"] for org in listed["results"]}
+    assert "platform" not in {org["slug"] for org in listed["results"]}
+    suspended = staff.post(f"/api/v1/platform/organizations/{org_alpha.pk}/suspend")
+    assert suspended.json()["status"] == "suspended"
+    problem(alpha.get("/api/v1/agents"), 403, "organization_suspended")
+    only = staff.get("/api/v1/platform/organizations", {"status": "suspended"}).json()
+    assert [org["slug"] for org in only["results"]] == ["alpha"]
+    assert staff.post(f"/api/v1/platform/organizations/{org_alpha.pk}/resume").status_code == 200
+    assert alpha.get("/api/v1/agents").status_code == 200
+    problem(staff.post("/api/v1/platform/organizations/999999/suspend"), 404)
+
+
+def test_a_tenant_key_even_with_every_scope_is_not_staff(alpha):
+    problem(alpha.post("/api/v1/platform/organizations", {"slug": "evil", "name": "E"}), 403)
+    assert not Organization.objects.filter(slug="evil").exists()
