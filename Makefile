@@ -7,7 +7,7 @@ DEPS := $(VENV)/.requirements-installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup deps preflight ops-tools format clean bench
+.PHONY: run test lint setup deps preflight ops-tools format clean bench chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "AURA needs Python 3.11: set PYTHON=/path/to/python3.11")'
@@ -35,7 +35,11 @@ run: setup
 ops-tools:
 	@bash scripts/ensure_ops_tools.sh
 
-test: deps preflight ops-tools
+# Debian's chromium, for the widget's browser test (installed with apt-get when missing).
+chromium:
+	@bash scripts/ensure_chromium.sh
+
+test: deps preflight ops-tools chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: deps

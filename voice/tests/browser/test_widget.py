@@ -1,0 +1,301 @@
+"""The embeddable widget in real Chromium, against a live daphne running the local models.
+
+The page is an organization's demo page (`http://alpha.localhost:<port>/`), which embeds
+`/static/aura/widget.js` with the demo publishable key. Chromium's fake microphone plays a WAV
+built from real recordings: a question (JFK's "ask not what your country can do for you..."),
+then "One, two, three." several times with pauses of different lengths. Chromium loops the
+file, so the user keeps talking. After some pause the assistant's answer is playing when the
+user speaks again: a barge-in. Which pause that is depends on how fast the machine answers
+(about one second idle, three or more when loaded), so the test waits for the first barge-in
+instead of expecting it at a fixed moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile
+from playwright.async_api import async_playwright
+
+from conftest import SHARED_AUDIO
+from voice.models import (
+    default_llm_routes,
+    default_stt_routes,
+    default_tts_routes,
+    default_turn_detection,
+)
+from voice.tests.engine.voice_harness import recording, silence
+from voice.tests.realtime.conftest import configure_agent
+from voice.tests.realtime.server import DaphneProcess
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+
+MICROPHONE_RATE_HZ = 48_000
+# ../shared/audio/SOURCES.md has the recordings' transcripts.
+QUESTION = "jfk.flac"
+QUESTION_WORDS = (
+    "and so my fellow americans ask not what your country can do for you "
+    "ask what you can do for your country"
+)
+INTERRUPTION = "english.wav"  # "One, two, three."
+# The pause after each utterance. An answer of a second or more, starting 0.8-5 s after the
+# end of a turn (an idle machine, or one busy with other work), is still playing when the next
+# utterance starts after one of these pauses.
+PAUSES_MS = (3200, 1400, 2100, 2800, 3600, 4500, 5400)
+MAX_WORD_ERROR_RATE = 0.25
+CHROMIUM_FLAGS = (
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def fake_microphone(path: Path) -> Path:
+    """The question and the interruptions, as 48 kHz mono PCM16 for Chromium's fake device."""
+    rate_hz = MICROPHONE_RATE_HZ
+    interruption = recording(INTERRUPTION, rate_hz=rate_hz)
+    parts = [silence(500, rate_hz), recording(QUESTION, rate_hz=rate_hz)]
+    for index, pause_ms in enumerate(PAUSES_MS):
+        if index:
+            parts.append(interruption)
+        parts.append(silence(pause_ms, rate_hz))
+    soundfile.write(path, np.concatenate(parts), rate_hz, subtype="PCM_16")
+    return path
+
+
+def words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+
+
+async def stats(page: Any) -> dict[str, Any]:
+    result: dict[str, Any] = await page.evaluate(
+        "() => document.querySelector('aura-voice-widget').stats"
+    )
+    return result
+
+
+async def wait_for(page: Any, what: str, check: Any, *, timeout_s: float) -> dict[str, Any]:
+    """Poll the widget's stats until `check(stats)` holds; fail with the stats otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = await stats(page)
+        if check(current):
+            return current
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"timed out after {timeout_s:.0f} s waiting for {what}; widget stats:\n"
+                + json.dumps(current, indent=1)[:6000]
+            )
+        await asyncio.sleep(0.2)
+
+
+def question_error_rate(current: dict[str, Any]) -> float:
+    """The word error rate of the best-matching stretch of what the user said.
+
+    The server's voice detector may split the question at its pauses into several turns, and
+    other utterances follow it: compare the question with every stretch of about its length.
+    """
+    said = words(" ".join(e["text"] for e in current["transcript"] if e["role"] == "user"))
+    said_words, length = said.split(), len(QUESTION_WORDS.split())
+    stretches = [
+        " ".join(said_words[start : start + size])
+        for size in range(max(1, length - 3), length + 4)
+        for start in range(max(1, len(said_words) - size + 1))
+    ]
+    return min((jiwer.wer(QUESTION_WORDS, s) for s in stretches if s), default=1.0)
+
+
+def heard_the_user(current: dict[str, Any]) -> bool:
+    return question_error_rate(current) <= MAX_WORD_ERROR_RATE
+
+
+def answered_in_voice(current: dict[str, Any]) -> bool:
+    audio = current["audio"]
+    answered = any(
+        entry["role"] == "assistant" and words(entry["full"]) for entry in current["transcript"]
+    )
+    # At least 300 ms of sound rendered by the playback worklet.
+    sound = audio["playback"]["totalNonSilentSamples"] >= 0.3 * audio["contextRate"]
+    return answered and sound
+
+
+def barge_in(current: dict[str, Any]) -> dict[str, Any] | None:
+    """The first answer cut while it played: the widget's flush, the server's, the message."""
+    messages = {entry["itemId"]: entry for entry in current["transcript"]}
+    server_flushes = {flush["itemId"]: flush for flush in current["serverFlushes"]}
+    for flush in current["audio"]["playback"]["flushes"]:
+        item_id = flush["itemId"]
+        message = messages.get(item_id)
+        if (
+            flush["wasPlaying"]
+            and flush["playedMs"] > 0
+            and item_id in server_flushes
+            and message is not None
+            and message["cut"]
+        ):
+            return {"widget": flush, "server": server_flushes[item_id], "message": message}
+    return None
+
+
+@pytest.fixture
+async def demo_page_url(widget_server: DaphneProcess, org_alpha: Any) -> str:
+    # Other tests point this organization's agent elsewhere: back to the embedded models.
+    await configure_agent(
+        org_alpha,
+        instructions="You are a helpful, concise voice assistant.",
+        stt_routes=default_stt_routes(),
+        llm_routes=default_llm_routes(),
+        tts_routes=default_tts_routes(),
+        turn_detection=default_turn_detection(),
+        builtin_tools=[],
+    )
+    return f"http://alpha.localhost:{widget_server.port}/"
+
+
+async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
+    demo_page_url: str, chromium_executable: Path, tmp_path: Path
+) -> None:
+    if not SHARED_AUDIO.is_dir():
+        pytest.skip(f"the shared recordings are not at {SHARED_AUDIO}")
+
+    microphone = fake_microphone(tmp_path / "microphone.wav")
+    screenshot = tmp_path / "widget.png"
+    console: list[str] = []
+    failed: list[str] = []
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh --user-data-dir
+            executable_path=str(chromium_executable),
+            headless=True,
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={microphone}"],
+        )
+        # A persistent context opens with one tab: use it (a screenshot of another is blank).
+        page = context.pages[0] if context.pages else await context.new_page()
+        try:
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+            page.on(
+                "response",
+                lambda reply: (
+                    failed.append(f"{reply.status} {reply.url}") if reply.status >= 400 else None
+                ),
+            )
+            await run_conversation(page, demo_page_url)
+        finally:
+            if not page.is_closed():
+                await page.screenshot(path=screenshot)
+                widget_stats = tmp_path / "widget-stats.json"
+                if await page.locator("aura-voice-widget").count():
+                    widget_stats.write_text(json.dumps(await stats(page), indent=1))
+                print(f"\nwidget screenshot: {screenshot}\nwidget stats: {widget_stats}")  # noqa: T201
+            await context.close()
+    # Browsers ask for /favicon.ico by themselves; every other request must succeed.
+    failed = [line for line in failed if not line.endswith("/favicon.ico")]
+    assert not failed, failed
+    errors = [
+        line
+        for line in console
+        if line.startswith("pageerror")
+        or (line.startswith("error") and "Failed to load resource" not in line)
+    ]
+    assert not errors, "\n".join(console)
+
+
+async def run_conversation(page: Any, url: str) -> None:
+    reply = await page.goto(url)
+    assert reply is not None
+    assert reply.ok
+    script = await page.evaluate(
+        "() => document.querySelector('script[src$=\"aura/widget.js\"]').src"
+    )
+    await assert_served_for_embedding(script)
+
+    await page.get_by_role("button", name="Talk to Alpha").click()
+    await wait_for(page, "the session to open", lambda s: s["state"] == "listening", timeout_s=30)
+
+    await wait_for(page, "the user's words", heard_the_user, timeout_s=45)
+    await wait_for(page, "a spoken answer", answered_in_voice, timeout_s=90)
+
+    cut = None
+
+    def interrupted(current: dict[str, Any]) -> bool:
+        nonlocal cut
+        cut = barge_in(current)
+        return cut is not None
+
+    current = await wait_for(page, "a barge-in during an answer", interrupted, timeout_s=90)
+    assert cut is not None
+    message = cut["message"]
+    # The playback stopped with audio of the answer still queued, which was dropped: nothing
+    # of an interrupted answer reached the speaker after its flush.
+    assert cut["widget"]["droppedMs"] > 0, cut
+    assert current["audio"]["playback"]["totalPlayedAfterFlush"] == 0
+    # The server cut the answer where the widget's playback really was (it reports it).
+    assert abs(cut["server"]["audioEndMs"] - cut["widget"]["playedMs"]) <= 300, cut
+    # The transcript shows the cut: what was heard (a word-wise beginning of what was said),
+    # marked as interrupted.
+    said, heard = words(message["full"]), words(message["text"])
+    assert said.startswith(heard), message
+    note = await page.evaluate(
+        """(itemId) => document.querySelector('aura-voice-widget').shadowRoot
+            .querySelector(`.message[data-item-id="${itemId}"] .cut-note`)?.textContent""",
+        message["itemId"],
+    )
+    assert note == "(interrupted)"
+    seen = current["statesSeen"]
+    for state in ("connecting", "listening", "user-speaking", "thinking", "speaking"):
+        assert state in seen, seen
+    assert any(
+        earlier == "speaking" and later == "user-speaking"
+        for earlier, later in itertools.pairwise(seen)
+    ), seen
+
+    # A dropped connection comes back with resume: same session, same conversation.
+    session_id = current["session"]["sessionId"]
+    await page.evaluate("() => document.querySelector('aura-voice-widget').simulateDrop()")
+    resumed = await wait_for(
+        page,
+        "the session to resume",
+        lambda s: s["session"]["resumes"] >= 1 and s["session"]["status"] == "open",
+        timeout_s=20,
+    )
+    assert resumed["session"]["sessionId"] == session_id
+    assert "reconnecting" in resumed["statesSeen"]
+
+
+async def assert_served_for_embedding(script_url: str) -> None:
+    """The script is served by daphne as JavaScript that other sites may load."""
+    # The same server by its address: Python, unlike Chromium, may not resolve *.localhost.
+    url = urlsplit(script_url)._replace(netloc=f"127.0.0.1:{urlsplit(script_url).port}")
+    request = urllib.request.Request(url.geturl(), headers={"Origin": "https://shop.example"})
+
+    def fetch() -> tuple[int, str, str | None]:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return (
+                reply.status,
+                reply.headers["Content-Type"],
+                reply.headers["Access-Control-Allow-Origin"],
+            )
+
+    status, content_type, allowed_origin = await asyncio.to_thread(fetch)
+    assert status == 200
+    assert "javascript" in content_type
+    assert allowed_origin == "*"
