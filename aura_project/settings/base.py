@@ -79,6 +79,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# The namespace of AURA's own Redis keys (sessions, limits, resume snapshots, client secrets).
+AURA_REDIS_KEY_PREFIX: str = env("AURA_REDIS_KEY_PREFIX", default="aura")
 
 # --- Channels: the layer carries control messages only, never audio --------------------------
 ASGI_APPLICATION = "aura_project.asgi.application"

@@ -18,6 +18,8 @@ DATABASES["default"]["TEST"] = {"NAME": env("AURA_TEST_DATABASE", default="test_
 # Tests never pick up (or leave) work on a dev server's queue, nor on another run's: the queue
 # is named after the test database, which a worker started by a test shares.
 CELERY_TASK_DEFAULT_QUEUE = "celery-" + DATABASES["default"]["TEST"]["NAME"]
+# Likewise Redis keys: a session cap or rate window of one run never counts another's sessions.
+AURA_REDIS_KEY_PREFIX = "aura-" + DATABASES["default"]["TEST"]["NAME"]
 # Worker threads close their connections after each call, so the test database can be dropped
 # when the run ends (persistent connections in pool threads would hold it open).
 DATABASES["default"]["CONN_MAX_AGE"] = 0
