@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from aura_project.api.problems import PROBLEM_CONTENT_TYPE, problem_document
 from voice.engine.errors import AuraError
 
 
@@ -15,14 +16,9 @@ def wants_json(request: HttpRequest) -> bool:
 def error_response(request: HttpRequest, error: AuraError, *, status: int) -> HttpResponse:
     if wants_json(request):
         return JsonResponse(
-            {
-                "type": error.error_type,
-                "title": error.message,
-                "status": status,
-                "code": error.code,
-            },
+            problem_document(error, status=status),
             status=status,
-            content_type="application/problem+json",
+            content_type=PROBLEM_CONTENT_TYPE,
         )
     body = render_to_string("errors/error.html", {"status": status, "error": error})
     return HttpResponse(body, status=status)

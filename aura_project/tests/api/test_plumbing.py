@@ -207,3 +207,14 @@ def test_keys_never_reach_the_logs(org_alpha, alpha, caplog):
     assert caplog.records  # the requests above were logged...
     assert alpha.key not in caplog.text  # ...without the keys
     assert bogus not in caplog.text
+
+
+def test_errors_before_the_api_use_the_same_problem_format(platform, org_alpha, alpha):
+    unknown_host = Api(alpha.key, host="nobody.localhost").get("/api/v1/agents")
+    body = problem(unknown_host, 404, "unknown_host")
+    assert body["detail"] == "No organization is served at this address."
+    organization_set_status(organization=org_alpha, status="suspended")
+    suspended_host = Api(alpha.key, host="alpha.localhost").get("/api/v1/agents")
+    assert problem(suspended_host, 403, "organization_suspended")["type"] == (
+        "urn:aura:error:permission_error"
+    )
