@@ -3,14 +3,16 @@ suspended and resumed, by staff keys of the platform only."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from aura_project.tests.api.conftest import Api, problem
 from tenants.models import Organization
-from tenants.services import organization_register
+from tenants.services import organization_provision, organization_register
 from voice.models import Agent
 
 
@@ -96,3 +98,19 @@ def test_staff_lists_filters_suspends_and_resumes(org_alpha, org_beta, staff, al
 def test_a_tenant_key_even_with_every_scope_is_not_staff(alpha):
     problem(alpha.post("/api/v1/platform/organizations", {"slug": "evil", "name": "E"}), 403)
     assert not Organization.objects.filter(slug="evil").exists()
+
+
+def test_a_failed_provisioning_is_marked_failed_and_logged(db, platform, staff, caplog):
+    organization = organization_register(slug="broken-co", name="Broken")
+    # A real failure: the schema exists already with a table in the migrations' way.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA org_broken_co")
+        cursor.execute("CREATE TABLE org_broken_co.voice_agent (nonsense integer)")
+    with caplog.at_level(logging.ERROR):
+        assert organization_provision(organization_id=organization.pk).status == "failed"
+    assert "provisioning failed" in caplog.text
+    shown = staff.get(f"/api/v1/platform/organizations/{organization.pk}").json()
+    assert shown["status"] == "failed"
+    # A redelivered task leaves it as it is; a failed organization cannot be resumed.
+    assert organization_provision(organization_id=organization.pk).status == "failed"
+    problem(staff.post(f"/api/v1/platform/organizations/{organization.pk}/resume"), 400)
