@@ -83,8 +83,8 @@ class WebhookTool(models.Model):
 
 
 class ProviderCredential(models.Model):
-    """The organization's own key for a cloud provider, used by its routes to that provider
-    that carry no key of their own. Stored encrypted (Fernet); shown only as a hint."""
+    """The organization's own key for a cloud provider, for its routes to that provider that
+    carry no key of their own. Stored encrypted (Fernet); shown only as a hint."""
 
     class Provider(models.TextChoices):
         OPENAI = "openai", "OpenAI"

@@ -36,7 +36,8 @@ class ProviderCredentialSetSerializer(serializers.Serializer[None]):
 class ProviderCredentialViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrganizationViewSet
 ):
-    """Routes to `openai` or `grok` without a key of their own use the organization's key."""
+    """The organization's own keys for `openai` and `grok` routes (stored, not yet used by
+    sessions: see docs/api/rest-endpoints.md)."""
 
     required_scope = "admin"
     serializer_class = ProviderCredentialSerializer
