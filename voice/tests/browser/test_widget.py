@@ -198,7 +198,7 @@ async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
                     failed.append(f"{reply.status} {reply.url}") if reply.status >= 400 else None
                 ),
             )
-            await run_conversation(page, demo_page_url)
+            await run_conversation(page, demo_page_url, tmp_path)
         finally:
             if not page.is_closed():
                 await page.screenshot(path=screenshot)
@@ -219,7 +219,7 @@ async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
     assert not errors, "\n".join(console)
 
 
-async def run_conversation(page: Any, url: str) -> None:
+async def run_conversation(page: Any, url: str, output_dir: Path) -> None:
     reply = await page.goto(url)
     assert reply is not None
     assert reply.ok
@@ -230,6 +230,9 @@ async def run_conversation(page: Any, url: str) -> None:
 
     await page.get_by_role("button", name="Talk to Alpha").click()
     await wait_for(page, "the session to open", lambda s: s["state"] == "listening", timeout_s=30)
+    # The level meter follows the microphone.
+    await wait_for(page, "the input level", lambda s: s["audio"]["level"] > 0.003, timeout_s=15)
+    assert int(await page.get_by_role("meter").get_attribute("aria-valuenow")) > 0
 
     await wait_for(page, "the user's words", heard_the_user, timeout_s=45)
     await wait_for(page, "a spoken answer", answered_in_voice, timeout_s=90)
@@ -260,6 +263,9 @@ async def run_conversation(page: Any, url: str) -> None:
         message["itemId"],
     )
     assert note == "(interrupted)"
+    barge_in_screenshot = output_dir / "widget-barge-in.png"
+    await page.screenshot(path=barge_in_screenshot)
+    print(f"\nwidget screenshot at the barge-in: {barge_in_screenshot}")  # noqa: T201
     seen = current["statesSeen"]
     for state in ("connecting", "listening", "user-speaking", "thinking", "speaking"):
         assert state in seen, seen
@@ -279,6 +285,27 @@ async def run_conversation(page: Any, url: str) -> None:
     )
     assert resumed["session"]["sessionId"] == session_id
     assert "reconnecting" in resumed["statesSeen"]
+
+    # Mute and end, from the keyboard: muted, no audio leaves the page; ended, the socket closes.
+    await page.get_by_role("button", name="Mute microphone").focus()
+    await page.keyboard.press("Space")
+    mute = page.get_by_role("button", name="Unmute microphone")
+    assert await mute.get_attribute("aria-pressed") == "true"
+    sent = (await stats(page))["session"]["audioFramesSent"]
+    await asyncio.sleep(1.0)
+    assert (await stats(page))["session"]["audioFramesSent"] == sent
+    await mute.press("Enter")
+    await wait_for(
+        page,
+        "audio to flow again after unmuting",
+        lambda s: s["session"]["audioFramesSent"] > sent + 10,
+        timeout_s=10,
+    )
+    await page.get_by_role("button", name="End conversation").press("Enter")
+    ended = await wait_for(
+        page, "the end", lambda s: s["session"]["status"] == "closed", timeout_s=10
+    )
+    assert ended["state"] == "ended"
 
 
 async def assert_served_for_embedding(script_url: str) -> None:
