@@ -171,7 +171,7 @@ async def demo_page_url(widget_server: DaphneProcess, org_alpha: Any) -> str:
 
 
 async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
-    demo_page_url: str, chromium_executable: Path, tmp_path: Path
+    chromium_executable: Path, demo_page_url: str, tmp_path: Path
 ) -> None:
     if not SHARED_AUDIO.is_dir():
         pytest.skip(f"the shared recordings are not at {SHARED_AUDIO}")
