@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 
-from aura_project.encryption import decrypt
+from aura_project.encryption import DecryptionError, decrypt
 from voice.agent_config import agent_config_from_settings
-from voice.engine.config import AgentConfig, ToolSpec
+from voice.engine.config import AgentConfig, RouteConfig, ToolSpec
 from voice.engine.errors import InvalidRequestError
-from voice.models import Agent, WebhookTool
+from voice.models import Agent, ProviderCredential, WebhookTool
 from voice.webhooks import WebhookDefinition
+
+logger = logging.getLogger(__name__)
 
 
 def agent_for_session(name: str | None) -> Agent:
@@ -32,7 +35,50 @@ def agent_config(agent: Agent) -> AgentConfig:
     config = _settings_config(agent)
     if agent.pk is None:
         return config  # not saved yet: it has no webhook tools
-    return dataclasses.replace(config, tools=config.tools + webhook_specs(agent))
+    config = dataclasses.replace(config, tools=config.tools + webhook_specs(agent))
+    return with_provider_keys(config)
+
+
+ROUTE_STAGES = ("stt_routes", "llm_routes", "tts_routes")
+
+
+def with_provider_keys(config: AgentConfig) -> AgentConfig:
+    """Routes to a cloud provider that carry no key get the organization's own key for it
+    (ProviderCredential); without one they keep none, and the server's key applies."""
+    wanted = {
+        route.provider
+        for stage in ROUTE_STAGES
+        for route in getattr(config, stage)
+        if route.api_key is None and route.provider in ProviderCredential.Provider.values
+    }
+    if not wanted:
+        return config
+    keys = {}
+    for credential in ProviderCredential.objects.filter(provider__in=wanted):
+        try:
+            keys[credential.provider] = decrypt(credential.api_key_encrypted)
+        except DecryptionError:
+            logger.warning(
+                "the organization's %s key cannot be decrypted; using the server's",
+                credential.provider,
+            )
+    if not keys:
+        return config
+
+    def filled(routes: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
+        return tuple(
+            dataclasses.replace(route, api_key=keys[route.provider])
+            if route.api_key is None and route.provider in keys
+            else route
+            for route in routes
+        )
+
+    return dataclasses.replace(
+        config,
+        stt_routes=filled(config.stt_routes),
+        llm_routes=filled(config.llm_routes),
+        tts_routes=filled(config.tts_routes),
+    )
 
 
 def webhook_specs(agent: Agent) -> tuple[ToolSpec, ...]:

@@ -36,8 +36,7 @@ class ProviderCredentialSetSerializer(serializers.Serializer[None]):
 class ProviderCredentialViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrganizationViewSet
 ):
-    """The organization's own keys for `openai` and `grok` routes (stored, not yet used by
-    sessions: see docs/api/rest-endpoints.md)."""
+    """The organization's own keys: routes to `openai` or `grok` without a key use them."""
 
     required_scope = "admin"
     serializer_class = ProviderCredentialSerializer

@@ -51,7 +51,12 @@ from voice.realtime.resume import (
 )
 from voice.realtime.server_events import error_event, server_events
 from voice.realtime.session_config import apply_session_update, session_json
-from voice.selectors import agent_config, agent_for_session, webhook_definitions
+from voice.selectors import (
+    agent_config,
+    agent_for_session,
+    webhook_definitions,
+    with_provider_keys,
+)
 from voice.webhooks import WebhookExecutor
 
 logger = logging.getLogger(__name__)
@@ -155,7 +160,12 @@ class RealtimeTransport:
         )
         self._slot_held = True
         conversation_id = await self._conversation(snapshot)
-        self.config = snapshot.config if snapshot else await self._agent_config()
+        self.config = (
+            # A snapshot keeps no keys (it sits in Redis): put the organization's back.
+            await in_schema(self.schema_name, with_provider_keys, snapshot.config)
+            if snapshot
+            else await self._agent_config()
+        )
         self.store = ConversationStore(
             schema_name=self.schema_name,
             conversation_id=conversation_id,
