@@ -11,7 +11,7 @@ them behind a load balancer), then opens N WebSocket sessions (ramped up over
 `input_audio_buffer.append` events of --chunk-ms, keeps its microphone open with silence, and
 waits for the spoken answer, --turns times.
 
-Reported (p50/p99 over all turns):
+Reported (p50/p95/p99 over all turns):
 - voice to voice: from the end of the user's speech to the first answer audio at the client;
 - server-added: voice to voice under load minus what one session alone gets on the same server
   (measured first), i.e. what concurrency costs: queueing, event-loop lag, CPU contention;
@@ -19,6 +19,19 @@ Reported (p50/p99 over all turns):
   providers and the end-of-turn silence impose (see `floor_ms`): AURA's own per-turn cost;
 - the server's event-loop lag (from its /metrics), CPU and memory per session, and errors.
 Client and server share the machine, so the figures are an upper bound of AURA's overhead.
+
+Ratio mode (scale-out across processes; bench/ratio.py):
+
+    .venv/bin/python -m bench.load --ratio [--target-p99-ms 50] [--compare 1 3]
+
+For each process count in --compare, starts that many daphne processes and finds the most
+sessions they hold with a server-added p99 at or under --target-p99-ms and no errors: the
+session count grows by --growth from --start-sessions until the p99 goes over the target (or
+--max-sessions), then a bisection between the last level held and the first one lost narrows it
+to --resolution. Reports every level measured, the capacity of each process count, the ratio
+capacity(last)/capacity(first), os.cpu_count(), the load average before and after, and per level
+the CPU share of processes that are not the benchmark's (other work on a shared machine moves
+the figures; it is recorded, not controlled). Figures and caveats: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -306,13 +319,21 @@ def percentiles(values: list[float]) -> dict[str, float]:
     array = np.array(values)
     return {
         "p50": float(np.percentile(array, 50)),
+        "p95": float(np.percentile(array, 95)),
         "p99": float(np.percentile(array, 99)),
         "max": float(array.max()),
     }
 
 
 async def drive(
-    args: argparse.Namespace, urls: list[str], key: str, utterance: bytes
+    urls: list[str],
+    key: str,
+    utterance: bytes,
+    *,
+    sessions: int,
+    turns: int,
+    chunk_ms: int,
+    ramp_s: float,
 ) -> list[SessionResult]:
     """All sessions, spread over the servers as a load balancer would (round robin)."""
     tasks = [
@@ -320,11 +341,11 @@ async def drive(
             urls[index % len(urls)],
             key,
             utterance,
-            turns=args.turns,
-            chunk_ms=args.chunk_ms,
-            delay_s=args.ramp_s * index / args.sessions,
+            turns=turns,
+            chunk_ms=chunk_ms,
+            delay_s=ramp_s * index / sessions,
         )
-        for index in range(args.sessions)
+        for index in range(sessions)
     ]
     return list(await asyncio.gather(*tasks))
 
@@ -344,64 +365,128 @@ def load_utterance(name: str) -> bytes:
     return pieces[0].astype("<i2").tobytes()
 
 
-def main() -> None:
+ENV = {**os.environ, "AURA_WARM_UP_LOCAL_MODELS": "false", "PYTHONUNBUFFERED": "1"}
+
+
+def start_simulator(stack: ExitStack, port: int, logs: Path) -> psutil.Process:
+    command = [sys.executable, "-m", "bench.openai_simulator", "--port", str(port)]
+    health_url = f"http://127.0.0.1:{port}/_sim/health"
+    return stack.enter_context(process(command, health_url, ENV, logs / "sim.log"))
+
+
+@dataclass
+class Servers:
+    """daphne processes on their own ports, as a deployment runs them behind a balancer."""
+
+    bases: list[str]
+    processes: list[psutil.Process]
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"ws://{base}/v1/realtime?aura=1" for base in self.bases]
+
+
+DAPHNE = [sys.executable, "-m", "daphne"]
+
+
+def start_servers(stack: ExitStack, count: int, logs: Path) -> Servers:
+    bases = [f"127.0.0.1:{free_port()}" for _ in range(count)]
+    processes = [
+        stack.enter_context(
+            process(
+                [*DAPHNE, "-p", base.split(":")[1], "aura_project.asgi:application"],
+                f"http://{base}/healthz",
+                ENV,
+                logs / f"daphne-{index}.log",
+            )
+        )
+        for index, base in enumerate(bases)
+    ]
+    return Servers(bases, processes)
+
+
+def lone_voice_to_voice_ms(url: str, key: str, utterance: bytes, chunk_ms: int) -> list[float]:
+    """Voice to voice of each turn of one session alone on the server (3 turns)."""
+    alone = asyncio.run(run_session(url, key, utterance, turns=3, chunk_ms=chunk_ms, delay_s=0))
+    if alone.errors or not alone.turns:
+        raise SystemExit(f"a lone session failed: {alone.errors}")
+    return [turn.voice_to_voice_ms for turn in alone.turns]
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--chunk-ms", type=int, default=100)
-    parser.add_argument("--ramp-s", type=float, default=15.0)
+    parser.add_argument(
+        "--ramp-s", type=float, default=None, help="spread of session starts (15 s; ratio: 5 s)"
+    )
     parser.add_argument("--recording", default="english.wav")
     parser.add_argument(
         "--servers", type=int, default=1, help="daphne processes (one per core, as deployed)"
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    ratio = parser.add_argument_group("ratio mode: sessions held at one p99, N processes vs 1")
+    ratio.add_argument("--ratio", action="store_true", help="run the ratio mode")
+    ratio.add_argument("--compare", type=int, nargs="+", default=[1, 3], metavar="N")
+    ratio.add_argument("--target-p99-ms", type=float, default=50.0)
+    ratio.add_argument("--start-sessions", type=int, default=10)
+    ratio.add_argument("--growth", type=float, default=1.5)
+    ratio.add_argument("--max-sessions", type=int, default=300)
+    ratio.add_argument(
+        "--resolution", type=float, default=0.1, help="bisect until within this fraction"
+    )
     args = parser.parse_args()
+    if args.ramp_s is None:
+        args.ramp_s = 5.0 if args.ratio else 15.0
+    return args
 
+
+def main() -> None:
+    args = parse_args()
+    if args.ratio:
+        from bench.ratio import run_ratio
+
+        run_ratio(args)
+        return
     sim_port = free_port()
     key = provision(f"http://127.0.0.1:{sim_port}/v1")
-    env = {**os.environ, "AURA_WARM_UP_LOCAL_MODELS": "false", "PYTHONUNBUFFERED": "1"}
-    python = sys.executable
-    simulator = [python, "-m", "bench.openai_simulator", "--port", str(sim_port)]
-    daphne = [python, "-m", "daphne"]
     utterance = load_utterance(args.recording)
-    bases = [f"127.0.0.1:{free_port()}" for _ in range(args.servers)]
-    urls = [f"ws://{base}/v1/realtime?aura=1" for base in bases]
     logs = args.out / "load-logs"
     with ExitStack() as stack:
-        simulated = stack.enter_context(
-            process(simulator, f"http://127.0.0.1:{sim_port}/_sim/health", env, logs / "sim.log")
+        simulated = start_simulator(stack, sim_port, logs)
+        servers = start_servers(stack, args.servers, logs)
+        urls, bases = servers.urls, servers.bases
+        baseline_ms = statistics.median(
+            lone_voice_to_voice_ms(urls[0], key, utterance, args.chunk_ms)
         )
-        servers = [
-            stack.enter_context(
-                process(
-                    [*daphne, "-p", base.split(":")[1], "aura_project.asgi:application"],
-                    f"http://{base}/healthz",
-                    env,
-                    logs / f"daphne-{index}.log",
-                )
-            )
-            for index, base in enumerate(bases)
-        ]
-        alone = asyncio.run(
-            run_session(urls[0], key, utterance, turns=3, chunk_ms=args.chunk_ms, delay_s=0)
-        )
-        if alone.errors or not alone.turns:
-            raise SystemExit(f"a lone session failed: {alone.errors}")
-        baseline_ms = statistics.median(turn.voice_to_voice_ms for turn in alone.turns)
         lag_before = scrape_all(bases)
-        rss_before = sum(server.memory_info().rss for server in servers)
+        rss_before = sum(server.memory_info().rss for server in servers.processes)
         client = psutil.Process()
-        for measured in (*servers, simulated, client):
+        for measured in (*servers.processes, simulated, client):
             measured.cpu_percent()
         started = time.monotonic()
-        results = asyncio.run(drive(args, urls, key, utterance))
+        results = asyncio.run(
+            drive(
+                urls,
+                key,
+                utterance,
+                sessions=args.sessions,
+                turns=args.turns,
+                chunk_ms=args.chunk_ms,
+                ramp_s=args.ramp_s,
+            )
+        )
         elapsed_s = time.monotonic() - started
         cpu_percent = {
-            **{f"server_{index}": server.cpu_percent() for index, server in enumerate(servers)},
+            **{
+                f"server_{index}": server.cpu_percent()
+                for index, server in enumerate(servers.processes)
+            },
             "simulator": simulated.cpu_percent(),
             "load_client": client.cpu_percent(),
         }
-        rss_after = sum(server.memory_info().rss for server in servers)
+        rss_after = sum(server.memory_info().rss for server in servers.processes)
         lag_after = scrape_all(bases)
     report(
         args,
