@@ -157,6 +157,7 @@ export class AuraVoiceWidget extends HTMLElement {
     this.$(".mute").disabled = false;
     this.$(".end").disabled = false;
     this.$(".mute").setAttribute("aria-pressed", "false");
+    this.$(".mute").setAttribute("aria-label", "Mute microphone");
     this.$(".mute").textContent = "Mute";
     try {
       // Inside the click: browsers only let an AudioContext created by a gesture play.
@@ -168,7 +169,11 @@ export class AuraVoiceWidget extends HTMLElement {
     this.connection = "connecting";
     this.render();
     this.session.connect();
-    this.audio.start().catch((error) => this.fail(error.message || "Audio could not start."));
+    const audio = this.audio;
+    audio.start().catch((error) => {
+      // Ended (or restarted) while the microphone was opening: nothing to report.
+      if (this.active && this.audio === audio) this.fail(error.message || "Audio could not start.");
+    });
   }
 
   toggleMute() {
@@ -216,14 +221,19 @@ export class AuraVoiceWidget extends HTMLElement {
 
   wire() {
     const { audio, session } = this;
-    audio.addEventListener("frame", (event) => this.onFrame(event.detail));
-    audio.addEventListener("level", (event) => this.renderLevel(event.detail.rms));
-    audio.addEventListener("playback", (event) => this.onPlayback(event.detail));
-    session.addEventListener("status", (event) => this.onStatus(event.detail));
-    session.addEventListener("server-event", (event) => this.onServerEvent(event.detail));
-    session.addEventListener("audio", (event) => this.onAudio(event.detail));
-    session.addEventListener("restarted", () =>
-      this.note("The conversation could not be resumed; a new one has started."),
+    // A conversation ended and restarted quickly: the old one's late events are ignored.
+    const current = (handler) => (event) => {
+      if (this.session === session) handler(event.detail);
+    };
+    audio.addEventListener("frame", current((pcm) => this.onFrame(pcm)));
+    audio.addEventListener("level", current((level) => this.renderLevel(level.rms)));
+    audio.addEventListener("playback", current((report) => this.onPlayback(report)));
+    session.addEventListener("status", current((status) => this.onStatus(status)));
+    session.addEventListener("server-event", current((event) => this.onServerEvent(event)));
+    session.addEventListener("audio", current((audioFrame) => this.onAudio(audioFrame)));
+    session.addEventListener(
+      "restarted",
+      current(() => this.note("The conversation could not be resumed; a new one has started.")),
     );
   }
 
