@@ -56,10 +56,12 @@ ROOT_URLCONF = "aura_project.urls_tenants"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
-    "monitoring.middleware.HealthCheckMiddleware",
-    # Static files (the voice widget) before tenant resolution: the same on every domain,
-    # served asynchronously under daphne, with Access-Control-Allow-Origin: * for embedding.
+    # Static files (the voice widget): the same on every domain, before tenant resolution,
+    # with Access-Control-Allow-Origin: * for embedding. First, because it is async: a static
+    # file is then served on daphne's event loop without a hop through the sync middleware's
+    # thread.
     "servestatic.middleware.ServeStaticMiddleware",
+    "monitoring.middleware.HealthCheckMiddleware",
     "tenants.middleware.OrganizationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
