@@ -140,6 +140,10 @@ def test_production_nginx_terminates_tls_and_follows_the_replicas():
     assert "ssl_certificate /etc/nginx/tls/fullchain.pem;" in conf
     assert "server voice-service:8000 resolve;" in conf
     assert "return 301 https://" in conf
+    # Other sites embed the widget's ES modules, which browsers load only with CORS.
+    widget = re.search(r"location /static/aura/ \{(?P<body>[^}]*)\}", conf)
+    assert widget is not None
+    assert 'add_header Access-Control-Allow-Origin "*" always;' in widget["body"]
     # The includes it names are the files the compose files mount.
     for included in re.findall(r"include (/etc/nginx/aura/\S+);", conf):
         assert (DEPLOY / "nginx" / Path(included).name).exists()
