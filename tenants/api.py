@@ -28,6 +28,7 @@ from tenants.services import (
     api_key_rotate,
     organization_register,
     organization_resume,
+    organization_retry_provisioning,
     organization_suspend,
 )
 
@@ -265,6 +266,13 @@ class PlatformOrganizationViewSet(
     def suspend(self, request: Request, pk: str) -> Response:
         organization = organization_suspend(organization=self.get_object())
         return Response(OrganizationSerializer(organization).data)
+
+    @extend_schema(request=None, responses={202: OrganizationSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        """Provision a failed organization again (its status goes back to provisioning)."""
+        organization = organization_retry_provisioning(organization=self.get_object())
+        return Response(OrganizationSerializer(organization).data, status=202)
 
     @extend_schema(request=None, responses={200: OrganizationSerializer})
     @action(detail=True, methods=["post"])

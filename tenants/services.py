@@ -90,8 +90,6 @@ def organization_register(
     The row and its domain exist at once, so the slug and domain are taken; requests to the
     domain and its keys are refused until `organization_provision` has made it active.
     """
-    from tenants.tasks import provision_organization
-
     domain = _checked_domain(slug=slug, domain=domain, plan=plan)
     with transaction.atomic():
         organization = Organization.objects.create(
@@ -103,8 +101,40 @@ def organization_register(
         )
         Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
         organization_id = organization.pk
-        transaction.on_commit(lambda: provision_organization.delay(organization_id))
+        transaction.on_commit(lambda: _queue_provisioning(organization_id))
     logger.info("organization registered", extra={"organization": slug})
+    organization.refresh_from_db(fields=["status"])
+    return organization
+
+
+def _queue_provisioning(organization_id: int) -> None:
+    """Queue the provisioning task; if the broker refuses it, the organization is failed
+    (and can be retried) rather than left provisioning forever."""
+    from tenants.tasks import provision_organization
+
+    try:
+        provision_organization.delay(organization_id)
+    except Exception:
+        logger.exception("could not queue provisioning", extra={"organization": organization_id})
+        Organization.objects.filter(
+            pk=organization_id, status=Organization.Status.PROVISIONING
+        ).update(status=Organization.Status.FAILED)
+
+
+@transaction.atomic
+def organization_retry_provisioning(*, organization: Organization) -> Organization:
+    """Queue the provisioning of an organization whose provisioning failed, again."""
+    if organization.status != Organization.Status.FAILED:
+        raise InvalidRequestError(
+            f"only a failed organization can be provisioned again (this one is "
+            f"{organization.status})",
+            code="invalid_status",
+        )
+    organization = organization_set_status(
+        organization=organization, status=Organization.Status.PROVISIONING
+    )
+    organization_id = organization.pk
+    transaction.on_commit(lambda: _queue_provisioning(organization_id))
     return organization
 
 

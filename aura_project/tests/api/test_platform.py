@@ -114,3 +114,12 @@ def test_a_failed_provisioning_is_marked_failed_and_logged(db, platform, staff, 
     # A redelivered task leaves it as it is; a failed organization cannot be resumed.
     assert organization_provision(organization_id=organization.pk).status == "failed"
     problem(staff.post(f"/api/v1/platform/organizations/{organization.pk}/resume"), 400)
+    # Once the cause is gone, staff provision it again.
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA org_broken_co CASCADE")
+    retried = staff.post(f"/api/v1/platform/organizations/{organization.pk}/retry")
+    assert retried.status_code == 202
+    assert retried.json()["status"] == "provisioning"
+    # (In this test's transaction the queued task never runs: provision as the worker would.)
+    assert organization_provision(organization_id=organization.pk).status == "active"
+    problem(staff.post(f"/api/v1/platform/organizations/{organization.pk}/retry"), 400)
