@@ -83,6 +83,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # The namespace of AURA's own Redis keys (sessions, limits, resume snapshots, client secrets).
 AURA_REDIS_KEY_PREFIX: str = env("AURA_REDIS_KEY_PREFIX", default="aura")
+# Each organization's domain serves a demo page with a working voice widget at `/` (its key
+# derived, its origins added on first visit). Off by default in production.
+AURA_DEMO_PAGES: bool = env.bool("AURA_DEMO_PAGES", default=True)
 
 # --- Channels: the layer carries control messages only, never audio --------------------------
 ASGI_APPLICATION = "aura_project.asgi.application"

@@ -18,3 +18,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A demo page per organization is for trying AURA out, not for a public deployment.
+AURA_DEMO_PAGES = env.bool("AURA_DEMO_PAGES", default=False)

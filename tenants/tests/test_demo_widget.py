@@ -71,6 +71,15 @@ def test_a_revoked_demo_key_takes_the_widget_off_the_page(client, org_alpha):
     assert ApiKey.objects.filter(organization=org_alpha, name=DEMO_KEY_NAME).count() == 1
 
 
+def test_with_demo_pages_off_no_widget_is_shown_and_no_key_is_made(client, org_alpha, settings):
+    settings.AURA_DEMO_PAGES = False
+    response = client.get("/", HTTP_HOST="alpha.localhost")
+    assert response.status_code == 200
+    assert widget_key(response.content) is None
+    assert b"revoked" not in response.content
+    assert not ApiKey.objects.filter(organization=org_alpha, name=DEMO_KEY_NAME).exists()
+
+
 @pytest.mark.parametrize("host", ["alpha.localhost", "localhost", "127.0.0.1"])
 async def test_the_widget_is_served_on_every_domain_for_any_site_to_load(org_alpha, host):
     # Served as daphne serves it: through the asynchronous handler.
