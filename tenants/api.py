@@ -144,6 +144,15 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
     ordering = ["-created_at"]
     lookup_value_regex = r"\d+"
 
+    def _check_can_grant(self, scopes: list[str]) -> None:
+        missing = sorted(set(scopes) - set(self.api_key.scopes))
+        if missing:
+            raise PermissionDeniedError(
+                f"A key can only grant scopes it holds itself; this one lacks: "
+                f"{', '.join(missing)}.",
+                code="scope_escalation",
+            )
+
     def get_queryset(self) -> QuerySet[ApiKey]:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular's schema generation
             return ApiKey.objects.none()
@@ -154,16 +163,10 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
         params = ApiKeyCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         values = dict(params.validated_data)
-        held = set(self.api_key.scopes)
         scopes = values.get("scopes")
         if scopes is None:
-            scopes = [scope for scope in DEFAULT_SECRET_SCOPES if scope in held]
-        if not set(scopes) <= held:
-            missing = ", ".join(sorted(set(scopes) - held))
-            raise PermissionDeniedError(
-                f"A key can only grant scopes it holds itself; this one lacks: {missing}.",
-                code="scope_escalation",
-            )
+            scopes = [scope for scope in DEFAULT_SECRET_SCOPES if scope in self.api_key.scopes]
+        self._check_can_grant(scopes)
         issued = api_key_create(
             organization=Organization.objects.get(pk=self.api_key.tenant.organization_id),
             kind=values["kind"],
@@ -187,8 +190,11 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
     def rotate(self, request: Request, pk: str) -> Response:
         params = ApiKeyRotateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
+        api_key = self.get_object()
+        # The successor has the same scopes: rotating is granting them.
+        self._check_can_grant(api_key.scopes)
         issued = api_key_rotate(
-            api_key=self.get_object(),
+            api_key=api_key,
             grace_seconds=params.validated_data["grace_seconds"],
             actor=_actor(self.api_key),
         )

@@ -39,6 +39,11 @@ def test_a_key_cannot_grant_scopes_it_lacks(org_alpha, make_key):
     # Without scopes, the standard ones it holds.
     issued = limited.post("/api/v1/keys", {}).json()
     assert issued["scopes"] == ["agents"]
+    # Rotating a key hands out a key with its scopes: the same rule.
+    admin_key = ApiKey.objects.get(prefix=make_key(org_alpha, scopes=["admin"])[:11])
+    problem(limited.post(f"/api/v1/keys/{admin_key.pk}/rotate", {}), 403, "scope_escalation")
+    admin_key.refresh_from_db()
+    assert admin_key.replaced_by is None
 
 
 def test_revoking_stops_the_key_at_once(alpha):
