@@ -37,6 +37,25 @@ def _validate(agent: Agent) -> None:
         raise InvalidRequestError("name must be 1-100 characters", param="name")
     # Building the engine's config runs every check a session would run at start.
     agent_config(agent)
+    _check_route_urls(agent)
+
+
+def _check_route_urls(agent: Agent) -> None:
+    """A tenant's route may not point the server at loopback, private, link-local or metadata
+    addresses (the webhooks' rule), unless the operator allows the host."""
+    for stage in ("stt_routes", "llm_routes", "tts_routes"):
+        for route in getattr(agent, stage) or ():
+            base_url = route.get("base_url") if isinstance(route, dict) else None
+            if base_url is None:
+                continue
+            try:
+                check_webhook_url(base_url, settings.AURA_PROVIDER_ALLOWED_HOSTS)
+            except InvalidRequestError as error:
+                raise InvalidRequestError(
+                    f"base_url {base_url!r}: a route may only reach public addresses "
+                    "(or a host in AURA_PROVIDER_ALLOWED_HOSTS)",
+                    param=stage,
+                ) from error
 
 
 @transaction.atomic

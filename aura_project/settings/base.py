@@ -225,6 +225,9 @@ AURA_ENCRYPTION_KEY: str = env("AURA_ENCRYPTION_KEY", default="")
 # Hosts (names or IP addresses) that tenant webhook tools may reach even though they are
 # private or loopback. Empty in production: webhooks go to the public internet only.
 AURA_WEBHOOK_ALLOWED_HOSTS: list[str] = env.list("AURA_WEBHOOK_ALLOWED_HOSTS", default=[])
+# The same for agents' provider routes (base_url) set by organizations, e.g. a self-hosted
+# vLLM or Ollama on the private network.
+AURA_PROVIDER_ALLOWED_HOSTS: list[str] = env.list("AURA_PROVIDER_ALLOWED_HOSTS", default=[])
 
 # --- Usage and money -------------------------------------------------------------------------
 # Prices in US dollars (strings: they become Decimals), keyed by stage, then "provider/model",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django_tenants.utils import schema_context
 
 from aura_project.tests.api.conftest import problem
@@ -85,3 +86,36 @@ def test_agents_are_filtered_by_name(alpha):
     assert names == ["Billing bot", "Booking bot"]
     no_memory = alpha.get("/api/v1/agents", {"memory_enabled": "false"}).json()["results"]
     assert [a["name"] for a in no_memory] == ["Booking bot"]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1:11434/v1",
+        "http://10.0.0.5/v1",
+        "http://169.254.169.254/latest",
+        "http://[::1]/v1",
+        "http://ollama.internal/v1",
+        "http://localhost:8000/v1",
+    ],
+)
+def test_routes_may_not_point_inside(alpha, base_url, settings):
+    route = {"provider": "openai_compatible", "model": "m", "base_url": base_url}
+    problem(alpha.post("/api/v1/agents", {"name": "Probe", "llm_routes": [route]}), 400)
+    agent = alpha.post("/api/v1/agents", {"name": "Fine"}).json()
+    problem(alpha.patch(f"/api/v1/agents/{agent['id']}", {"llm_routes": [route]}), 400)
+    # Unless the operator allows the host.
+    settings.AURA_PROVIDER_ALLOWED_HOSTS = ["127.0.0.1"]
+    if base_url.startswith("http://127.0.0.1"):
+        allowed = alpha.patch(f"/api/v1/agents/{agent['id']}", {"llm_routes": [route]})
+        assert allowed.status_code == 200
+
+
+def test_a_public_self_hosted_route_is_accepted(alpha):
+    route = {
+        "provider": "openai_compatible",
+        "model": "llama",
+        "base_url": "https://llm.example.com/v1",
+    }
+    response = alpha.post("/api/v1/agents", {"name": "Hosted", "llm_routes": [route]})
+    assert response.status_code == 201
