@@ -10,6 +10,12 @@ from rest_framework.routers import SimpleRouter
 
 from aura_project.api.views import api_not_found
 from conversations.api import ConversationMessagesViewSet, ConversationViewSet, MessageViewSet
+from monitoring.api import (
+    ActivityRollupViewSet,
+    UsageRecordViewSet,
+    UsageRollupViewSet,
+    UsageSummaryViewSet,
+)
 from tenants.api import ApiKeyViewSet, PlatformOrganizationViewSet
 from voice.api.agents import AgentViewSet
 from voice.api.credentials import ProviderCredentialViewSet
@@ -27,11 +33,21 @@ router.register(
 router.register("messages", MessageViewSet, basename="message")
 router.register("tools", WebhookToolViewSet, basename="webhook-tool")
 router.register("provider-credentials", ProviderCredentialViewSet, basename="provider-credential")
+router.register("usage/records", UsageRecordViewSet, basename="usage-record")
+router.register("usage/rollups", UsageRollupViewSet, basename="usage-rollup")
+router.register("usage/activity", ActivityRollupViewSet, basename="usage-activity")
 router.register(
     "platform/organizations", PlatformOrganizationViewSet, basename="platform-organization"
 )
 
-v1_patterns = [*router.urls]
+v1_patterns = [
+    *router.urls,
+    path(
+        "usage/summary",
+        UsageSummaryViewSet.as_view({"get": "retrieve"}),
+        name="usage-summary",
+    ),
+]
 
 urlpatterns = [
     path("v1/", include(v1_patterns)),

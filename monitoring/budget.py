@@ -42,6 +42,13 @@ class BudgetStatus:
         used = self.used_percent
         return used is not None and used >= self.warning_percent and not self.exceeded
 
+    @property
+    def state(self) -> str:
+        """`unlimited` (no budget), `ok`, `warning` (past the warning share) or `exceeded`."""
+        if self.budget_usd is None:
+            return "unlimited"
+        return "exceeded" if self.exceeded else "warning" if self.warning else "ok"
+
     def error(self) -> BudgetExceededError:
         return BudgetExceededError(
             f"This organization has spent its monthly budget of ${self.budget_usd} "

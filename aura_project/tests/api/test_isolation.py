@@ -15,6 +15,7 @@ from django_tenants.utils import schema_context
 from aura_project.tests.api.conftest import Api
 from conversations.models import Conversation, Message
 from conversations.services import conversation_record_turn, conversation_start
+from monitoring.services import usage_record
 from tenants.models import ApiKey, Organization
 from voice.models import Agent, ProviderCredential, WebhookTool
 
@@ -54,6 +55,10 @@ def _alpha_ids(org_alpha: Organization, alpha: Api) -> dict[str, str]:
             messages=[{"role": "user", "text": f"my password is {ALPHA_SECRET_WORD}"}],
         )
         message = Message.objects.get(conversation=conversation)
+        usage_record(
+            records=[{"stage": "llm", "provider": "openai", "model": "gpt-4o", "requests": 1}],
+            conversation_id=str(conversation.pk),
+        )
     return {
         "agents": str(agent["id"]),
         "tools": str(tool["id"]),
@@ -112,7 +117,7 @@ def test_no_endpoint_lets_one_organization_reach_another(org_alpha, org_beta, al
         for method, template in _operations(alpha):
             resource = template.split("/")[3]
             path = (
-                template.replace("{id}", ids["platform" if resource == "platform" else resource])
+                template.replace("{id}", ids.get(resource, ""))
                 .replace("{provider}", "openai")
                 .replace("{conversation_id}", ids["conversations"])
             )
