@@ -26,16 +26,19 @@ def test_search_finds_conversations_by_what_was_said(org_alpha, alpha):
         "u1",
         [("user", "I booked a table for two"), ("assistant", "Your booking is confirmed.")],
     )
-    _conversation(org_alpha, "u2", [("user", "What is the weather like?")])
-    found = alpha.get("/api/v1/conversations", {"q": "bookings"}).json()  # stemmed
-    assert [c["id"] for c in found["results"]] == [booking]
+    weather = _conversation(org_alpha, "u2", [("user", "What is the weather like?")])
+    found = alpha.get("/api/v1/conversations", {"q": "bookings", "end_user_id": "u1"}).json()
+    assert [c["id"] for c in found["results"]] == [booking]  # "bookings" found "booked"
     assert found["results"][0]["message_count"] == 2
-    assert (
-        alpha.get("/api/v1/conversations", {"q": '"table for two" -weather'}).json()["count"] == 1
-    )
-    assert alpha.get("/api/v1/conversations", {"q": "booking OR weather"}).json()["count"] == 2
+    phrase = {"q": '"table for two" -weather', "end_user_id": "u1"}
+    assert alpha.get("/api/v1/conversations", phrase).json()["count"] == 1
+    excluded = {"q": '"table for two" -booked', "end_user_id": "u1"}
+    assert alpha.get("/api/v1/conversations", excluded).json()["count"] == 0
+    either = alpha.get("/api/v1/conversations", {"q": "booking OR weather", "limit": 100})
+    assert {booking, weather} <= {c["id"] for c in either.json()["results"]}
     assert alpha.get("/api/v1/conversations", {"q": "'); drop table --"}).json()["count"] == 0
-    messages = alpha.get("/api/v1/messages", {"q": "confirmed"}).json()["results"]
+    confirmed = {"q": "confirmed", "conversation": booking}
+    messages = alpha.get("/api/v1/messages", confirmed).json()["results"]
     assert [(m["role"], m["text"]) for m in messages] == [
         ("assistant", "Your booking is confirmed.")
     ]
@@ -48,8 +51,10 @@ def test_conversations_are_filtered(org_alpha, alpha):
         conversation_end(conversation_id=second)
     by_user = alpha.get("/api/v1/conversations", {"end_user_id": "caller-7"}).json()
     assert [c["id"] for c in by_user["results"]] == [first]
-    ended = alpha.get("/api/v1/conversations", {"status": "ended"}).json()
-    assert [c["id"] for c in ended["results"]] == [second]
+    ended = alpha.get("/api/v1/conversations", {"status": "ended", "end_user_id": "caller-8"})
+    assert [c["id"] for c in ended.json()["results"]] == [second]
+    active = alpha.get("/api/v1/conversations", {"status": "active", "end_user_id": "caller-8"})
+    assert active.json()["count"] == 0
     future = alpha.get("/api/v1/conversations", {"started_after": "2999-01-01T00:00:00Z"})
     assert future.json()["count"] == 0
     problem(alpha.get("/api/v1/conversations", {"started_after": "yesterday"}), 400)

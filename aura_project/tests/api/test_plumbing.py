@@ -137,16 +137,20 @@ def test_validation_errors_name_the_field(alpha):
 
 def test_lists_are_paginated_with_limit_and_offset(alpha):
     for index in range(5):
-        assert alpha.post("/api/v1/agents", {"name": f"Agent {index}"}).status_code == 201
-    first = alpha.get("/api/v1/agents", {"limit": 2, "ordering": "name"}).json()
-    assert first["count"] == 6
-    assert [agent["name"] for agent in first["results"]] == ["Agent 0", "Agent 1"]
+        assert alpha.post("/api/v1/agents", {"name": f"Pager {index}"}).status_code == 201
+    pager = {"name": "Pager", "ordering": "name"}
+    first = alpha.get("/api/v1/agents", {**pager, "limit": 2}).json()
+    assert first["count"] == 5
+    assert [agent["name"] for agent in first["results"]] == ["Pager 0", "Pager 1"]
     assert "offset=2" in first["next"]
-    last = alpha.get("/api/v1/agents", {"limit": 2, "offset": 4, "ordering": "name"}).json()
-    assert [agent["name"] for agent in last["results"]] == ["Agent 4", "Assistant"]
+    last = alpha.get("/api/v1/agents", {**pager, "limit": 2, "offset": 4}).json()
+    assert [agent["name"] for agent in last["results"]] == ["Pager 4"]
     assert last["next"] is None
+    assert last["previous"] is not None
+    descending = alpha.get("/api/v1/agents", {**pager, "ordering": "-name", "limit": 1}).json()
+    assert descending["results"][0]["name"] == "Pager 4"
     capped = alpha.get("/api/v1/agents", {"limit": 100000}).json()
-    assert len(capped["results"]) == 6
+    assert len(capped["results"]) == min(capped["count"], 100)
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(alpha, settings):

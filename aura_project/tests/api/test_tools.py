@@ -74,7 +74,8 @@ def test_a_tool_is_changed_disabled_and_deleted(org_alpha, alpha):
     with schema_context(org_alpha.schema_name):
         assert decrypt(WebhookTool.objects.get(pk=tool["id"]).signing_secret_encrypted) == "n" * 20
     assert [
-        t["name"] for t in alpha.get("/api/v1/tools", {"enabled": "false"}).json()["results"]
+        t["name"]
+        for t in alpha.get("/api/v1/tools", {"enabled": "false", "name": "t1"}).json()["results"]
     ] == ["t1"]
     problem(
         alpha.post(
