@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.utils import timezone
+
+# The text search configuration of message search; the index below and the queries in
+# selectors.py must use the same expression, or PostgreSQL scans every message.
+SEARCH_CONFIG = "english"
 
 
 class Conversation(models.Model):
@@ -67,6 +73,9 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["conversation", "position"], name="message_position_unique"
             )
+        ]
+        indexes = [
+            GinIndex(SearchVector("text", config=SEARCH_CONFIG), name="message_text_search"),
         ]
 
     def __str__(self) -> str:

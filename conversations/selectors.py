@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db.models import Exists, OuterRef, QuerySet
 
-from conversations.models import Conversation, Message
+from conversations.models import SEARCH_CONFIG, Conversation, Message
 
 
 def conversation_memory(*, conversation_id: str) -> str | None:
@@ -54,7 +54,6 @@ def conversation_needs_summary(*, conversation_id: str) -> bool:
 
 # PostgreSQL full-text search: websearch_to_tsquery accepts any user input (quotes, OR, -word)
 # without syntax errors; the English configuration stems ("booking" finds "booked").
-SEARCH_CONFIG = "english"
 
 
 def messages_matching(query: str) -> QuerySet[Message]:
