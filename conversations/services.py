@@ -82,8 +82,16 @@ def conversation_record_turn(
     conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
     last = conversation.messages.aggregate(last=Max("position"))["last"]
     position = -1 if last is None else last
+    # A resumed session reports the messages it restored again: those already stored (the
+    # crashed process got to write them) are skipped, the others are written now.
+    item_ids = [message["item_id"] for message in messages if message.get("item_id")]
+    stored = set(
+        conversation.messages.filter(item_id__in=item_ids).values_list("item_id", flat=True)
+    )
     created = []
     for message in messages:
+        if message.get("item_id") in stored:
+            continue
         position += 1
         created.append(
             Message(

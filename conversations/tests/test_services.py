@@ -56,3 +56,28 @@ def test_a_returning_user_is_remembered_from_earlier_conversations(org_alpha, or
     with schema_context(org_beta.schema_name):
         stranger = conversation_start(end_user_id="returning")
         assert conversation_memory(conversation_id=str(stranger.pk)) is None
+
+
+def test_messages_a_resumed_session_reports_again_are_stored_once(org_alpha):
+    """After a crash, the resumed session re-reports what it restored; some of it may be new."""
+    with schema_context(org_alpha.schema_name):
+        conversation = conversation_start(end_user_id="u1", session_id="sess_1")
+        conversation_record_turn(
+            conversation_id=str(conversation.pk),
+            messages=[{"role": "user", "text": "My name is Ada.", "item_id": "item_1"}],
+        )
+        conversation_record_turn(
+            conversation_id=str(conversation.pk),
+            messages=[
+                {"role": "user", "text": "My name is Ada.", "item_id": "item_1"},
+                # Answered just before the crash, never written: written now.
+                {"role": "assistant", "text": "Hello Ada.", "item_id": "item_2"},
+                {"role": "user", "text": "What is my name?", "item_id": "item_3"},
+            ],
+        )
+        stored = list(conversation.messages.values_list("position", "item_id", "text"))
+    assert stored == [
+        (0, "item_1", "My name is Ada."),
+        (1, "item_2", "Hello Ada."),
+        (2, "item_3", "What is my name?"),
+    ]

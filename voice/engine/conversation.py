@@ -162,17 +162,25 @@ def _chat_message(entry: Entry) -> ChatMessage | None:
         call = ToolCall(
             id=entry.call_id or entry.id, name=entry.name or "", arguments=entry.arguments
         )
-        return ChatMessage(role="assistant", tool_calls=(call,))
+        return ChatMessage(role="assistant", tool_calls=(call,), item_id=entry.id)
     if entry.kind == "function_call_output":
-        return ChatMessage(role="tool", content=entry.output, tool_call_id=entry.call_id)
+        return ChatMessage(
+            role="tool", content=entry.output, tool_call_id=entry.call_id, item_id=entry.id
+        )
     if not entry.text.strip() or entry.role is None:
         return None
-    return ChatMessage(role=entry.role, content=entry.text)
+    return ChatMessage(
+        role=entry.role, content=entry.text, item_id=entry.id, truncated=entry.truncated
+    )
 
 
 def _merge_assistant(first: ChatMessage, second: ChatMessage) -> ChatMessage:
     # A resumed answer and a tool call after spoken text belong to the same assistant turn.
     content = " ".join(part for part in (first.content, second.content) if part)
     return ChatMessage(
-        role="assistant", content=content, tool_calls=first.tool_calls + second.tool_calls
+        role="assistant",
+        content=content,
+        tool_calls=first.tool_calls + second.tool_calls,
+        item_id=first.item_id or second.item_id,
+        truncated=first.truncated or second.truncated,
     )

@@ -28,8 +28,9 @@ class Snapshot:
     conversation_id: str
     end_user_id: str
     config: AgentConfig
-    # Text messages as (role, text, truncated): what the model needs to carry on.
-    messages: tuple[tuple[str, str, bool], ...]
+    # Text messages as (role, text, truncated, item id): what the model needs to carry on. The
+    # ids travel so that a turn persisted before a crash is not stored again after the resume.
+    messages: tuple[tuple[str, str, bool, str], ...]
 
 
 def config_to_json(config: AgentConfig) -> dict[str, Any]:
@@ -102,8 +103,14 @@ async def snapshot_load(token: str, *, schema_name: str) -> Snapshot:
         conversation_id=data["conversation_id"],
         end_user_id=data["end_user_id"],
         config=config_from_json(data["config"]),
-        messages=tuple((role, text, bool(truncated)) for role, text, truncated in data["messages"]),
+        messages=tuple(_message(values) for values in data["messages"]),
     )
+
+
+def _message(values: list[Any]) -> tuple[str, str, bool, str]:
+    # Snapshots written before item ids were kept (three values) have none.
+    role, text, truncated, *rest = values
+    return str(role), str(text), bool(truncated), str(rest[0]) if rest else ""
 
 
 async def snapshot_discard(session_id: str) -> None:

@@ -497,14 +497,14 @@ class RealtimeTransport:
         return await snapshot_load(self.options.resume, schema_name=self.schema_name)
 
     async def _restore(self, snapshot: Snapshot) -> None:
-        for role, text, _truncated in snapshot.messages:
-            await self._live().add_item(Item(id="", kind="message", role=role, text=text))  # type: ignore[arg-type]
+        for role, text, _truncated, item_id in snapshot.messages:
+            await self._live().add_item(Item(id=item_id, kind="message", role=role, text=text))  # type: ignore[arg-type]
 
     async def _save_snapshot(self, session: VoiceSession) -> None:
         if self.store is None:
             return
         messages = tuple(
-            (entry.role or "user", entry.text, entry.truncated)
+            (entry.role or "user", entry.text, entry.truncated, entry.id)
             for entry in session.conversation.entries
             if entry.kind == "message" and entry.role in ("user", "assistant") and entry.text
         )
