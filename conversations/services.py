@@ -119,6 +119,18 @@ def conversation_record_turn(
 
 
 @transaction.atomic
+def message_truncate(*, conversation_id: str, item_id: str, text: str) -> bool:
+    """The user stopped an answer after it was recorded: keep only what they heard of it.
+
+    False when no such message is stored yet (its turn, recorded later, carries the cut text).
+    """
+    updated = Message.objects.filter(
+        conversation_id=conversation_id, item_id=item_id, role=Message.Role.ASSISTANT
+    ).update(text=text, truncated=True)
+    return updated > 0
+
+
+@transaction.atomic
 def conversation_end(*, conversation_id: str) -> None:
     Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.ACTIVE).update(
         status=Conversation.Status.ENDED, ended_at=timezone.now()

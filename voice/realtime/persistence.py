@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from conversations.selectors import conversation_memory
-from conversations.services import conversation_record_turn
+from conversations.services import conversation_record_turn, message_truncate
 from conversations.tasks import summarize_if_needed
 from monitoring.services import usage_record
 from tenants.db import in_schema
@@ -47,6 +47,8 @@ def _record(
 ) -> None:
     # The turn, its metrics and what it cost are one transaction: billed exactly when recorded.
     usage = metrics.pop("usage", None) or []
+    for item_id, text in metrics.pop("truncations", None) or []:
+        message_truncate(conversation_id=conversation_id, item_id=item_id, text=text)
     if messages or metrics:
         conversation_record_turn(
             conversation_id=conversation_id, messages=messages, metrics=metrics
@@ -111,6 +113,10 @@ class ConversationStore:
         records = [dict(record) for record in usage]
         if records:
             await self._pending.put(([], {"usage": records}))
+
+    async def item_truncated(self, item_id: str, text: str) -> None:
+        """An answer was cut to what was heard, possibly after its turn was recorded."""
+        await self._pending.put(([], {"truncations": [(item_id, text)]}))
 
     async def summary(self) -> str | None:
         if self._summary is None:

@@ -400,10 +400,22 @@ class RealtimeTransport:
                     await self._send(wire)
             if isinstance(event, ev.ResponseDone):
                 await self._save_snapshot(session)
+            elif isinstance(event, ev.PlaybackFlush | ev.ItemTruncated):
+                await self._truncated(session, event.item_id)
             elif isinstance(event, ev.ConversationEnded):
                 self._ended = True
                 await self.socket.close(CLOSE_NORMAL)
                 return
+
+    async def _truncated(self, session: VoiceSession, item_id: str) -> None:
+        """Store the cut: the answer may have been recorded before the user stopped it."""
+        if self.store is None:
+            return
+        try:
+            text = session.conversation.get(item_id).text
+        except InvalidRequestError:
+            return  # deleted by the client meanwhile: nothing to keep
+        await self.store.item_truncated(item_id, text)
 
     async def _keep_lease(self) -> None:
         cap = plan_limits((await in_public_schema(organization_by_schema, self.schema_name)).plan)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
+from tenants.db import in_schema
 from voice.models import default_llm_routes
 from voice.tests.realtime.conformance import assert_conforms
 from voice.tests.realtime.conftest import configure_agent, issue_key
@@ -125,6 +126,48 @@ async def test_response_cancel_and_item_truncate_behave_as_openai_documents(
         truncated = (await events_until(connection, "conversation.item.truncated"))[-1]
         assert truncated["item_id"] == first_audio["item_id"]
         assert truncated["audio_end_ms"] == 20
+
+
+async def test_an_answer_truncated_after_it_was_recorded_is_stored_as_heard(
+    daphne_server, org_alpha, simulator
+):
+    answer = "The museum opens at nine. It closes at six. Tickets cost ten euros."
+    await configure_agent(
+        org_alpha, llm_routes=simulator_route(simulator, f"say:{answer}"), turn_detection=None
+    )
+    client = sdk_client(daphne_server, await issue_key(org_alpha))
+    async with client.realtime.connect(model="aura-local") as connection:
+        await events_until(connection, "session.created")
+        await connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "When is it open?"}],
+            }
+        )
+        await connection.response.create()
+        received = await events_until(connection, "response.done")
+        item_id = of_type(received, "response.output_audio.delta")[0]["item_id"]
+        # The answer is recorded when the response is done; the client played only some of it.
+        await connection.conversation.item.truncate(
+            item_id=item_id, content_index=0, audio_end_ms=1500
+        )
+        await events_until(connection, "conversation.item.truncated")
+
+    def stored() -> tuple[str, bool] | None:
+        from conversations.models import Message
+
+        message = Message.objects.filter(item_id=item_id).first()
+        return None if message is None else (message.text, message.truncated)
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while (message := await in_schema(org_alpha.schema_name, stored)) is None or not message[1]:
+        assert asyncio.get_running_loop().time() < deadline, f"stored: {message}"
+        await asyncio.sleep(0.1)
+    heard, _ = message
+    assert heard
+    assert answer.startswith(heard)
+    assert len(heard) < len(answer)
 
 
 async def test_a_client_side_function_call_round_trip(daphne_server, org_alpha, simulator):
