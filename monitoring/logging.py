@@ -12,9 +12,10 @@ import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 
+from voice.engine.log_context import current_turn
+
 tenant_var: ContextVar[str | None] = ContextVar("aura_tenant", default=None)
 session_var: ContextVar[str | None] = ContextVar("aura_session", default=None)
-turn_var: ContextVar[str | None] = ContextVar("aura_turn", default=None)
 
 # Keys of every kind AURA issues or holds (sk_/pk_/ek_ and providers' sk-...), bearer tokens.
 _SECRET = re.compile(r"\b(?:sk|pk|ek)_[A-Za-z0-9_-]{6,}|\bsk-[A-Za-z0-9_-]{8,}|(?i:bearer)\s+\S+")
@@ -30,7 +31,7 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.tenant = tenant_var.get()
         record.session = session_var.get()
-        record.turn = turn_var.get()
+        record.turn = current_turn.get()
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, Mapping):

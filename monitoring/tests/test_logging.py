@@ -4,6 +4,7 @@ import logging
 from pythonjsonlogger.json import JsonFormatter
 
 from monitoring.logging import ContextFilter, redact, session_var, tenant_var
+from voice.engine.log_context import current_turn
 
 
 def test_keys_and_bearer_tokens_are_scrubbed():
@@ -17,20 +18,23 @@ def test_keys_and_bearer_tokens_are_scrubbed():
     assert cleaned.count("[redacted]") == 4
 
 
-def test_json_lines_carry_tenant_and_session_ids_without_secrets():
+def test_json_lines_carry_tenant_session_and_turn_ids_without_secrets():
     record = logging.LogRecord(
         "aura.test", logging.INFO, __file__, 1, "key %s used", ("sk_AbCd1234_zz",), None
     )
     tenant_token, session_token = tenant_var.set("org_alpha"), session_var.set("sess_1")
+    turn_token = current_turn.set("resp_7")
     try:
         ContextFilter().filter(record)
     finally:
         tenant_var.reset(tenant_token)
         session_var.reset(session_token)
+        current_turn.reset(turn_token)
     line = JsonFormatter("%(levelname)s %(message)s %(tenant)s %(session)s %(turn)s").format(record)
     payload = json.loads(line)
     assert payload["tenant"] == "org_alpha"
     assert payload["session"] == "sess_1"
+    assert payload["turn"] == "resp_7"
     assert "sk_AbCd1234" not in line
 
 

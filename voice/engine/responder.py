@@ -19,6 +19,7 @@ from voice.engine.conversation import Conversation
 from voice.engine.event_queue import EventQueue
 from voice.engine.events import ConversationEnded, ResponseDone, ResponseReason, TurnMetrics
 from voice.engine.llm.base import ChatMessage
+from voice.engine.log_context import current_turn
 from voice.engine.ports import Clock, MetricsSink, TranscriptSink
 from voice.engine.response import ResponseOptions, ResponseRun, ResponseServices
 from voice.engine.response_output import Interruption, MessageOutput, truncate_to_heard
@@ -122,6 +123,7 @@ class Responder:
         self.activate(run, self.spawn(run))
 
     async def _drive(self, run: ResponseRun) -> None:
+        current_turn.set(run.id)  # this task's context only: its log lines name the turn
         done = await run.run()
         await self._finished(run, done)
 

@@ -7,9 +7,11 @@ LLM route is the OpenAI-protocol simulator, a real server process.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -34,8 +36,9 @@ from voice.engine.events import (
     TranscriptionCompleted,
     TurnMetrics,
 )
+from voice.engine.log_context import current_turn
 from voice.engine.response import ResponseOptions
-from voice.engine.tools import builtin_specs
+from voice.engine.tools import ToolRegistry, builtin_specs
 from voice.tests.engine.voice_harness import (
     EventLog,
     SessionFactory,
@@ -237,6 +240,31 @@ async def test_a_server_tool_runs_and_the_answer_is_spoken(
     assert rms(log.audio_of(done.response_id)) > 300
     roles = [m.role for m in session.conversation.chat_messages()]
     assert roles == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_work_done_for_a_response_knows_its_turn_for_the_logs(
+    make_session: SessionFactory, simulator_llm: SimulatorLLM
+) -> None:
+    seen: list[str | None] = []
+
+    class RecordingExecutor:
+        async def execute(self, name: str, arguments: Mapping[str, object], *, call_id: str) -> str:
+            seen.append(current_turn.get())
+            return '{"status": "shipped"}'
+
+    config = AgentConfig(
+        turn_detection=None, tools=(dataclasses.replace(LOOKUP_ORDER, kind="server"),)
+    )
+    llm = simulator_llm('tool-call:lookup_order:{"order": "A-1"}')
+    tools = ToolRegistry(config.tools, executor=RecordingExecutor())
+    async with make_session(config, llm=llm, tools=tools) as session:
+        log = EventLog(session).start()
+        await session.add_item(Item(id="", kind="message", role="user", text="Where is A-1?"))
+        await session.create_response()
+        done = await log.wait_for(ResponseDone, timeout_s=30)
+        await log.stop()
+    assert seen == [done.response_id]
+    assert current_turn.get() is None  # the session's own context is untouched
 
 
 async def test_end_conversation_is_announced_after_the_goodbye(
