@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent
 SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
-TEST_ORGANIZATIONS = ("alpha", "beta")
+# alpha and beta for most tests; gamma only where a test needs an organization that no other
+# test's sessions touch (per-organization counts in Redis, such as the session cap).
+TEST_ORGANIZATIONS = ("alpha", "beta", "gamma")
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +80,11 @@ def org_alpha(tenant_schemas: None, db: None) -> Organization:
 @pytest.fixture
 def org_beta(tenant_schemas: None, db: None) -> Organization:
     return _ensure_organization("beta")
+
+
+@pytest.fixture
+def org_gamma(tenant_schemas: None, db: None) -> Organization:
+    return _ensure_organization("gamma")
 
 
 @pytest.fixture

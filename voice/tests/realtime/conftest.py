@@ -32,14 +32,34 @@ async def issue_key(organization: Any, **options: Any) -> str:
     return (await sync_to_async(api_key_create)(organization=organization, **options)).plaintext
 
 
+# What a test may set on the default agent; everything else keeps its default.
+CONFIGURABLE = (
+    "instructions",
+    "voice",
+    "stt_routes",
+    "llm_routes",
+    "tts_routes",
+    "turn_detection",
+    "builtin_tools",
+    "max_output_tokens",
+    "memory_enabled",
+)
+
+
 async def configure_agent(organization: Any, **settings: Any) -> None:
-    """Point the organization's default agent at the given settings (committed)."""
+    """Give the organization's default agent these settings, the others their defaults
+    (committed), so that no test depends on what an earlier one left configured."""
     from django_tenants.utils import schema_context
 
     from voice.models import Agent
 
+    fresh = Agent()  # unsaved: its attributes are the fields' defaults
+    defaults = {name: getattr(fresh, name) for name in CONFIGURABLE}
+
     def update() -> None:
         with schema_context(organization.schema_name):
-            Agent.objects.filter(is_default=True).update(**settings)
+            agent = Agent.objects.get(is_default=True)
+            Agent.objects.filter(pk=agent.pk).update(**{**defaults, **settings})
+            agent.webhook_tools.clear()
 
     await sync_to_async(update)()

@@ -1,7 +1,9 @@
 """The limits a realtime session lives under: per-organization session cap, idle timeout and
 maximum length, each ending with an `error` event and a documented close code.
 
-A daphne process of its own runs with tight limits, so the tests take seconds.
+A daphne process of its own runs with tight limits, so the tests take seconds. The organization
+is one that no other test opens sessions for: the cap counts an organization's live sessions
+on every server, and other tests' sessions may still be closing.
 """
 
 from __future__ import annotations
@@ -66,10 +68,10 @@ async def closing_error(socket: ClientConnection, *, timeout_s: float) -> tuple[
 
 
 async def test_sessions_beyond_the_plan_cap_are_refused_until_one_ends(
-    strict_server: DaphneProcess, org_alpha: Any
+    strict_server: DaphneProcess, org_gamma: Any
 ) -> None:
-    await configure_agent(org_alpha, turn_detection=None)
-    key = await issue_key(org_alpha)
+    await configure_agent(org_gamma, turn_detection=None)
+    key = await issue_key(org_gamma)
     held = [await open_session(strict_server, key) for _ in range(SESSION_CAP)]
     try:
         async with connect(
@@ -85,20 +87,20 @@ async def test_sessions_beyond_the_plan_cap_are_refused_until_one_ends(
 
 
 async def test_a_silent_client_is_disconnected_after_the_idle_timeout(
-    strict_server: DaphneProcess, org_alpha: Any
+    strict_server: DaphneProcess, org_gamma: Any
 ) -> None:
-    await configure_agent(org_alpha, turn_detection=None)
-    socket = await open_session(strict_server, await issue_key(org_alpha))
+    await configure_agent(org_gamma, turn_detection=None)
+    socket = await open_session(strict_server, await issue_key(org_gamma))
     started = asyncio.get_running_loop().time()
     assert await closing_error(socket, timeout_s=IDLE_S + 5) == ("idle_timeout", 4008)
     assert asyncio.get_running_loop().time() - started >= IDLE_S
 
 
 async def test_even_a_busy_session_ends_at_the_maximum_length(
-    strict_server: DaphneProcess, org_alpha: Any
+    strict_server: DaphneProcess, org_gamma: Any
 ) -> None:
-    await configure_agent(org_alpha, turn_detection=None)
-    socket = await open_session(strict_server, await issue_key(org_alpha))
+    await configure_agent(org_gamma, turn_detection=None)
+    socket = await open_session(strict_server, await issue_key(org_gamma))
 
     async def keep_busy() -> None:
         while True:
