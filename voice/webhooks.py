@@ -70,19 +70,29 @@ def check_webhook_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
         parts.port  # noqa: B018 - raises for a port that is not a number in range
     except ValueError as error:
         raise InvalidRequestError("the webhook URL's port is invalid", param="url") from error
-    host = parts.hostname
+    host = parts.hostname.rstrip(".")  # "localhost." is localhost
     if host in allowed:
         return
-    try:
-        ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
+    address = _ip_literal(host)
+    if address is None:
         if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise InvalidRequestError(
-                "webhooks may only reach public addresses", param="url"
-            ) from None
+            raise InvalidRequestError("webhooks may only reach public addresses", param="url")
         return  # a name: checked again on every connection, after resolution
-    if not address_allowed(host, allowed):
+    if not address_allowed(address, allowed):
         raise InvalidRequestError("webhooks may only reach public addresses", param="url")
+
+
+def _ip_literal(host: str) -> str | None:
+    """The address a host names literally, in any form the system resolver accepts without
+    DNS: dotted or IPv6, but also "2130706433", "0x7f000001" or "127.1" (all 127.0.0.1)."""
+    try:
+        return str(ipaddress.ip_address(host.split("%")[0]))
+    except ValueError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 class GuardedResolver(AbstractResolver):

@@ -20,6 +20,7 @@ from voice.engine.config import AgentConfig
 from voice.engine.errors import InvalidRequestError, ToolError
 from voice.engine.llm.base import ToolCall
 from voice.engine.tools import ToolRegistry
+from voice.models import WebhookTool
 from voice.selectors import agent_config, agent_for_session, webhook_definitions
 from voice.services import webhook_tool_create
 from voice.tests.webhook_endpoint import SIGNING_SECRET as SECRET
@@ -84,6 +85,10 @@ def test_only_public_addresses_are_reachable(address: str, allowed: bool) -> Non
         "http://[::1]/hook",
         "http://169.254.169.254/latest/meta-data/",
         "http://10.0.0.5:8080/hook",
+        "http://localhost./hook",
+        "http://2130706433/hook",  # 127.0.0.1 as one number
+        "http://0x7f000001/hook",
+        "http://127.1/hook",
         "http://example.com:99999/hook",
         "not a url",
     ],
@@ -104,11 +109,8 @@ async def test_a_name_resolving_to_a_private_address_is_refused_at_connection_ti
         await GuardedResolver(()).resolve("localhost", 80)
     # The machine's own name passes the literal check (it is just a name), and resolves to
     # loopback or a private address: the check when connecting stops it.
+    # (Machines of this project's kind map their name in /etc/hosts.)
     own_name = socket.gethostname()
-    try:
-        socket.getaddrinfo(own_name, 80)
-    except socket.gaierror:
-        pytest.skip(f"this machine's name {own_name!r} does not resolve")
     with pytest.raises(ToolError, match="non-public address"):
         await call(f"http://{own_name}:9/hook", allowed=())
 
@@ -162,11 +164,19 @@ async def test_through_the_registry_the_model_gets_the_result_or_the_error(
             agent.webhook_tools.add(tool)
             return agent_config(agent), webhook_definitions(["lookup_order"])
 
+    def unregister() -> None:
+        # Written from another thread, so outside the test's transaction: remove it here.
+        with schema_context(org_alpha.schema_name):
+            WebhookTool.objects.filter(name="lookup_order").delete()
+
     config, definitions = await sync_to_async(register)()
-    async with WebhookExecutor(definitions, allowed_hosts=LOOPBACK) as webhooks:
-        registry = ToolRegistry(config.tools, executor=webhooks)
-        result = await registry.execute(ToolCall("call_1", "lookup_order", '{"order": "B-2"}'))
-        refused = await registry.execute(ToolCall("call_2", "lookup_order", '{"order": 7}'))
+    try:
+        async with WebhookExecutor(definitions, allowed_hosts=LOOPBACK) as webhooks:
+            registry = ToolRegistry(config.tools, executor=webhooks)
+            result = await registry.execute(ToolCall("call_1", "lookup_order", '{"order": "B-2"}'))
+            refused = await registry.execute(ToolCall("call_2", "lookup_order", '{"order": 7}'))
+    finally:
+        await sync_to_async(unregister)()
     assert json.loads(result.output)["status"] == "shipped"
     assert not refused.ok
     assert len(order_service.received) == 1  # bad arguments are never sent
