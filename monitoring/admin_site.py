@@ -29,8 +29,11 @@ def on_tenant_site(request: HttpRequest) -> bool:
 
 
 class _SiteScopedAdmin(admin.ModelAdmin):
+    # True: shown on organizations' domains only; False: on the platform's domains only.
+    tenant_site_only: bool
+
     def _shown(self, request: HttpRequest) -> bool:
-        raise NotImplementedError
+        return on_tenant_site(request) == self.tenant_site_only
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._shown(request) and super().has_module_permission(request)
@@ -51,15 +54,13 @@ class _SiteScopedAdmin(admin.ModelAdmin):
 class TenantSchemaAdmin(_SiteScopedAdmin):
     """A model of the organizations' schemas: shown on an organization's domain only."""
 
-    def _shown(self, request: HttpRequest) -> bool:
-        return on_tenant_site(request)
+    tenant_site_only = True
 
 
 class PlatformAdmin(_SiteScopedAdmin):
     """A platform model: shown on the platform's domains only."""
 
-    def _shown(self, request: HttpRequest) -> bool:
-        return not on_tenant_site(request)
+    tenant_site_only = False
 
 
 class OrganizationRowsAdmin(admin.ModelAdmin):

@@ -173,8 +173,7 @@ async def demo_page_url(widget_server: DaphneProcess, org_alpha: Any) -> str:
 async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
     chromium_executable: Path, demo_page_url: str, tmp_path: Path
 ) -> None:
-    if not SHARED_AUDIO.is_dir():
-        pytest.skip(f"the shared recordings are not at {SHARED_AUDIO}")
+    assert SHARED_AUDIO.is_dir(), f"the shared recordings should be at {SHARED_AUDIO}"
 
     microphone = fake_microphone(tmp_path / "microphone.wav")
     screenshot = tmp_path / "widget.png"

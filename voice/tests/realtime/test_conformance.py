@@ -47,6 +47,14 @@ def words(text: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", text.lower())
 
 
+async def ask_in_text(connection: Any, text: str) -> None:
+    """Say `text` as a user text message and ask for a response."""
+    await connection.conversation.item.create(
+        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    )
+    await connection.response.create()
+
+
 def sdk_client(server: Any, key: str) -> AsyncOpenAI:
     return AsyncOpenAI(api_key=key, websocket_base_url=server.websocket_base_url, max_retries=0)
 
@@ -106,14 +114,7 @@ async def test_response_cancel_and_item_truncate_behave_as_openai_documents(
     client = sdk_client(daphne_server, await issue_key(org_alpha))
     async with client.realtime.connect(model="aura-local") as connection:
         await events_until(connection, "session.created")
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Talk."}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "Talk.")
         first_audio = (await events_until(connection, "response.output_audio.delta"))[-1]
         await connection.response.cancel()
         done = (await events_until(connection, "response.done"))[-1]
@@ -138,14 +139,7 @@ async def test_an_answer_truncated_after_it_was_recorded_is_stored_as_heard(
     client = sdk_client(daphne_server, await issue_key(org_alpha))
     async with client.realtime.connect(model="aura-local") as connection:
         await events_until(connection, "session.created")
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "When is it open?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "When is it open?")
         received = await events_until(connection, "response.done")
         item_id = of_type(received, "response.output_audio.delta")[0]["item_id"]
         # The answer is recorded when the response is done; the client played only some of it.
@@ -196,14 +190,7 @@ async def test_a_client_side_function_call_round_trip(daphne_server, org_alpha, 
             }
         )
         await events_until(connection, "session.updated")
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Weather?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "Weather?")
         first = await events_until(connection, "response.done")
         call = of_type(first, "response.function_call_arguments.done")[0]
         assert call["name"] == "lookup_weather"
@@ -238,14 +225,7 @@ async def test_a_server_side_tool_runs_and_its_result_is_spoken(
     client = sdk_client(daphne_server, await issue_key(org_alpha))
     async with client.realtime.connect(model="aura-local") as connection:
         await events_until(connection, "session.created")
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Time?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "Time?")
         received = await events_until(connection, "response.done")
     output = received[-1]["response"]["output"]
     kinds = [item["type"] for item in output]

@@ -19,6 +19,7 @@ from voice.services import webhook_tool_create
 from voice.tests.realtime.conftest import issue_key
 from voice.tests.realtime.server import DaphneProcess, run_daphne
 from voice.tests.realtime.test_conformance import (
+    ask_in_text,
     events_until,
     of_type,
     sdk_client,
@@ -69,14 +70,7 @@ async def _attach_webhook(organization: Any, url: str, model: str, simulator: An
 async def _ask(server: DaphneProcess, key: str) -> list[dict[str, Any]]:
     async with sdk_client(server, key).realtime.connect(model="aura-local") as connection:
         await events_until(connection, "session.created")
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Where is my order A-17?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "Where is my order A-17?")
         return await events_until(connection, "response.done")
 
 
