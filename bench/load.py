@@ -365,7 +365,13 @@ def load_utterance(name: str) -> bytes:
     return pieces[0].astype("<i2").tobytes()
 
 
-ENV = {**os.environ, "AURA_WARM_UP_LOCAL_MODELS": "false", "PYTHONUNBUFFERED": "1"}
+ENV = {
+    **os.environ,
+    "AURA_WARM_UP_LOCAL_MODELS": "false",
+    "PYTHONUNBUFFERED": "1",
+    # The simulator listens on loopback, which tenants' routes may not reach unless allowed.
+    "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
+}
 
 
 def start_simulator(stack: ExitStack, port: int, logs: Path) -> psutil.Process:

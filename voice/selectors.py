@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
 
 from aura_project.encryption import DecryptionError, decrypt
 from voice.agent_config import agent_config_from_settings
@@ -32,7 +34,7 @@ def agent_for_session(name: str | None) -> Agent:
 
 
 def agent_config(agent: Agent) -> AgentConfig:
-    config = _settings_config(agent)
+    config = public_only_urls(_settings_config(agent))
     if agent.pk is None:
         return config  # not saved yet: it has no webhook tools
     config = dataclasses.replace(config, tools=config.tools + webhook_specs(agent))
@@ -40,6 +42,31 @@ def agent_config(agent: Agent) -> AgentConfig:
 
 
 ROUTE_STAGES = ("stt_routes", "llm_routes", "tts_routes")
+
+
+def public_only_urls(config: AgentConfig) -> AgentConfig:
+    """Routes with the organization's own base_url may connect to public addresses only, plus
+    the hosts the operator allows (AURA_PROVIDER_ALLOWED_HOSTS); checked at every connection,
+    after DNS, since a name that looked public when the agent was saved may not stay so."""
+    allowed = tuple(settings.AURA_PROVIDER_ALLOWED_HOSTS)
+    return _each_route(
+        config,
+        lambda route: dataclasses.replace(route, public_only=allowed) if route.base_url else route,
+    )
+
+
+def _each_route(config: AgentConfig, change: Callable[[RouteConfig], RouteConfig]) -> AgentConfig:
+    """The config with `change` applied to every route of every stage."""
+
+    def changed(routes: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
+        return tuple(change(route) for route in routes)
+
+    return dataclasses.replace(
+        config,
+        stt_routes=changed(config.stt_routes),
+        llm_routes=changed(config.llm_routes),
+        tts_routes=changed(config.tts_routes),
+    )
 
 
 def with_provider_keys(config: AgentConfig) -> AgentConfig:
@@ -65,19 +92,13 @@ def with_provider_keys(config: AgentConfig) -> AgentConfig:
     if not keys:
         return config
 
-    def filled(routes: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
-        return tuple(
+    return _each_route(
+        config,
+        lambda route: (
             dataclasses.replace(route, api_key=keys[route.provider])
             if route.api_key is None and route.provider in keys
             else route
-            for route in routes
-        )
-
-    return dataclasses.replace(
-        config,
-        stt_routes=filled(config.stt_routes),
-        llm_routes=filled(config.llm_routes),
-        tts_routes=filled(config.tts_routes),
+        ),
     )
 
 

@@ -1,10 +1,8 @@
 """Tenant webhook tools: the engine's `ToolExecutor` port, over signed HTTP requests.
 
-The URL is the tenant's, so it is untrusted: a webhook may only reach public addresses (no
-loopback, private, link-local, multicast or cloud-metadata ones) unless the operator lists the
-host in AURA_WEBHOOK_ALLOWED_HOSTS. The check happens where the connection is made, on every
-address the name resolves to, so a DNS answer cannot swap in a private address after a check
-(DNS rebinding); redirects are not followed.
+The URL is the tenant's, so it is untrusted: a webhook may only reach public addresses unless
+the operator lists the host in AURA_WEBHOOK_ALLOWED_HOSTS (the rule of voice.engine.addresses),
+checked where the connection is made; redirects are not followed.
 
 Each request carries `X-Aura-Timestamp` and `X-Aura-Signature: v1=<hex>`, the HMAC-SHA256 of
 "<timestamp>.<body>" with the tool's signing secret (docs/api/function-calling.md).
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import socket
 import time
@@ -26,6 +23,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from voice.engine.addresses import BlockedAddressError, address_allowed, ip_literal
 from voice.engine.errors import InvalidRequestError, ToolError
 
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -38,20 +36,6 @@ class WebhookDefinition:
     url: str
     signing_secret: str = field(repr=False)
     timeout_s: float = 10.0
-
-
-class BlockedAddressError(OSError):
-    """The webhook's host is, or resolves to, an address webhooks may not reach."""
-
-
-def address_allowed(address: str, allowed_hosts: Iterable[str] = ()) -> bool:
-    """Whether a webhook may connect to this IP address."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    if str(ip) in allowed_hosts:
-        return True
-    return ip.is_global and not ip.is_multicast
 
 
 def check_webhook_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
@@ -73,26 +57,13 @@ def check_webhook_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
     host = parts.hostname.rstrip(".")  # "localhost." is localhost
     if host in allowed:
         return
-    address = _ip_literal(host)
+    address = ip_literal(host)
     if address is None:
         if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
             raise InvalidRequestError("webhooks may only reach public addresses", param="url")
         return  # a name: checked again on every connection, after resolution
     if not address_allowed(address, allowed):
         raise InvalidRequestError("webhooks may only reach public addresses", param="url")
-
-
-def _ip_literal(host: str) -> str | None:
-    """The address a host names literally, in any form the system resolver accepts without
-    DNS: dotted or IPv6, but also "2130706433", "0x7f000001" or "127.1" (all 127.0.0.1)."""
-    try:
-        return str(ipaddress.ip_address(host.split("%")[0]))
-    except ValueError:
-        pass
-    try:
-        return socket.inet_ntoa(socket.inet_aton(host))
-    except OSError:
-        return None
 
 
 class GuardedResolver(AbstractResolver):

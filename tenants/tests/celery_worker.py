@@ -28,6 +28,9 @@ def run_celery_worker(*, database_name: str, queue: str) -> Iterator[str]:
         "DJANGO_SETTINGS_MODULE": "aura_project.settings.test",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database_name}",
         "PYTHONUNBUFFERED": "1",
+        # The suite's simulated model providers listen on loopback: allowed as an operator
+        # would allow a self-hosted model server (tests of the rule itself clear this).
+        "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
     }
     command = [
         *(sys.executable, "-m", "celery", "-A", "aura_project", "worker"),

@@ -50,6 +50,9 @@ class RouteConfig:
     provider: str
     model: str
     base_url: str | None = None
+    # None: the endpoint is the operator's own. For a base_url an organization chose, the
+    # hosts it may reach besides public addresses (voice.engine.addresses).
+    public_only: tuple[str, ...] | None = None
     api_key: str | None = field(default=None, repr=False)
     # Past this budget without a first token the router hedges with the next route.
     first_token_budget_ms: int = 2_000

@@ -11,6 +11,7 @@ import httpx2
 import openai
 
 from voice.engine.errors import ProviderError
+from voice.engine.public_http import PublicOnlyTransport
 
 logger = logging.getLogger(__name__)
 
@@ -18,24 +19,45 @@ logger = logging.getLogger(__name__)
 # cannot help, and they say nothing about the provider's health.
 REQUEST_FAULT_STATUSES = frozenset({400, 413, 422})
 
-_ClientKey = tuple[str | None, str, float]
+_ClientKey = tuple[str | None, str, float, tuple[str, ...] | None]
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, openai.AsyncOpenAI]]
 _clients = weakref.WeakKeyDictionary()
 
 
-def shared_client(*, base_url: str | None, api_key: str, timeout_s: float) -> openai.AsyncOpenAI:
-    """One client per endpoint, key and timeout in this event loop.
+def shared_client(
+    *,
+    base_url: str | None,
+    api_key: str,
+    timeout_s: float,
+    public_only: tuple[str, ...] | None = None,
+) -> openai.AsyncOpenAI:
+    """One client per endpoint, key, timeout and address rule in this event loop.
 
     Sessions share clients so that 200 sessions reuse one connection pool instead of opening
     200; the pool is bound to the loop it was first used in, hence one cache per loop.
     `max_retries=0`: retrying is the router's decision (it may prefer another route).
+    `public_only`, when set, limits connections to public addresses plus these hosts (for a
+    base_url an organization chose; see voice.engine.public_http).
     """
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    key = (base_url, api_key, timeout_s)
+    key = (base_url, api_key, timeout_s, public_only)
     client = per_loop.get(key)
     if client is None:
+        http_client = (
+            None
+            if public_only is None
+            # trust_env=False: proxies from the environment would be mounted ahead of the
+            # transport and connect unchecked.
+            else openai.DefaultAsyncHttpxClient(
+                transport=PublicOnlyTransport(public_only), trust_env=False
+            )
+        )
         client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout_s,
+            max_retries=0,
+            http_client=http_client,
         )
         per_loop[key] = client
     return client

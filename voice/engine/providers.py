@@ -50,6 +50,7 @@ def llm_from_route(route: RouteConfig) -> LanguageModel:
         model=route.model,
         api_key=api_key,
         base_url=base_url,
+        public_only=route.public_only,
         timeout_s=route.timeout_s,
         max_output_tokens=route.max_output_tokens,
         temperature=route.temperature,
@@ -68,6 +69,7 @@ def stt_from_route(route: RouteConfig) -> SpeechToText:
         model=route.model,
         api_key=api_key,
         base_url=base_url,
+        public_only=route.public_only,
         timeout_s=route.timeout_s,
     )
 
@@ -83,6 +85,7 @@ def tts_from_route(route: RouteConfig) -> TextToSpeech:
         model=route.model,
         api_key=api_key,
         base_url=base_url,
+        public_only=route.public_only,
         timeout_s=route.timeout_s,
     )
 

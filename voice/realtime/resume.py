@@ -49,13 +49,18 @@ def config_from_json(data: dict[str, Any]) -> AgentConfig:
             "input_format": AudioFormat(**data["input_format"]),
             "output_format": AudioFormat(**data["output_format"]),
             "turn_detection": TurnDetectionConfig(**turn) if turn else None,
-            "stt_routes": tuple(RouteConfig(**r) for r in data["stt_routes"]),
-            "llm_routes": tuple(RouteConfig(**r) for r in data["llm_routes"]),
-            "tts_routes": tuple(RouteConfig(**r) for r in data["tts_routes"]),
+            "stt_routes": tuple(_route(r) for r in data["stt_routes"]),
+            "llm_routes": tuple(_route(r) for r in data["llm_routes"]),
+            "tts_routes": tuple(_route(r) for r in data["tts_routes"]),
             "tools": tuple(ToolSpec(**t) for t in data["tools"]),
             "output_modalities": tuple(data["output_modalities"]),
         }
     )
+
+
+def _route(data: dict[str, Any]) -> RouteConfig:
+    hosts = data.get("public_only")  # JSON made the tuple a list
+    return RouteConfig(**{**data, "public_only": None if hosts is None else tuple(hosts)})
 
 
 def _key(session_id: str) -> str:

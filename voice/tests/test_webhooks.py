@@ -16,6 +16,7 @@ import pytest_asyncio
 from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 
+from voice.engine.addresses import BlockedAddressError, address_allowed
 from voice.engine.config import AgentConfig
 from voice.engine.errors import InvalidRequestError, ToolError
 from voice.engine.llm.base import ToolCall
@@ -25,14 +26,7 @@ from voice.selectors import agent_config, agent_for_session, webhook_definitions
 from voice.services import webhook_tool_create
 from voice.tests.webhook_endpoint import SIGNING_SECRET as SECRET
 from voice.tests.webhook_endpoint import OrderService, serve_order_service
-from voice.webhooks import (
-    BlockedAddressError,
-    GuardedResolver,
-    WebhookDefinition,
-    WebhookExecutor,
-    address_allowed,
-    check_webhook_url,
-)
+from voice.webhooks import GuardedResolver, WebhookDefinition, WebhookExecutor, check_webhook_url
 
 LOOPBACK = ("127.0.0.1",)
 

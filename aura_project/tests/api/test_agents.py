@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+
 import pytest
 from django_tenants.utils import schema_context
 
 from aura_project.tests.api.conftest import problem
+from voice.engine.errors import ProviderError
+from voice.engine.llm.base import ChatMessage, LanguageModel, LLMRequest
+from voice.engine.providers import llm_from_route
 from voice.models import Agent
+from voice.realtime.resume import config_from_json, config_to_json
+from voice.selectors import agent_config, agent_for_session
 
 ROUTES = {
     "stt_routes": [{"provider": "local", "model": "tiny.en"}],
@@ -111,6 +120,45 @@ def test_routes_may_not_point_inside(alpha, base_url, settings):
     if base_url.startswith("http://127.0.0.1"):
         allowed = alpha.patch(f"/api/v1/agents/{agent['id']}", {"llm_routes": [route]})
         assert allowed.status_code == 200
+
+
+def test_a_route_named_by_a_name_that_leads_inside_cannot_reach_it(org_alpha, alpha, settings):
+    # A name is just a name when the agent is saved; what it resolves to is checked at every
+    # connection, so it cannot lead a session to loopback (nor turn private later).
+    settings.AURA_PROVIDER_ALLOWED_HOSTS = []
+    own_name = socket.gethostname()  # machines of this kind map it to loopback
+    route = {"provider": "openai_compatible", "model": "m", "base_url": f"http://{own_name}:9/v1"}
+    created = alpha.post("/api/v1/agents", {"name": "Inward", "llm_routes": [route]})
+    assert created.status_code == 201
+    with schema_context(org_alpha.schema_name):
+        (llm_route,) = agent_config(agent_for_session("Inward")).llm_routes
+    assert llm_route.public_only == ()
+
+    with pytest.raises(ProviderError, match="non-public address") as refused:
+        asyncio.run(first_chunk(llm_from_route(llm_route)))
+    assert refused.value.code == "provider_unreachable"
+
+
+async def first_chunk(model: LanguageModel) -> object:
+    request = LLMRequest(messages=(ChatMessage("user", "hi"),))
+    async for chunk in model.stream(request):
+        return chunk
+    return None
+
+
+def test_the_operators_allowed_hosts_travel_with_the_routes_into_resumed_sessions(
+    org_alpha, alpha, settings
+):
+    settings.AURA_PROVIDER_ALLOWED_HOSTS = ["127.0.0.1"]
+    own = {"provider": "openai_compatible", "model": "m", "base_url": "http://127.0.0.1:9/v1"}
+    cloud = {"provider": "openai", "model": "gpt-4o-mini"}
+    alpha.post("/api/v1/agents", {"name": "Mixed", "llm_routes": [own, cloud]})
+    with schema_context(org_alpha.schema_name):
+        config = agent_config(agent_for_session("Mixed"))
+    resumed = config_from_json(json.loads(json.dumps(config_to_json(config))))
+    for routes in (config.llm_routes, resumed.llm_routes):
+        # The organization's URL is held to the rule; the cloud default is the operator's own.
+        assert [route.public_only for route in routes] == [("127.0.0.1",), None]
 
 
 def test_a_public_self_hosted_route_is_accepted(alpha):

@@ -34,6 +34,8 @@ class OpenAICompatibleLLM(LanguageModel):
         api_key: Bearer token; local servers accept any placeholder.
         base_url: Server root ending in /v1; None means the SDK default (OPENAI_BASE_URL or
             api.openai.com).
+        public_only: None for the operator's own endpoints; for a base_url an
+            organization chose, the hosts besides public addresses it may reach.
         timeout_s: Connect and per-read timeout.
         max_output_tokens: Default cap when the request gives none.
         temperature: Default temperature when the request gives none.
@@ -48,6 +50,7 @@ class OpenAICompatibleLLM(LanguageModel):
         model: str,
         api_key: str,
         base_url: str | None = None,
+        public_only: tuple[str, ...] | None = None,
         timeout_s: float = 30.0,
         max_output_tokens: int | None = None,
         temperature: float | None = None,
@@ -57,6 +60,7 @@ class OpenAICompatibleLLM(LanguageModel):
         self.model = model
         self._api_key = api_key
         self.base_url = base_url
+        self._public_only = public_only
         self._timeout_s = timeout_s
         self._max_output_tokens = max_output_tokens
         self._temperature = temperature
@@ -70,7 +74,10 @@ class OpenAICompatibleLLM(LanguageModel):
         """
         parameters = self._parameters(request)
         client = shared_client(
-            base_url=self.base_url, api_key=self._api_key, timeout_s=self._timeout_s
+            base_url=self.base_url,
+            api_key=self._api_key,
+            timeout_s=self._timeout_s,
+            public_only=self._public_only,
         )
         assembler = _ChunkAssembler(self.provider)
         # The SDK sends the request and raises its typed errors; the events are decoded here

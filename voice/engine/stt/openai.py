@@ -22,6 +22,8 @@ class OpenAISTT(SpeechToText):
         model: Transcription model ("gpt-4o-mini-transcribe", "whisper-1", ...).
         api_key: Bearer token.
         base_url: Server root ending in /v1; None means the SDK default.
+        public_only: None for the operator's own endpoints; for a base_url an
+            organization chose, the hosts besides public addresses it may reach.
         timeout_s: Request timeout.
     """
 
@@ -32,12 +34,14 @@ class OpenAISTT(SpeechToText):
         model: str,
         api_key: str,
         base_url: str | None = None,
+        public_only: tuple[str, ...] | None = None,
         timeout_s: float = 30.0,
     ) -> None:
         self.provider = provider
         self.model = model
         self._api_key = api_key
         self.base_url = base_url
+        self._public_only = public_only
         self._timeout_s = timeout_s
 
     async def transcribe(
@@ -46,7 +50,10 @@ class OpenAISTT(SpeechToText):
         """Transcribe the utterance; raises `ProviderError` when the server fails."""
         wav = wav_bytes(audio_16k)
         client = shared_client(
-            base_url=self.base_url, api_key=self._api_key, timeout_s=self._timeout_s
+            base_url=self.base_url,
+            api_key=self._api_key,
+            timeout_s=self._timeout_s,
+            public_only=self._public_only,
         )
         try:
             if language:

@@ -25,6 +25,8 @@ class OpenAITTS(TextToSpeech):
         model: Speech model ("gpt-4o-mini-tts", "tts-1", ...).
         api_key: Bearer token.
         base_url: Server root ending in /v1; None means the SDK default.
+        public_only: None for the operator's own endpoints; for a base_url an
+            organization chose, the hosts besides public addresses it may reach.
         timeout_s: Connect and per-read timeout.
         default_voice: Voice used when `synthesize` is given none.
     """
@@ -38,6 +40,7 @@ class OpenAITTS(TextToSpeech):
         model: str,
         api_key: str,
         base_url: str | None = None,
+        public_only: tuple[str, ...] | None = None,
         timeout_s: float = 30.0,
         default_voice: str = DEFAULT_VOICE,
     ) -> None:
@@ -45,6 +48,7 @@ class OpenAITTS(TextToSpeech):
         self.model = model
         self._api_key = api_key
         self.base_url = base_url
+        self._public_only = public_only
         self._timeout_s = timeout_s
         self._default_voice = default_voice
 
@@ -55,7 +59,10 @@ class OpenAITTS(TextToSpeech):
         if not text.strip():
             return
         client = shared_client(
-            base_url=self.base_url, api_key=self._api_key, timeout_s=self._timeout_s
+            base_url=self.base_url,
+            api_key=self._api_key,
+            timeout_s=self._timeout_s,
+            public_only=self._public_only,
         )
         request = client.audio.speech.with_streaming_response.create(
             model=self.model,
