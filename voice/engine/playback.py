@@ -5,6 +5,11 @@ playing when it arrives (or when the frames before it have finished), at real-ti
 that model it paces output a small lead ahead of the play head, so that a barge-in has little to
 flush, and it knows how much of an answer was heard when it was interrupted. A client that
 reports its real playback position (`acknowledge`) replaces the model's estimate.
+
+Once the lead is full, output waits until a refill's worth (100 ms) has played and then sends
+that much at once, rather than one 20 ms frame every 20 ms: the frames sent together leave as
+one audio event, so a session speaking costs the server ~10 messages and wake-ups a second
+instead of 50, while the client's buffer stays between lead - refill and lead.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from voice.engine.ports import Clock
 
 DEFAULT_LEAD_MS = 300
+DEFAULT_REFILL_MS = 100
 # English TTS speaks ~14 characters per second.
 ESTIMATED_MS_PER_CHAR = 70.0
 
@@ -22,17 +28,32 @@ ESTIMATED_MS_PER_CHAR = 70.0
 class PlaybackClock:
     """The modelled play head of one output item's audio."""
 
-    def __init__(self, clock: Clock, *, lead_ms: int = DEFAULT_LEAD_MS) -> None:
+    def __init__(
+        self, clock: Clock, *, lead_ms: int = DEFAULT_LEAD_MS, refill_ms: int = DEFAULT_REFILL_MS
+    ) -> None:
         self._clock = clock
         self._lead_s = lead_ms / 1000
+        self._refill_s = min(refill_ms, lead_ms) / 1000
+        # Sending until the lead is full, as opposed to waiting for room to refill.
+        self._refilling = True
         self._buffered_until_s = 0.0
         self.sent_ms = 0.0
         self._ack_ms: float | None = None
         self._ack_at_s = 0.0
 
     def delay_before_next_s(self) -> float:
-        """How long to wait before the next frame keeps the lead within bounds."""
-        return max(0.0, self._buffered_until_s - self._lead_s - self._clock.monotonic())
+        """How long to wait before the next frame keeps the lead within bounds: none while
+        the lead has room, else until a refill's worth of it has played."""
+        ahead_s = self._buffered_until_s - self._clock.monotonic()
+        if ahead_s > self._lead_s:
+            self._refilling = False
+        if self._refilling:
+            return 0.0
+        delay_s = ahead_s - (self._lead_s - self._refill_s)
+        if delay_s <= 0:
+            self._refilling = True  # until the lead is full again
+            return 0.0
+        return delay_s
 
     async def wait_for_room(self) -> None:
         delay_s = self.delay_before_next_s()

@@ -27,18 +27,43 @@ def send(playback: PlaybackClock, frames: int) -> None:
         playback.frame_sent(FRAME_MS)
 
 
-def test_output_runs_ahead_of_the_play_head_by_at_most_the_lead() -> None:
-    clock = SteppedClock()
-    playback = PlaybackClock(clock, lead_ms=300)
-    sent_without_waiting = 0
+def sent_without_waiting(playback: PlaybackClock) -> int:
+    frames = 0
     while playback.delay_before_next_s() == 0:
         playback.frame_sent(FRAME_MS)
-        sent_without_waiting += 1
-    # 15 frames of 20 ms fill the 300 ms lead; one more has to wait one frame.
-    assert sent_without_waiting == 16
+        frames += 1
+    return frames
+
+
+def test_output_runs_ahead_of_the_play_head_by_at_most_the_lead() -> None:
+    clock = SteppedClock()
+    playback = PlaybackClock(clock, lead_ms=300, refill_ms=100)
+    # 15 frames of 20 ms fill the 300 ms lead, and the one that starts at 300 ms goes too.
+    assert sent_without_waiting(playback) == 16
+    assert playback.unplayed_ms() == pytest.approx(320)
+
+
+def test_a_full_lead_is_refilled_in_batches_not_frame_by_frame() -> None:
+    clock = SteppedClock()
+    playback = PlaybackClock(clock, lead_ms=300, refill_ms=100)
+    sent_without_waiting(playback)
+    # Full: the next frame waits until 120 ms have played (200 ms left at the client)...
+    assert playback.delay_before_next_s() == pytest.approx(0.120)
+    clock.advance_ms(60)
+    assert playback.delay_before_next_s() == pytest.approx(0.060)
+    clock.advance_ms(60)
+    # ...and then 6 frames go at once, back to a full lead.
+    assert sent_without_waiting(playback) == 6
+    assert playback.unplayed_ms() == pytest.approx(320)
+
+
+def test_without_a_refill_size_output_keeps_the_lead_frame_by_frame() -> None:
+    clock = SteppedClock()
+    playback = PlaybackClock(clock, lead_ms=300, refill_ms=0)
+    sent_without_waiting(playback)
     assert playback.delay_before_next_s() == pytest.approx(0.020)
     clock.advance_ms(20)
-    assert playback.delay_before_next_s() == 0
+    assert sent_without_waiting(playback) == 1
 
 
 def test_heard_audio_is_what_was_sent_minus_what_is_still_queued_at_the_client() -> None:
