@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 # cannot help, and they say nothing about the provider's health.
 REQUEST_FAULT_STATUSES = frozenset({400, 413, 422})
 
+# The SDK's own limits keep only 100 idle connections, fewer than the streams a busy process
+# holds open at once (every speaking session streams TTS): connections beyond it would be
+# closed after each request and opened again for the next.
+POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=500)
+
 _ClientKey = tuple[str | None, str, float, tuple[str, ...] | None]
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, openai.AsyncOpenAI]]
 _clients = weakref.WeakKeyDictionary()
@@ -44,12 +49,12 @@ def shared_client(
     client = per_loop.get(key)
     if client is None:
         http_client = (
-            None
+            openai.DefaultAsyncHttpxClient(limits=POOL_LIMITS)
             if public_only is None
             # trust_env=False: proxies from the environment would be mounted ahead of the
             # transport and connect unchecked.
             else openai.DefaultAsyncHttpxClient(
-                transport=PublicOnlyTransport(public_only), trust_env=False
+                transport=PublicOnlyTransport(public_only, limits=POOL_LIMITS), trust_env=False
             )
         )
         client = openai.AsyncOpenAI(

@@ -20,9 +20,6 @@ from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
 
 from voice.engine.addresses import BlockedAddressError, allowed_addresses
 
-# The limits the OpenAI SDK's own client uses.
-POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
-
 _SocketOptions = Iterable[
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 ]
@@ -81,14 +78,14 @@ class PublicOnlyTransport(httpx2.AsyncHTTPTransport):
     """httpx's own transport over a `PublicOnlyBackend`, ignoring proxy settings from the
     environment (a proxy would make the connection on our behalf, unchecked)."""
 
-    def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
-        super().__init__(trust_env=False, limits=POOL_LIMITS)
+    def __init__(self, allowed_hosts: Iterable[str], *, limits: httpx2.Limits) -> None:
+        super().__init__(trust_env=False, limits=limits)
         # The transport builds its pool without a way to pass a backend; replacing the pool
         # it built (unused until the first request) is the only hook httpx leaves.
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=httpx2.create_ssl_context(trust_env=False),
-            max_connections=POOL_LIMITS.max_connections,
-            max_keepalive_connections=POOL_LIMITS.max_keepalive_connections,
-            keepalive_expiry=POOL_LIMITS.keepalive_expiry,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
             network_backend=PublicOnlyBackend(allowed_hosts),
         )
