@@ -411,6 +411,11 @@ class STTRouter(_Router[SpeechToText]):
 
     stage: Stage = "stt"
 
+    @property
+    def runs_locally(self) -> bool:
+        """Whether the route tried first is a local model (see `SpeechToText.runs_locally`)."""
+        return bool(self.routes) and self.routes[0].provider == "local"
+
     def _default_provider(self, route: RouteConfig) -> SpeechToText:
         # Imported late: the providers pull in SDKs that a router built with a factory
         # (as in tests) never needs.

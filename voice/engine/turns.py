@@ -43,6 +43,9 @@ MAX_BACKLOG_S = 30
 class Transcriber(Protocol):
     """A `SpeechToText` or an `STTRouter`."""
 
+    @property
+    def runs_locally(self) -> bool: ...
+
     async def transcribe(
         self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
     ) -> Transcript: ...
@@ -64,12 +67,21 @@ class Speculation:
     audio: Audio
     timeline: TurnTimeline
     transcription: asyncio.Task[Transcript | None]
+    # Whether abandoning it stops the transcription too (a remote provider's request).
+    cancellable: bool = False
     abandoned: bool = False
     response: ResponseRun | None = None
     response_task: asyncio.Task[None] | None = None
 
     async def transcript(self) -> Transcript | None:
-        return await asyncio.shield(self.transcription)
+        """The guessed transcript; None if it failed or was cancelled with the speculation."""
+        try:
+            return await asyncio.shield(self.transcription)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.transcription.cancelled() and (current is None or not current.cancelling()):
+                return None
+            raise
 
     def adopt_response(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
         self.response, self.response_task = run, task
@@ -77,9 +89,12 @@ class Speculation:
             task.cancel()
 
     def abandon(self) -> None:
-        # The transcription keeps running: its thread cannot be stopped, and while it runs
-        # the CPU is not free for another guess.
+        # A local transcription keeps running: its thread cannot be stopped, and while it
+        # runs the CPU is not free for another guess. A remote one is cancelled, so that it
+        # neither costs an upload's worth of work nor holds back the next guess.
         self.abandoned = True
+        if self.cancellable:
+            self.transcription.cancel()
         if self.response_task is not None:
             self.response_task.cancel()
 
@@ -109,7 +124,7 @@ class Turn:
             speech_end_at=self.speech_end_at, user_item_id=self.item_id, speculative=True
         )
         task = tasks.spawn(self._guess(audio, timeline), name="speculative-stt")
-        self.speculation = Speculation(audio, timeline, task)
+        self.speculation = Speculation(audio, timeline, task, cancellable=not self.stt.runs_locally)
         return self.speculation
 
     async def _guess(self, audio: Audio, timeline: TurnTimeline) -> Transcript | None:
@@ -258,9 +273,10 @@ class UserTurns:
         return TurnSignal("speech_stopped", turn)
 
     def speculate(self, turn: Turn, tasks: TaskSet) -> Speculation | None:
-        """Guess the turn's transcript now, unless an earlier guess still occupies the CPU."""
+        """Guess the turn's transcript now, unless an earlier local guess still occupies the
+        CPU (a remote one in flight costs nothing here, and an abandoned one is cancelled)."""
         busy = self._last_speculation_task
-        if busy is not None and not busy.done():
+        if busy is not None and not busy.done() and self._stt.runs_locally:
             return None
         speculation = turn.speculate(tasks, self._detector.utterance_so_far())
         self._last_speculation_task = speculation.transcription

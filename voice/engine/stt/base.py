@@ -21,6 +21,9 @@ class SpeechToText(ABC):
 
     provider: str
     model: str
+    # A local model transcribes in a thread that a cancel cannot stop, so an abandoned guess
+    # keeps the CPU busy; a request to a remote provider ends when it is cancelled.
+    runs_locally: bool = False
 
     @abstractmethod
     async def transcribe(

@@ -67,6 +67,7 @@ class LocalWhisperSTT(SpeechToText):
     """
 
     provider = "local"
+    runs_locally = True
     _shared: ClassVar[dict[Path, LocalWhisperSTT]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from voice.engine.config import AgentConfig, ToolSpec, TurnDetectionConfig
+from voice.engine.config import AgentConfig, RouteConfig, ToolSpec, TurnDetectionConfig
 from voice.engine.errors import AudioFormatError, InvalidRequestError
 from voice.engine.events import (
     AudioDelta,
@@ -39,6 +39,7 @@ from voice.engine.events import (
 from voice.engine.log_context import current_turn
 from voice.engine.response import ResponseOptions
 from voice.engine.tools import ToolRegistry, builtin_specs
+from voice.tests.engine.simulator import SimulatorProcess
 from voice.tests.engine.voice_harness import (
     EventLog,
     SessionFactory,
@@ -348,3 +349,30 @@ async def test_audio_waiting_for_a_slow_transport_is_merged_into_longer_contiguo
         assert following.audio_offset_ms == previous.audio_offset_ms + previous.duration_ms
     total_ms = sum(d.duration_ms for d in deltas)
     assert sum(len(d.audio) for d in deltas) == total_ms * 24_000 * 2 // 1000
+
+
+async def test_a_remote_guess_abandoned_in_a_pause_does_not_hold_back_the_guess_at_the_end(
+    make_session: SessionFactory, simulator: SimulatorProcess, simulator_llm: SimulatorLLM
+) -> None:
+    # "One, two, three." has a pause after each word; every pause starts a guess at the
+    # transcript, which the next word abandons. With a remote STT slower than the whole
+    # sentence, an abandoned guess still in flight must not keep the turn's real end from
+    # starting its own: the transcript then arrives 0.7 s sooner (the end-of-turn silence,
+    # less the 100 ms that confirm a pause).
+    stt_delay_ms = 3_000
+    stt = RouteConfig(
+        provider="openai_compatible",
+        model=f"sim-stt+slow-first-token:{stt_delay_ms}",
+        base_url=simulator.base_url,
+    )
+    config = AgentConfig(
+        turn_detection=TurnDetectionConfig(silence_duration_ms=800), stt_routes=(stt,)
+    )
+    async with make_session(config, llm=simulator_llm("say:Got it.")) as session:
+        log = EventLog(session).start()
+        await feed(session, np.concatenate([recording("english.wav"), silence(1_500)]))
+        metrics = await log.wait_for(TurnMetrics, timeout_s=30)
+        await log.stop()
+
+    assert metrics.stt_ms is not None
+    assert metrics.stt_ms < stt_delay_ms - 400, metrics
