@@ -47,6 +47,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -371,6 +372,8 @@ ENV = {
     "PYTHONUNBUFFERED": "1",
     # The simulator listens on loopback, which tenants' routes may not reach unless allowed.
     "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
+    # As in production: with DEBUG on, Django times and keeps every query the sessions make.
+    "DEBUG": "false",
 }
 
 
@@ -466,6 +469,8 @@ def main() -> None:
         baseline_ms = statistics.median(
             lone_voice_to_voice_ms(urls[0], key, utterance, args.chunk_ms)
         )
+        sim_admin = f"http://127.0.0.1:{sim_port}/_sim"
+        urllib.request.urlopen(urllib.request.Request(f"{sim_admin}/reset", method="POST"))
         lag_before = scrape_all(bases)
         rss_before = sum(server.memory_info().rss for server in servers.processes)
         client = psutil.Process()
@@ -494,6 +499,8 @@ def main() -> None:
         }
         rss_after = sum(server.memory_info().rss for server in servers.processes)
         lag_after = scrape_all(bases)
+        with urllib.request.urlopen(f"{sim_admin}/requests", timeout=10) as answer:
+            provider_requests = requests_by_stage(json.load(answer)["counts"])
     report(
         args,
         results,
@@ -502,7 +509,16 @@ def main() -> None:
         cpu_percent,
         (rss_before, rss_after),
         (lag_before, lag_after),
+        provider_requests,
     )
+
+
+def requests_by_stage(counts: dict[str, int]) -> dict[str, int]:
+    """The simulator's request counts per model as counts per stage ("sim-stt+..." is stt)."""
+    by_stage: Counter[str] = Counter()
+    for model, count in counts.items():
+        by_stage[model.split("+")[0].removeprefix("sim-")] += count
+    return dict(by_stage)
 
 
 def report(
@@ -513,6 +529,7 @@ def report(
     cpu_percent: dict[str, float],
     rss: tuple[int, int],
     lag: tuple[dict[float, float], dict[float, float]],
+    provider_requests: dict[str, int],
 ) -> None:
     rss_before, rss_after = rss
     lag_before, lag_after = lag
@@ -553,9 +570,18 @@ def report(
         # 100 = one core busy; the client and simulator share the machine with the server.
         "cpu_percent_of_one_core": cpu_percent,
         "server_memory_mb_per_session": (rss_after - rss_before) / 2**20 / args.sessions,
+        # More STT than turns: speculative transcriptions in pauses that were not the end.
+        "provider_requests_per_turn": {
+            stage: round(count / max(1, len(turns)), 2)
+            for stage, count in sorted(provider_requests.items())
+        },
         "elapsed_s": elapsed_s,
     }
     print(json.dumps(summary, indent=2))
+    # Every turn, for finding where the slow ones lost their time (not printed).
+    summary["turns"] = [
+        {"client_voice_to_voice_ms": t.voice_to_voice_ms, **t.engine} for t in turns
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"load-{args.sessions}x{args.servers}.json"
     path.write_text(json.dumps(summary, indent=2))
