@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -52,8 +53,18 @@ def test_each_key_resolves_to_its_own_organization(org_alpha, org_beta):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_async_code_alternating_tenants_on_one_worker_thread_never_leaks(org_alpha, org_beta):
-    """Regression test for django-tenants' pitfall: a pooled thread keeps its last schema."""
+def test_async_code_alternating_tenants_on_one_worker_thread_never_leaks(org_alpha, org_beta):
+    """Regression test for django-tenants' pitfall: a pooled thread keeps its last schema.
+
+    The calls run in an event loop of their own whose pool has one thread, so that thread
+    serves each tenant right after the other (a larger pool may hand alternating calls to
+    alternating threads, and the pitfall would go untested).
+    """
+    asyncio.run(alternate_tenants(org_alpha.schema_name, org_beta.schema_name))
+
+
+async def alternate_tenants(alpha_schema: str, beta_schema: str) -> None:
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
 
     def create(end_user_id: str) -> tuple[str, int]:
         conversation = conversation_start(end_user_id=end_user_id)
@@ -65,14 +76,14 @@ async def test_async_code_alternating_tenants_on_one_worker_thread_never_leaks(o
     def current_schema() -> str:
         return current_schema_name()
 
-    alpha_id, alpha_thread = await in_schema(org_alpha.schema_name, create, "leak-test-alpha")
-    beta_id, beta_thread = await in_schema(org_beta.schema_name, create, "leak-test-beta")
+    alpha_id, alpha_thread = await in_schema(alpha_schema, create, "leak-test-alpha")
+    beta_id, beta_thread = await in_schema(beta_schema, create, "leak-test-beta")
     assert alpha_thread == beta_thread, "both calls must have shared one worker thread"
 
     for _ in range(5):
         alpha_seen, beta_seen = await asyncio.gather(
-            in_schema(org_alpha.schema_name, visible_user_ids),
-            in_schema(org_beta.schema_name, visible_user_ids),
+            in_schema(alpha_schema, visible_user_ids),
+            in_schema(beta_schema, visible_user_ids),
         )
         assert "leak-test-alpha" in alpha_seen
         assert "leak-test-beta" not in alpha_seen
@@ -88,5 +99,5 @@ async def test_async_code_alternating_tenants_on_one_worker_thread_never_leaks(o
     def cleanup(pk: str) -> None:
         Conversation.objects.filter(pk=pk).delete()
 
-    await in_schema(org_alpha.schema_name, cleanup, alpha_id)
-    await in_schema(org_beta.schema_name, cleanup, beta_id)
+    await in_schema(alpha_schema, cleanup, alpha_id)
+    await in_schema(beta_schema, cleanup, beta_id)
