@@ -107,6 +107,19 @@ class TurnMetrics(models.Model):
         return f"Turn {self.response_id or self.pk} of {self.conversation_id}"
 
 
+# The summable columns that usage records and their rollups share.
+USAGE_AMOUNTS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "estimated_tokens",
+    "stt_seconds",
+    "tts_characters",
+    "audio_seconds",
+    "cost_usd",
+)
+
+
 class UsageRecord(models.Model):
     """What one turn (or the end of a session) consumed of one stage, provider and model.
 

@@ -15,25 +15,12 @@ from rest_framework.response import Response
 
 from aura_project.api.filters import UtcDateTimeFilter
 from aura_project.api.views import OrganizationViewSet
-from conversations.models import ActivityRollup, UsageRecord, UsageRollup
+from conversations.models import USAGE_AMOUNTS, ActivityRollup, UsageRecord, UsageRollup
 from monitoring.budget import BudgetStatus
 from monitoring.selectors import month_start, usage_month_to_date_cost
 from tenants.selectors import organization_by_schema
 
-USAGE_FIELDS = [
-    "stage",
-    "provider",
-    "model",
-    "outcome",
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "estimated_tokens",
-    "stt_seconds",
-    "tts_characters",
-    "audio_seconds",
-    "cost_usd",
-]
+USAGE_FIELDS = ["stage", "provider", "model", "outcome", *USAGE_AMOUNTS]
 
 
 class UsageRecordSerializer(serializers.ModelSerializer[UsageRecord]):

@@ -14,23 +14,20 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from conversations.models import ActivityRollup, Conversation, TurnMetrics, UsageRecord, UsageRollup
+from conversations.models import (
+    USAGE_AMOUNTS,
+    ActivityRollup,
+    Conversation,
+    TurnMetrics,
+    UsageRecord,
+    UsageRollup,
+)
 from monitoring.pricing import usage_cost
 
 PERIOD_LENGTH: dict[str, timedelta] = {
     UsageRollup.Period.HOUR: timedelta(hours=1),
     UsageRollup.Period.DAY: timedelta(days=1),
 }
-_AMOUNTS = (
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "estimated_tokens",
-    "stt_seconds",
-    "tts_characters",
-    "audio_seconds",
-    "cost_usd",
-)
 
 
 @transaction.atomic
@@ -80,7 +77,7 @@ def usage_roll_up(*, period: str, period_start: datetime) -> ActivityRollup:
     end = start + PERIOD_LENGTH[period]
     records = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
     groups = records.values("stage", "provider", "model", "outcome").annotate(
-        **{name: Sum(name) for name in _AMOUNTS}
+        **{name: Sum(name) for name in USAGE_AMOUNTS}
     )
     now = timezone.now()
     UsageRollup.objects.filter(period=period, period_start=start).delete()

@@ -188,7 +188,7 @@ class UserTurns:
         self._backlog_samples = 0
         self._audio_waiting = asyncio.Event()
         self._turn: Turn | None = None
-        self._last_speculation_task: asyncio.Task[Transcript | None] | None = None
+        self._last_speculation: Speculation | None = None
         self._config = config
         self._decoder = InputAudioDecoder(config.input_format)
         # With turn detection off the detector only buffers, bounded, until `commit`.
@@ -275,12 +275,11 @@ class UserTurns:
     def speculate(self, turn: Turn, tasks: TaskSet) -> Speculation | None:
         """Guess the turn's transcript now, unless an earlier local guess still occupies the
         CPU (a remote one in flight costs nothing here, and an abandoned one is cancelled)."""
-        busy = self._last_speculation_task
-        if busy is not None and not busy.done() and self._stt.runs_locally:
+        last = self._last_speculation
+        if last is not None and not last.cancellable and not last.transcription.done():
             return None
-        speculation = turn.speculate(tasks, self._detector.utterance_so_far())
-        self._last_speculation_task = speculation.transcription
-        return speculation
+        self._last_speculation = turn.speculate(tasks, self._detector.utterance_so_far())
+        return self._last_speculation
 
     def _new_turn(self, *, audio_start_ms: int = 0, manual: bool = False) -> Turn:
         return Turn(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
+from voice.services import AGENT_FIELDS
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 from voice.tests.realtime.server import DaphneProcess, run_daphne
 
@@ -32,18 +33,9 @@ async def issue_key(organization: Any, **options: Any) -> str:
     return (await sync_to_async(api_key_create)(organization=organization, **options)).plaintext
 
 
-# What a test may set on the default agent; everything else keeps its default.
-CONFIGURABLE = (
-    "instructions",
-    "voice",
-    "stt_routes",
-    "llm_routes",
-    "tts_routes",
-    "turn_detection",
-    "builtin_tools",
-    "max_output_tokens",
-    "memory_enabled",
-)
+# What a test may set on the default agent (everything but which agent is the default); the
+# rest is reset to its default.
+CONFIGURABLE = tuple(name for name in AGENT_FIELDS if name != "is_default")
 
 
 async def configure_agent(organization: Any, **settings: Any) -> None:
