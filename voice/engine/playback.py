@@ -8,8 +8,8 @@ reports its real playback position (`acknowledge`) replaces the model's estimate
 
 Once the lead is full, output waits until a refill's worth (100 ms) has played and then sends
 that much at once, rather than one 20 ms frame every 20 ms: the frames sent together leave as
-one audio event, so a session speaking costs the server ~10 messages and wake-ups a second
-instead of 50, while the client's buffer stays between lead - refill and lead.
+one audio event, so a speaking session wakes and sends once per refill (~120 ms) rather than
+once per 20 ms frame, while the client's buffer stays between lead - refill and lead.
 """
 
 from __future__ import annotations
