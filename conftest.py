@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tenants.models import Organization
 
 REPO_ROOT = Path(__file__).resolve().parent
-SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
 # alpha and beta for most tests; gamma only where a test needs an organization that no other
 # test's sessions touch (per-organization counts in Redis, such as the session cap).
 TEST_ORGANIZATIONS = ("alpha", "beta", "gamma")

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.latency [--rounds 5] [--out bench/results]
 
-The recordings in ../shared/audio are cut into utterances where the engine's own turn detector
+The recordings in testdata/audio are cut into utterances where the engine's own turn detector
 would end a turn; each turn streams one utterance into a fresh engine session at microphone
 pace, followed by silence, and waits for the spoken answer. Prints p50/p95 per stage and
 voice-to-voice with the machine's core count, and writes latency.json and latency.png.
@@ -32,7 +32,7 @@ from voice.engine.vad.turn_detector import SpeechStarted, SpeechStopped, TurnDet
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
 # Recording → how many of its utterances to use (lecture60 has dozens).
 RECORDINGS = {"english.wav": 3, "jfk.flac": 3, "lecture60.wav": 6}
 # Audio kept around each utterance, as a microphone would have it.
@@ -136,7 +136,7 @@ async def measure(rounds: int) -> list[dict[str, Any]]:
     rate_hz = CONFIG.input_format.sample_rate_hz
     turns: list[tuple[str, npt.NDArray[np.int16]]] = []
     for name, count in RECORDINGS.items():
-        audio, source_rate_hz = read_audio_file(SHARED_AUDIO / name)
+        audio, source_rate_hz = read_audio_file(TEST_AUDIO / name)
         pieces = utterances(resample(audio, source_rate_hz, rate_hz), rate_hz)[:count]
         turns += [(f"{name}#{index + 1}", piece) for index, piece in enumerate(pieces)]
     rows = []

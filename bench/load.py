@@ -7,7 +7,7 @@ script provisions an organization `loadbench` whose agent's STT, LLM and TTS rou
 at the OpenAI-protocol simulator (bench/openai_simulator.py) with fixed, realistic delays,
 starts the simulator and --servers daphne processes (one per core, as a deployment runs
 them behind a load balancer), then opens N WebSocket sessions (ramped up over
---ramp-s seconds). Each session speaks a real recording from ../shared/audio in real time, as
+--ramp-s seconds). Each session speaks a real recording from testdata/audio in real time, as
 `input_audio_buffer.append` events of --chunk-ms, keeps its microphone open with silence, and
 waits for the spoken answer, --turns times.
 
@@ -65,7 +65,7 @@ from voice.engine.audio.resample import resample
 from voice.engine.compute import cpu_count
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
 RATE_HZ = 24_000
 SLUG = "loadbench"
 
@@ -360,7 +360,7 @@ def scrape_all(bases: list[str]) -> dict[float, float]:
 
 
 def load_utterance(name: str) -> bytes:
-    audio, rate_hz = read_audio_file(SHARED_AUDIO / name)
+    audio, rate_hz = read_audio_file(TEST_AUDIO / name)
     pieces: list[npt.NDArray[np.int16]] = utterances(resample(audio, rate_hz, RATE_HZ), RATE_HZ)
     # Cut at the end of speech, so that "the user stopped talking" is when the audio ends.
     return pieces[0].astype("<i2").tobytes()

@@ -28,7 +28,7 @@ import pytest
 import soundfile
 from playwright.async_api import async_playwright
 
-from conftest import SHARED_AUDIO
+from conftest import TEST_AUDIO
 from voice.models import (
     default_llm_routes,
     default_stt_routes,
@@ -42,7 +42,7 @@ from voice.tests.realtime.server import DaphneProcess
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 MICROPHONE_RATE_HZ = 48_000
-# ../shared/audio/SOURCES.md has the recordings' transcripts.
+# testdata/audio/README.md has the recordings' transcripts.
 QUESTION = "jfk.flac"
 QUESTION_WORDS = (
     "and so my fellow americans ask not what your country can do for you "
@@ -173,7 +173,7 @@ async def demo_page_url(widget_server: DaphneProcess, org_alpha: Any) -> str:
 async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
     chromium_executable: Path, demo_page_url: str, tmp_path: Path
 ) -> None:
-    assert SHARED_AUDIO.is_dir(), f"the shared recordings should be at {SHARED_AUDIO}"
+    assert TEST_AUDIO.is_dir(), f"the recordings should be at {TEST_AUDIO}"
 
     microphone = fake_microphone(tmp_path / "microphone.wav")
     screenshot = tmp_path / "widget.png"

@@ -28,7 +28,7 @@ from voice.engine.tts.piper import PiperTTS
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
 WIRE = AudioFormat()  # pcm16 at 24 kHz, the OpenAI default
 CHUNK_MS = 20
 
@@ -37,7 +37,7 @@ E = TypeVar("E")
 
 def recording(name: str, rate_hz: int = WIRE.sample_rate_hz) -> npt.NDArray[np.int16]:
     """A shared recording as int16 mono at `rate_hz`."""
-    audio, source_rate_hz = read_audio_file(SHARED_AUDIO / name)
+    audio, source_rate_hz = read_audio_file(TEST_AUDIO / name)
     resampled = soxr.resample(audio, source_rate_hz, rate_hz)
     return np.clip(resampled, -32768, 32767).astype(np.int16)
 

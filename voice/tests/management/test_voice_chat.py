@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, SHARED_AUDIO
+from conftest import REPO_ROOT, TEST_AUDIO
 from voice.engine.audio.files import read_audio_file
 
 pytestmark = pytest.mark.models
@@ -30,7 +30,7 @@ def voice_chat(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_recording_is_heard_answered_and_the_spoken_reply_written(tmp_path: Path) -> None:
     out = tmp_path / "reply.wav"
-    done = voice_chat(str(SHARED_AUDIO / "jfk.flac"), "--out", str(out), "--silence-ms", "1200")
+    done = voice_chat(str(TEST_AUDIO / "jfk.flac"), "--out", str(out), "--silence-ms", "1200")
     assert done.returncode == 0, done.stderr
     said = next(line for line in done.stdout.splitlines() if line.startswith("you said:"))
     assert "ask not what your country can do for you" in said.lower()

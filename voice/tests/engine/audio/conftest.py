@@ -6,7 +6,7 @@ import pytest
 from voice.engine.audio.files import read_audio_file
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-AUDIO_DIR = REPO_ROOT.parent / "shared" / "audio"
+AUDIO_DIR = REPO_ROOT / "testdata" / "audio"
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from voice.engine.audio.resample import resample
 from voice.engine.config import PIPELINE_RATE_HZ
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
 
 JFK_TRANSCRIPT = (
     "And so my fellow Americans, ask not what your country can do for you, "
@@ -28,9 +28,9 @@ _NUMBER_WORDS = {
 
 
 def recording_16k(name: str) -> npt.NDArray[np.int16]:
-    """A recording from ../shared/audio as 16 kHz mono int16, whatever its file format."""
-    path = SHARED_AUDIO / name
-    assert path.is_file(), f"missing real recording {path} (see ../shared/audio/SOURCES.md)"
+    """A recording from testdata/audio as 16 kHz mono int16, whatever its file format."""
+    path = TEST_AUDIO / name
+    assert path.is_file(), f"missing real recording {path} (see testdata/audio/README.md)"
     samples, rate_hz = soundfile.read(path, dtype="int16", always_2d=True)
     mono = samples.mean(axis=1).astype(np.int16)
     return resample(mono, rate_hz, PIPELINE_RATE_HZ)

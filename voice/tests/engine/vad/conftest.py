@@ -7,7 +7,7 @@ from voice.engine.audio.files import read_audio_file
 from voice.engine.audio.resample import resample
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-AUDIO_DIR = REPO_ROOT.parent / "shared" / "audio"
+AUDIO_DIR = REPO_ROOT / "testdata" / "audio"
 
 
 def load_16k(name: str) -> np.ndarray:
