@@ -49,11 +49,15 @@ def _check_route_urls(agent: Agent) -> None:
             if base_url is None:
                 continue
             try:
-                check_webhook_url(base_url, settings.AURA_PROVIDER_ALLOWED_HOSTS)
+                check_webhook_url(
+                    base_url,
+                    settings.AURA_PROVIDER_ALLOWED_HOSTS,
+                    allow_http=settings.AURA_TENANT_URLS_ALLOW_HTTP,
+                )
             except InvalidRequestError as error:
                 raise InvalidRequestError(
-                    f"base_url {base_url!r}: a route may only reach public addresses "
-                    "(or a host in AURA_PROVIDER_ALLOWED_HOSTS)",
+                    f"base_url {base_url!r}: a route may only reach public addresses, over "
+                    "https (or a host in AURA_PROVIDER_ALLOWED_HOSTS)",
                     param=stage,
                 ) from error
 
@@ -96,7 +100,9 @@ def webhook_tool_create(
         )
     if name in BUILTINS or WebhookTool.objects.filter(name=name).exists():
         raise InvalidRequestError(f"a tool named {name!r} exists", param="name")
-    check_webhook_url(url, settings.AURA_WEBHOOK_ALLOWED_HOSTS)
+    check_webhook_url(
+        url, settings.AURA_WEBHOOK_ALLOWED_HOSTS, allow_http=settings.AURA_TENANT_URLS_ALLOW_HTTP
+    )
     schema = parameters if parameters is not None else {"type": "object", "properties": {}}
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise InvalidRequestError(
@@ -192,7 +198,11 @@ def webhook_tool_update(
             raise InvalidRequestError(f"a tool named {name!r} exists", param="name")
         tool.name = name
     if url is not None:
-        check_webhook_url(url, settings.AURA_WEBHOOK_ALLOWED_HOSTS)
+        check_webhook_url(
+            url,
+            settings.AURA_WEBHOOK_ALLOWED_HOSTS,
+            allow_http=settings.AURA_TENANT_URLS_ALLOW_HTTP,
+        )
         tool.url = url
     if parameters is not None:
         if parameters.get("type") != "object":

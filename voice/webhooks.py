@@ -17,17 +17,25 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
-from voice.engine.addresses import BlockedAddressError, address_allowed, ip_literal
+from voice.engine.addresses import (
+    BlockedAddressError,
+    ResolutionTimeoutError,
+    address_allowed,
+    getaddrinfo,
+    ip_literal,
+)
 from voice.engine.errors import InvalidRequestError, ToolError
 
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "AURA-Webhooks/1"
+_NUMERIC_ADDRESS = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+_NUMERIC_NAME = socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +46,14 @@ class WebhookDefinition:
     timeout_s: float = 10.0
 
 
-def check_webhook_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
+def check_webhook_url(
+    url: str, allowed_hosts: Iterable[str] = (), *, allow_http: bool = False
+) -> None:
     """Refuse URLs that are malformed or name a forbidden address literally (before any DNS).
+
+    Plain http is refused unless `allow_http` (development) or the operator lists the host:
+    the request carries a signature and the tool's arguments (or a tenant's provider key),
+    which must not cross the internet readable and alterable.
 
     Raises:
         InvalidRequestError: with `param="url"`.
@@ -57,6 +71,10 @@ def check_webhook_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
     host = parts.hostname.rstrip(".")  # "localhost." is localhost
     if host in allowed:
         return
+    if parts.scheme == "http" and not allow_http:
+        raise InvalidRequestError(
+            "the URL must be https (plain http is accepted in development only)", param="url"
+        )
     address = ip_literal(host)
     if address is None:
         if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
@@ -67,16 +85,22 @@ def check_webhook_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
 
 
 class GuardedResolver(AbstractResolver):
-    """DNS resolution that refuses names resolving to any forbidden address."""
+    """DNS resolution that refuses names resolving to any forbidden address.
+
+    Lookups go through the bounded, time-limited DNS pool of voice.engine.addresses (aiohttp's
+    own resolver would use the event loop's default executor, without a time limit).
+    """
 
     def __init__(self, allowed_hosts: Iterable[str]) -> None:
-        self._inner = DefaultResolver()
         self._allowed = frozenset(allowed_hosts)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
+        infos = await getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, family=family, flags=socket.AI_ADDRCONFIG
+        )
+        results = [_resolve_result(host, info) for info in infos]
         if host in self._allowed:
             return results
         blocked = [r["host"] for r in results if not address_allowed(r["host"], self._allowed)]
@@ -85,7 +109,19 @@ class GuardedResolver(AbstractResolver):
         return results
 
     async def close(self) -> None:
-        await self._inner.close()
+        pass
+
+
+def _resolve_result(host: str, info: tuple[Any, ...]) -> ResolveResult:
+    family, _, proto, _, address = info
+    resolved, port = address[0], address[1]
+    if family == socket.AF_INET6 and address[3]:
+        # A scoped (link-local) address names its interface; numeric, so nothing is looked up.
+        resolved, service = socket.getnameinfo(address, _NUMERIC_NAME)
+        port = int(service)
+    return ResolveResult(
+        hostname=host, host=resolved, port=port, family=family, proto=proto, flags=_NUMERIC_ADDRESS
+    )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -101,10 +137,15 @@ class WebhookExecutor:
     """
 
     def __init__(
-        self, definitions: Iterable[WebhookDefinition], *, allowed_hosts: Iterable[str] = ()
+        self,
+        definitions: Iterable[WebhookDefinition],
+        *,
+        allowed_hosts: Iterable[str] = (),
+        allow_http: bool = False,
     ) -> None:
         self._definitions = {definition.name: definition for definition in definitions}
         self._allowed = frozenset(allowed_hosts)
+        self._allow_http = allow_http
         self._client: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> WebhookExecutor:
@@ -131,7 +172,8 @@ class WebhookExecutor:
         if definition is None:
             raise ToolError(f"the tool {name!r} has no webhook in this session")
         try:
-            check_webhook_url(definition.url, self._allowed)
+            # Again at each call: the URL may have been saved under other settings.
+            check_webhook_url(definition.url, self._allowed, allow_http=self._allow_http)
         except InvalidRequestError as error:
             raise ToolError(error.message) from error
         body = json.dumps(
@@ -163,6 +205,8 @@ class WebhookExecutor:
         except aiohttp.ClientConnectorError as error:
             if isinstance(error.os_error, BlockedAddressError):
                 raise ToolError("the webhook's host resolves to a non-public address") from error
+            if isinstance(error.os_error, ResolutionTimeoutError):
+                raise ToolError(f"the webhook could not be reached: {error.os_error}") from error
             raise ToolError("the webhook could not be reached") from error
         except (aiohttp.ClientError, TimeoutError) as error:
             raise ToolError(f"the webhook failed: {type(error).__name__}") from error

@@ -228,6 +228,16 @@ AURA_WEBHOOK_ALLOWED_HOSTS: list[str] = env.list("AURA_WEBHOOK_ALLOWED_HOSTS", d
 # The same for agents' provider routes (base_url) set by organizations, e.g. a self-hosted
 # vLLM or Ollama on the private network.
 AURA_PROVIDER_ALLOWED_HOSTS: list[str] = env.list("AURA_PROVIDER_ALLOWED_HOSTS", default=[])
+# Plain http in URLs organizations choose (webhook tools, routes' base_url): off, so signed
+# calls and tenants' keys never cross the internet in clear; dev and test settings turn it on.
+# Hosts in the two lists above may use http regardless (the operator's own network).
+AURA_TENANT_URLS_ALLOW_HTTP: bool = env.bool("AURA_TENANT_URLS_ALLOW_HTTP", default=False)
+# Thread pools of their own, so that one kind of blocking call cannot starve another: the ORM
+# calls of async code (also the most database connections one process holds), and the DNS
+# lookups of tenants' URLs, each of which fails after AURA_DNS_TIMEOUT_SECONDS.
+AURA_DATABASE_WORKERS: int = env.int("AURA_DATABASE_WORKERS", default=8)
+AURA_DNS_WORKERS: int = env.int("AURA_DNS_WORKERS", default=4)
+AURA_DNS_TIMEOUT_SECONDS: float = env.float("AURA_DNS_TIMEOUT_SECONDS", default=5.0)
 
 # --- Usage and money -------------------------------------------------------------------------
 # Prices in US dollars (strings: they become Decimals), keyed by stage, then "provider/model",

@@ -23,3 +23,5 @@ AURA_REDIS_KEY_PREFIX = "aura-" + DATABASES["default"]["TEST"]["NAME"]
 # Worker threads close their connections after each call, so the test database can be dropped
 # when the run ends (persistent connections in pool threads would hold it open).
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# As in development: tests' webhook endpoints and simulated providers speak plain http.
+AURA_TENANT_URLS_ALLOW_HTTP = env.bool("AURA_TENANT_URLS_ALLOW_HTTP", default=True)

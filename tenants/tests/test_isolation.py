@@ -2,15 +2,20 @@
 
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
 from conversations.models import Conversation
 from conversations.services import conversation_start, message_append
-from tenants.db import current_schema_name, in_schema
+from tenants.db import (
+    configure_database_pool,
+    current_schema_name,
+    database_executor,
+    in_schema,
+)
 from tenants.selectors import resolve_api_key
 from tenants.services import api_key_create
 
@@ -56,16 +61,18 @@ def test_each_key_resolves_to_its_own_organization(org_alpha, org_beta):
 def test_async_code_alternating_tenants_on_one_worker_thread_never_leaks(org_alpha, org_beta):
     """Regression test for django-tenants' pitfall: a pooled thread keeps its last schema.
 
-    The calls run in an event loop of their own whose pool has one thread, so that thread
-    serves each tenant right after the other (a larger pool may hand alternating calls to
-    alternating threads, and the pitfall would go untested).
+    The calls run in a database pool of one thread, so that thread serves each tenant right
+    after the other (a larger pool may hand alternating calls to alternating threads, and the
+    pitfall would go untested).
     """
-    asyncio.run(alternate_tenants(org_alpha.schema_name, org_beta.schema_name))
+    configure_database_pool(workers=1)
+    try:
+        asyncio.run(alternate_tenants(org_alpha.schema_name, org_beta.schema_name))
+    finally:
+        configure_database_pool(workers=settings.AURA_DATABASE_WORKERS)
 
 
 async def alternate_tenants(alpha_schema: str, beta_schema: str) -> None:
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
-
     def create(end_user_id: str) -> tuple[str, int]:
         conversation = conversation_start(end_user_id=end_user_id)
         return str(conversation.pk), threading.get_ident()
@@ -92,9 +99,7 @@ async def alternate_tenants(alpha_schema: str, beta_schema: str) -> None:
 
     # After a tenant call the thread is back in the public schema, not left in the last tenant.
     assert await in_schema("public", current_schema) == "public"
-    from asgiref.sync import sync_to_async
-
-    assert await sync_to_async(current_schema)() == "public"
+    assert await asyncio.wrap_future(database_executor().submit(current_schema)) == "public"
 
     def cleanup(pk: str) -> None:
         Conversation.objects.filter(pk=pk).delete()

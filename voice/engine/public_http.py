@@ -4,8 +4,9 @@ Used for provider routes whose `base_url` an organization chose (voice.engine.ad
 the rule and the reason). httpx checks nothing about where a name leads, and its transport
 takes no resolver, but the connection pool under it takes a network backend: this one
 resolves the name itself, refuses it if any address is forbidden, and connects to the vetted
-address, so the name is not looked up a second time. TLS still verifies (and SNI still
-names) the URL's host, which the pool passes separately.
+address, so the name is not looked up a second time (in the bounded, time-limited DNS pool of
+voice.engine.addresses, not the event loop's default executor). TLS still verifies (and SNI
+still names) the URL's host, which the pool passes separately.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import httpcore2
 import httpx2
 from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
 
-from voice.engine.addresses import BlockedAddressError, allowed_addresses
+from voice.engine.addresses import (
+    BlockedAddressError,
+    ResolutionTimeoutError,
+    allowed_addresses,
+)
 
 _SocketOptions = Iterable[
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
@@ -45,7 +50,8 @@ class PublicOnlyBackend(AsyncNetworkBackend):
                 addresses = await allowed_addresses(host, port, self._allowed)
         except TimeoutError as error:
             raise httpcore2.ConnectTimeout(f"resolving {host} timed out") from error
-        except (BlockedAddressError, socket.gaierror) as error:
+        except (BlockedAddressError, ResolutionTimeoutError, socket.gaierror) as error:
+            # Unreachable rather than slow: the message says why (no answer, or forbidden).
             raise httpcore2.ConnectError(str(error)) from error
         failure: Exception | None = None
         for address in addresses:  # several for a dual-stack name: try each, as browsers do

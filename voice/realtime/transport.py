@@ -479,7 +479,11 @@ class RealtimeTransport:
         """The executor of the agent's webhook tools (server tools that are not built in)."""
         names = [t.name for t in self.config.tools if t.kind == "server" and t.name not in BUILTINS]
         definitions = await in_schema(self.schema_name, webhook_definitions, names) if names else []
-        return WebhookExecutor(definitions, allowed_hosts=settings.AURA_WEBHOOK_ALLOWED_HOSTS)
+        return WebhookExecutor(
+            definitions,
+            allowed_hosts=settings.AURA_WEBHOOK_ALLOWED_HOSTS,
+            allow_http=settings.AURA_TENANT_URLS_ALLOW_HTTP,
+        )
 
     async def _agent_config(self) -> AgentConfig:
         def load() -> AgentConfig:

@@ -6,6 +6,7 @@ The endpoint is a real HTTP server on loopback, which the operator allow-lists f
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import pytest_asyncio
 from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 
+from tenants.db import in_schema
 from voice.engine.addresses import BlockedAddressError, address_allowed
 from voice.engine.config import AgentConfig
 from voice.engine.errors import InvalidRequestError, ToolError
@@ -23,7 +25,8 @@ from voice.engine.llm.base import ToolCall
 from voice.engine.tools import ToolRegistry
 from voice.models import WebhookTool
 from voice.selectors import agent_config, agent_for_session, webhook_definitions
-from voice.services import webhook_tool_create
+from voice.services import agent_create, webhook_tool_create
+from voice.tests.unanswering_dns import unanswering_dns
 from voice.tests.webhook_endpoint import SIGNING_SECRET as SECRET
 from voice.tests.webhook_endpoint import OrderService, serve_order_service
 from voice.webhooks import GuardedResolver, WebhookDefinition, WebhookExecutor, check_webhook_url
@@ -38,11 +41,18 @@ async def order_service() -> AsyncIterator[OrderService]:
 
 
 async def call(
-    url: str, *, allowed: tuple[str, ...] = LOOPBACK, timeout_s: float = 2.0, order: str = "A-1"
+    url: str,
+    *,
+    allowed: tuple[str, ...] = LOOPBACK,
+    allow_http: bool = False,
+    timeout_s: float = 2.0,
+    order: str = "A-1",
 ) -> str:
     """One `lookup_order` call through an executor for a webhook at `url`."""
     definition = WebhookDefinition("lookup_order", url, SECRET, timeout_s)
-    async with WebhookExecutor([definition], allowed_hosts=allowed) as webhooks:
+    async with WebhookExecutor(
+        [definition], allowed_hosts=allowed, allow_http=allow_http
+    ) as webhooks:
         return await webhooks.execute("lookup_order", {"order": order}, call_id="call_1")
 
 
@@ -61,6 +71,9 @@ async def call(
         ("224.0.0.1", False),
         ("::1", False),
         ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 to 127.0.0.1
+        ("2002:a00:1::", False),  # 6to4 of 10.0.0.1
+        ("::7f00:1", False),  # IPv4-compatible 127.0.0.1
         ("fe80::1", False),
         ("fd00::1", False),
     ],
@@ -83,14 +96,55 @@ def test_only_public_addresses_are_reachable(address: str, allowed: bool) -> Non
         "http://2130706433/hook",  # 127.0.0.1 as one number
         "http://0x7f000001/hook",
         "http://127.1/hook",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 to the metadata service
+        "http://[2002:7f00:1::]/hook",  # 6to4 of loopback
+        "http://[::127.0.0.1]/hook",  # IPv4-compatible loopback
         "http://example.com:99999/hook",
         "not a url",
     ],
 )
 def test_webhook_urls_that_are_not_public_http_are_refused(url: str) -> None:
     with pytest.raises(InvalidRequestError) as refused:
-        check_webhook_url(url)
+        check_webhook_url(url, allow_http=True)
     assert refused.value.param == "url"
+
+
+def test_plain_http_is_refused_unless_allowed_or_the_host_is_the_operators() -> None:
+    with pytest.raises(InvalidRequestError, match="https") as refused:
+        check_webhook_url("http://crm.example.com/hook")
+    assert refused.value.param == "url"
+    check_webhook_url("http://crm.example.com/hook", allow_http=True)
+    check_webhook_url("http://10.0.0.5:8080/hook", ["10.0.0.5"])  # the operator's network
+    check_webhook_url("https://crm.example.com/hook")
+
+
+async def test_a_webhook_saved_over_http_is_refused_at_call_time_where_http_is() -> None:
+    with pytest.raises(ToolError, match="https"):
+        await call("http://crm.example.com/hook", allowed=())
+
+
+@pytest.mark.parametrize(
+    ("allow_http", "accepted"), [(True, True), (False, False)], ids=["development", "production"]
+)
+def test_webhook_tools_and_routes_take_http_urls_only_where_the_setting_allows(
+    org_alpha: Any, settings: Any, allow_http: bool, accepted: bool
+) -> None:
+    settings.AURA_TENANT_URLS_ALLOW_HTTP = allow_http
+    route = {"provider": "openai_compatible", "model": "m", "base_url": "http://llm.example/v1"}
+    with schema_context(org_alpha.schema_name):
+        attempts = {
+            "url": lambda: webhook_tool_create(
+                name="crm_lookup", url="http://crm.example.com/hook", signing_secret=SECRET
+            ),
+            "llm_routes": lambda: agent_create(name="Plain", llm_routes=[route]),
+        }
+        for param, attempt in attempts.items():
+            if accepted:
+                attempt()
+                continue
+            with pytest.raises(InvalidRequestError, match="https") as refused:
+                attempt()
+            assert refused.value.param == param
 
 
 def test_an_operator_may_allow_a_private_host() -> None:
@@ -106,7 +160,36 @@ async def test_a_name_resolving_to_a_private_address_is_refused_at_connection_ti
     # (Machines of this project's kind map their name in /etc/hosts.)
     own_name = socket.gethostname()
     with pytest.raises(ToolError, match="non-public address"):
-        await call(f"http://{own_name}:9/hook", allowed=())
+        await call(f"https://{own_name}:9/hook", allowed=())
+
+
+async def test_a_webhook_whose_dns_never_answers_fails_alone_while_queries_go_on(
+    org_alpha: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stored_tools() -> int:
+        return WebhookTool.objects.count()
+
+    with unanswering_dns(monkeypatch, workers=2, timeout_s=1.0) as dns:
+        # More stuck calls than the event loop's default executor has threads (at most 32):
+        # in a pool shared with the database they would hold every thread.
+        stuck = [
+            asyncio.ensure_future(call(f"https://h{n}.example/hook", allowed=(), timeout_s=60))
+            for n in range(40)
+        ]
+        await dns.wait_until_blocked(2)
+
+        async with asyncio.timeout(60):
+            counts = await asyncio.gather(
+                *(in_schema(org_alpha.schema_name, stored_tools) for _ in range(20))
+            )
+        assert dns.blocked == 2  # the lookups are still stuck
+        assert not dns.released.is_set()
+        assert counts == [0] * 20
+
+        outcomes = await asyncio.gather(*stuck, return_exceptions=True)
+    for outcome in outcomes:
+        assert isinstance(outcome, ToolError), outcome
+        assert "did not resolve within 1 s" in outcome.message
 
 
 async def test_a_signed_call_reaches_the_webhook_and_its_answer_comes_back(

@@ -22,6 +22,7 @@ from voice.engine.llm.base import ChatMessage, LLMRequest, TextDelta
 from voice.engine.providers import llm_from_route
 from voice.engine.public_http import PublicOnlyBackend
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
+from voice.tests.unanswering_dns import unanswering_dns
 
 QUESTION = LLMRequest(messages=(ChatMessage("user", "hello?"),))
 OWN_NAME = socket.gethostname()  # machines of this kind map it to loopback in /etc/hosts
@@ -133,3 +134,14 @@ async def test_the_backend_refuses_unix_sockets_and_unresolvable_names() -> None
         await backend.connect_unix_socket("/var/run/docker.sock")
     with pytest.raises(httpcore2.ConnectError):
         await backend.connect_tcp("name with spaces", 80, timeout=2)
+
+
+async def test_a_base_url_whose_dns_never_answers_fails_the_route_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with unanswering_dns(monkeypatch, workers=1, timeout_s=0.5) as dns:
+        error = await refusal(route_to("https://hangs.example/v1", ()))
+        assert dns.blocked == 1
+    assert error.code == "provider_unreachable"
+    assert error.retryable  # the router fails over to the next route
+    assert "hangs.example did not resolve within 0.5 s" in error.message
