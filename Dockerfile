@@ -35,9 +35,11 @@ ENV PYTHONUNBUFFERED=1 \
     PORT=8000
 WORKDIR /app
 COPY --chown=aura:aura . /app
-# Static files are collected at build time (collectstatic needs no database); the compose
-# files copy them into the volume nginx serves from.
+# Static files are collected at build time (collectstatic needs no database, nor a lasting
+# encryption key: a throwaway one satisfies the production settings); the compose files copy
+# them into the volume nginx serves from.
 RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=build.invalid \
+    AURA_ENCRYPTION_KEY="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p /srv/static \
     && chown -R aura:aura /app/staticfiles /srv/static

@@ -2,8 +2,10 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from aura_project.encryption import parse_keys
+
 from .base import *  # noqa: F403
-from .base import LOGGING, env
+from .base import AURA_ENCRYPTION_KEY, LOGGING, env
 
 DEBUG = False
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")  # type: ignore[index]
@@ -20,3 +22,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # A demo page per organization is for trying AURA out, not for a public deployment.
 AURA_DEMO_PAGES = env.bool("AURA_DEMO_PAGES", default=False)
+# Stored secrets get a key of their own: derived from SECRET_KEY, they would become unreadable
+# the day SECRET_KEY is rotated (and one leaked value would open both).
+_GENERATE_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+try:
+    _ENCRYPTION_KEYS = parse_keys(AURA_ENCRYPTION_KEY)
+except ValueError as _error:
+    raise ImproperlyConfigured(f"{_error}. Generate a key with: {_GENERATE_KEY}") from _error
+if not _ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "AURA_ENCRYPTION_KEY must be set in production: it encrypts the stored webhook secrets "
+        f"and provider keys. Generate one with: {_GENERATE_KEY} (a deployment that stored "
+        "secrets without it: docs/deployment/installation-guide.md, 'Encryption keys')."
+    )
+# Webhooks and organizations' provider routes over https only; hosts the operator lists in
+# AURA_WEBHOOK_ALLOWED_HOSTS / AURA_PROVIDER_ALLOWED_HOSTS (its own network) are exempt.
+AURA_TENANT_URLS_ALLOW_HTTP = False

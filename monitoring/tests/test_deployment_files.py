@@ -30,6 +30,7 @@ PRODUCTION_ENV = {
     "AURA_BASE_DOMAIN": "voice.example.com",
     "POSTGRES_PASSWORD": "pg-secret",
     "AURA_METRICS_TOKEN": "scrape-token",
+    "AURA_ENCRYPTION_KEY": "CfFa9vCGoX7fgJQIlhW0ihmQPdQrPi_xC-YTkylpnWw=",
 }
 CORE_SERVICES = {"postgres", "redis", "voice-service", "worker", "beat", "nginx", "prometheus"}
 
