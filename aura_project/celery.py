@@ -3,7 +3,9 @@
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
+from monitoring.logging import configure_celery_logging
 from monitoring.metrics import connect_celery_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
@@ -13,3 +15,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task outcomes and durations as Prometheus metrics (docs/deployment/monitoring.md).
 connect_celery_signals()
+# Workers and beat log through settings.LOGGING (secrets scrubbed), not Celery's own handlers.
+setup_logging.connect(configure_celery_logging)

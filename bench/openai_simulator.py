@@ -95,6 +95,8 @@ class RequestRecord:
     status: int = 200
     tokens_sent: int = 0
     finished_at: float | None = None
+    # The Authorization header as received, so tests can check which key reached this host.
+    authorization: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -162,10 +164,15 @@ class Simulator:
 
     # -- bookkeeping ------------------------------------------------------------------------
 
-    def _record(self, path: str, model: str, *, stream: bool) -> RequestRecord:
+    def _record(self, request: web.Request, model: str, *, stream: bool) -> RequestRecord:
         self._next_id += 1
         record = RequestRecord(
-            id=self._next_id, path=path, model=model, stream=stream, started_at=time.time()
+            id=self._next_id,
+            path=request.path,
+            model=model,
+            stream=stream,
+            started_at=time.time(),
+            authorization=request.headers.get("Authorization", ""),
         )
         self.counts[model] += 1
         self.records.append(record)
@@ -190,7 +197,12 @@ class Simulator:
         self._finish(record, "failed", status)
         headers = {"retry-after": "1"} if status == 429 else {}
         error_type = "rate_limit_error" if status == 429 else "server_error"
-        body = error_body(f"simulated failure with status {status}", error_type=error_type)
+        message = f"simulated failure with status {status}"
+        if status == 401:
+            # As OpenAI words it: the start and end of the key that was refused.
+            key = record.authorization.removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key[:3]}****{key[-4:]}. {message}"
+        body = error_body(message, error_type=error_type)
         return web.json_response(body, status=status, headers=headers)
 
     async def _first_token_delay(self, directives: Directives) -> None:
@@ -213,7 +225,7 @@ class Simulator:
             )
         model = str(body.get("model", ""))
         stream = bool(body.get("stream", False))
-        record = self._record(request.path, model, stream=stream)
+        record = self._record(request, model, stream=stream)
         directives = parse_directives(model)
         record.detail.update(
             message_count=len(body.get("messages", [])),
@@ -396,7 +408,7 @@ class Simulator:
     async def transcriptions(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         model = str(form.get("model", ""))
-        record = self._record(request.path, model, stream=False)
+        record = self._record(request, model, stream=False)
         directives = parse_directives(model)
         failure = self._planned_failure(model, directives)
         await self._first_token_delay(directives)
@@ -433,7 +445,7 @@ class Simulator:
     async def speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         model = str(body.get("model", ""))
-        record = self._record(request.path, model, stream=True)
+        record = self._record(request, model, stream=True)
         directives = parse_directives(model)
         failure = self._planned_failure(model, directives)
         try:

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from aura_project.encryption import DecryptionError, decrypt
 from voice.agent_config import agent_config_from_settings
-from voice.engine.config import AgentConfig, RouteConfig, ToolSpec
+from voice.engine.config import AgentConfig, KeyFallback, RouteConfig, ToolSpec
 from voice.engine.errors import InvalidRequestError
 from voice.models import Agent, ProviderCredential, WebhookTool
 from voice.webhooks import WebhookDefinition
@@ -70,36 +70,50 @@ def _each_route(config: AgentConfig, change: Callable[[RouteConfig], RouteConfig
 
 
 def with_provider_keys(config: AgentConfig) -> AgentConfig:
-    """Routes to a cloud provider that carry no key get the organization's own key for it
-    (ProviderCredential); without one they keep none, and the server's key applies."""
+    """Decide, route by route, which key each cloud route is called with.
+
+    The organization's own key for the provider (ProviderCredential) wherever it points; the
+    operator's key (OPENAI_API_KEY, XAI_API_KEY) only for a route to the operator's endpoint
+    (no base_url) when the organization stored none; a stored key that cannot be decrypted
+    makes the route unusable, never a reason to send the operator's key instead. Decided
+    afresh on every call, so a resumed session (whose snapshot keeps no keys) gets the same.
+    """
     wanted = {
         route.provider
         for stage in ROUTE_STAGES
         for route in getattr(config, stage)
-        if route.api_key is None and route.provider in ProviderCredential.Provider.values
+        if route.provider in ProviderCredential.Provider.values
     }
-    if not wanted:
-        return config
-    keys = {}
-    for credential in ProviderCredential.objects.filter(provider__in=wanted):
+    keys = _organization_keys(wanted) if wanted else {}
+    return _each_route(config, lambda route: _keyed(route, keys))
+
+
+def _organization_keys(providers: set[str]) -> dict[str, str | None]:
+    """The organization's stored key per provider; None where it cannot be decrypted."""
+    keys: dict[str, str | None] = {}
+    for credential in ProviderCredential.objects.filter(provider__in=providers):
         try:
             keys[credential.provider] = decrypt(credential.api_key_encrypted)
         except DecryptionError:
-            logger.warning(
-                "the organization's %s key cannot be decrypted; using the server's",
+            logger.error(
+                "the organization's %s key cannot be decrypted (was AURA_ENCRYPTION_KEY "
+                "changed?): its routes are unavailable until it is stored again",
                 credential.provider,
             )
-    if not keys:
-        return config
+            keys[credential.provider] = None
+    return keys
 
-    return _each_route(
-        config,
-        lambda route: (
-            dataclasses.replace(route, api_key=keys[route.provider])
-            if route.api_key is None and route.provider in keys
-            else route
-        ),
-    )
+
+def _keyed(route: RouteConfig, keys: dict[str, str | None]) -> RouteConfig:
+    if route.api_key or route.provider not in ProviderCredential.Provider.values:
+        return dataclasses.replace(route, key_fallback="none")
+    if route.provider in keys:
+        key = keys[route.provider]
+        if key is None:
+            return dataclasses.replace(route, api_key=None, key_fallback="unreadable")
+        return dataclasses.replace(route, api_key=key, key_fallback="none")
+    fallback: KeyFallback = "platform" if route.base_url is None else "none"
+    return dataclasses.replace(route, api_key=None, key_fallback=fallback)
 
 
 def webhook_specs(agent: Agent) -> tuple[ToolSpec, ...]:

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from aura_project.celery import app
 
@@ -17,10 +18,17 @@ STARTUP_TIMEOUT_S = 60.0
 
 
 @contextlib.contextmanager
-def run_celery_worker(*, database_name: str, queue: str) -> Iterator[str]:
+def run_celery_worker(
+    *,
+    database_name: str,
+    queue: str,
+    output: IO[bytes] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """Start a solo worker on `queue` against the test database; yield its node name.
 
-    `--purge` drops what an interrupted earlier run may have left on the queue.
+    `--purge` drops what an interrupted earlier run may have left on the queue. The worker's
+    stdout and stderr go to `output` when given (to read what it logged).
     """
     node_name = f"{queue}@localhost"
     env = {
@@ -31,13 +39,14 @@ def run_celery_worker(*, database_name: str, queue: str) -> Iterator[str]:
         # The suite's simulated model providers listen on loopback: allowed as an operator
         # would allow a self-hosted model server (tests of the rule itself clear this).
         "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
+        **(extra_env or {}),
     }
     command = [
         *(sys.executable, "-m", "celery", "-A", "aura_project", "worker"),
         *("--pool", "solo", "--queues", queue, "--hostname", node_name, "--loglevel", "INFO"),
         *("--purge", "--without-gossip", "--without-mingle", "--without-heartbeat"),
     ]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=output)
     try:
         _wait_until_ready(process, node_name)
         yield node_name

@@ -14,6 +14,8 @@ PIPELINE_RATE_HZ = 16_000
 SUPPORTED_RATES_HZ = (8_000, 16_000, 24_000, 48_000)
 
 AudioEncoding = Literal["pcm16", "pcmu", "pcma"]
+# Which key a cloud route without one of its own uses (see `RouteConfig.key_fallback`).
+KeyFallback = Literal["platform", "none", "unreadable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,12 @@ class RouteConfig:
     # hosts it may reach besides public addresses (voice.engine.addresses).
     public_only: tuple[str, ...] | None = None
     api_key: str | None = field(default=None, repr=False)
+    # When `api_key` is None: "platform" lets the route use the operator's key
+    # (OPENAI_API_KEY, XAI_API_KEY), and only towards the operator's own endpoint, never a
+    # route's base_url; "none": no key, so an openai or grok route is unusable; "unreadable":
+    # the organization's stored key could not be decrypted, so the route is unusable rather
+    # than quietly sent with the operator's key. The Django side decides (voice.selectors).
+    key_fallback: KeyFallback = "platform"
     # Past this budget without a first token the router hedges with the next route.
     first_token_budget_ms: int = 2_000
     timeout_s: float = 30.0

@@ -68,6 +68,10 @@ def shared_client(
     return client
 
 
+# Stable codes for statuses that mean something to the organization running the agent.
+_STATUS_CODES = {401: "provider_auth_failed", 403: "provider_auth_failed", 429: "rate_limited"}
+
+
 def provider_error(error: Exception, *, provider: str) -> ProviderError:
     """Translate an SDK or decoding failure into the engine's `ProviderError`."""
     if isinstance(error, openai.APIStatusError):
@@ -78,7 +82,7 @@ def provider_error(error: Exception, *, provider: str) -> ProviderError:
             provider=provider,
             retryable=retryable,
             status_code=status,
-            code="rate_limited" if status == 429 else None,
+            code=_STATUS_CODES.get(status),
         )
     if isinstance(error, openai.APITimeoutError):
         return ProviderError(

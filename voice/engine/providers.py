@@ -4,6 +4,9 @@ Providers:
     openai              api.openai.com (or OPENAI_BASE_URL), key from the route or OPENAI_API_KEY
     grok                xAI at https://api.x.ai/v1 (or XAI_BASE_URL), key from the route or
                         XAI_API_KEY; chat only
+                        A route with a base_url of its own gets no environment key: the
+                        operator's keys reach the operator's endpoints only (see
+                        `RouteConfig.key_fallback`)
     openai_compatible   any server speaking the protocol (vLLM, Ollama, llama.cpp server) at the
                         route's base_url; the key is optional
     local               the embedded models (llama.cpp, faster-whisper, Piper), loaded once per
@@ -91,7 +94,11 @@ def tts_from_route(route: RouteConfig) -> TextToSpeech:
 
 
 def _endpoint(route: RouteConfig) -> tuple[str | None, str]:
-    """(base URL, API key) for a cloud or OpenAI-compatible route."""
+    """(base URL, API key) for a cloud or OpenAI-compatible route.
+
+    The operator's key goes to the operator's endpoint only: a route with a base_url of its
+    own (an organization chose it) is called with the route's key or none at all.
+    """
     if route.provider == "openai_compatible":
         if not route.base_url:
             raise _unavailable(route, "an openai_compatible route needs a base_url", "missing_url")
@@ -102,15 +109,39 @@ def _endpoint(route: RouteConfig) -> tuple[str | None, str]:
         raise _unavailable(
             route, f"unknown provider {route.provider!r} (known: {known})", "unknown_provider"
         )
-    api_key = route.api_key or os.environ.get(variable)
+    if route.api_key:
+        return route.base_url or _platform_base_url(route.provider), route.api_key
+    return _platform_base_url(route.provider), _platform_key(route, variable)
+
+
+def _platform_key(route: RouteConfig, variable: str) -> str:
+    """The operator's key for a route to the operator's own endpoint, if it may have it."""
+    if route.key_fallback == "unreadable":
+        raise _unavailable(
+            route,
+            f"the organization's {route.provider} key cannot be decrypted: store it again",
+            "credential_unreadable",
+        )
+    if route.base_url is not None:
+        raise _unavailable(
+            route,
+            f"no API key for this base_url: store the organization's {route.provider} key "
+            f"(the server's {variable} is sent to the server's own endpoint only)",
+            "missing_api_key",
+        )
+    api_key = os.environ.get(variable) if route.key_fallback == "platform" else None
     if not api_key:
         raise _unavailable(
             route, f"no API key: set it on the route or in {variable}", "missing_api_key"
         )
-    if route.provider == "grok":
-        return route.base_url or os.environ.get("XAI_BASE_URL") or GROK_BASE_URL, api_key
+    return api_key
+
+
+def _platform_base_url(provider: str) -> str | None:
+    if provider == "grok":
+        return os.environ.get("XAI_BASE_URL") or GROK_BASE_URL
     # None lets the SDK use OPENAI_BASE_URL or its default.
-    return route.base_url, api_key
+    return None
 
 
 def _no_speech_api(route: RouteConfig, stage: str) -> None:

@@ -13,7 +13,10 @@ Every decision is reported as a `RouteDecision`, for metrics and the admin live 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
@@ -57,7 +60,10 @@ class RouteDecision:
 @dataclass(frozen=True, slots=True)
 class RouteFailure:
     route: str
+    # The full story, for the server's logs (a provider's own words included).
     reason: str
+    # A stable code (`rate_limited`, `missing_api_key`, `circuit_open`...), safe to show anyone.
+    code: str = "provider_error"
 
 
 class RoutesExhaustedError(AllRoutesFailedError):
@@ -86,15 +92,39 @@ def route_label(route: RouteConfig) -> str:
     return f"{route.provider}/{route.model}"
 
 
+# Salts credential fingerprints, so that one seen in a log cannot be tested against a guess.
+_FINGERPRINT_SALT = secrets.token_bytes(16)
+
+
+def credential_fingerprint(route: RouteConfig) -> str:
+    """A short, non-reversible name for what a route is called with: provider, model, endpoint
+    and key (or which fallback key). The key itself is never kept in maps or written to logs."""
+    key = route.api_key or f"fallback:{route.key_fallback}"
+    material = "\0".join((route.provider, route.model, route.base_url or "", key))
+    return hmac.new(_FINGERPRINT_SALT, material.encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def breaker_key(stage: Stage, route: RouteConfig) -> str:
-    """Routes to the same model at different servers have separate health."""
-    suffix = f"@{route.base_url}" if route.base_url else ""
-    return f"{stage}:{route_label(route)}{suffix}"
+    """One circuit per credential: an organization whose key is refused or whose own rate
+    limit is reached opens its circuit, not the one of every organization on that model."""
+    return f"{stage}:{route_label(route)}#{credential_fingerprint(route)}"
+
+
+# The caller's configuration, not the provider's health: the organization's key is wrong or
+# lacks access. Fails over for the call without counting against the route's circuit.
+AUTHENTICATION_STATUSES = frozenset({401, 403})
 
 
 def counts_against_route(error: ProviderError) -> bool:
     """Whether a failure says something about the route's health (not just this request)."""
-    return error.status_code not in REQUEST_FAULT_STATUSES
+    return error.status_code not in REQUEST_FAULT_STATUSES | AUTHENTICATION_STATUSES
+
+
+def public_reason(error: ProviderError) -> str:
+    """Why a route failed, in words a client may see: a code and the HTTP status, never the
+    provider's own text (it may quote keys, internal host names or a tenant's server)."""
+    status = f" (HTTP {error.status_code})" if error.status_code is not None else ""
+    return f"{error.code}{status}"
 
 
 DecisionCallback = Callable[[RouteDecision], None]
@@ -158,14 +188,17 @@ class _Router(Generic[ProviderT]):
         try:
             provider = self._provider(route)
         except ProviderUnavailableError as error:
-            self._decide(route, "skipped", error.message)
-            failures.append(RouteFailure(route_label(route), f"skipped: {error.message}"))
+            logger.warning("%s route %s unavailable: %s", self.stage, route_label(route), error)
+            self._decide(route, "skipped", error.code)
+            failures.append(
+                RouteFailure(route_label(route), f"skipped: {error.message}", error.code)
+            )
             return None
         breaker = self._breakers.get(breaker_key(self.stage, route))
         if not breaker.allow_request():
             reason = f"circuit open, retry in {breaker.retry_after_s():.1f} s"
             self._decide(route, "breaker_open", reason)
-            failures.append(RouteFailure(route_label(route), reason))
+            failures.append(RouteFailure(route_label(route), reason, "circuit_open"))
             return None
         return provider, breaker
 
@@ -187,8 +220,15 @@ class _Router(Generic[ProviderT]):
             breaker.record_failure()
         else:
             breaker.release()
-        self._decide(route, "failed", error.message)
-        failures.append(RouteFailure(route_label(route), error.message))
+        logger.warning("%s route %s failed: %s", self.stage, route_label(route), error.message)
+        self._decide(route, "failed", public_reason(error))
+        failures.append(RouteFailure(route_label(route), error.message, error.code))
+
+    def _failed_after_output(self, route: RouteConfig, error: ProviderError) -> None:
+        logger.warning(
+            "%s route %s failed after output: %s", self.stage, route_label(route), error.message
+        )
+        self._decide(route, "failed", f"after output, no failover: {public_reason(error)}")
 
     def _win(self, route: RouteConfig, breaker: CircuitBreaker) -> None:
         breaker.record_success()
@@ -277,7 +317,7 @@ class LLMRouter(_Router[LanguageModel]):
             if isinstance(item, ProviderError):
                 if counts_against_route(item):
                     winner.breaker.record_failure()
-                self._decide(winner.route, "failed", f"after output, no failover: {item.message}")
+                self._failed_after_output(winner.route, item)
                 raise item
             if isinstance(item, AuraError):
                 raise item
@@ -502,7 +542,7 @@ class TTSRouter(_Router[TextToSpeech]):
             except ProviderError as error:
                 if counts_against_route(error):
                     breaker.record_failure()
-                self._decide(route, "failed", f"after audio, no failover: {error.message}")
+                self._failed_after_output(route, error)
                 raise
             finally:
                 await close_iterator(chunks)

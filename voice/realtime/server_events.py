@@ -13,13 +13,46 @@ from collections.abc import Callable
 from typing import Any
 
 from voice.engine import events as ev
-from voice.engine.errors import AuraError
+from voice.engine.errors import AuraError, ProviderError, ProviderUnavailableError
+from voice.engine.router import RoutesExhaustedError
 
 Json = dict[str, Any]
 
 
+_STAGE_NAMES = {"stt": "speech-to-text", "llm": "language model", "tts": "text-to-speech"}
+_PROVIDER_MESSAGES = {
+    "rate_limited": "The model provider is rate limiting requests; try again shortly.",
+    "provider_timeout": "The model provider did not answer in time.",
+    "provider_unreachable": "The model provider cannot be reached right now.",
+    "provider_auth_failed": "The model provider refused the configured API key.",
+    "missing_api_key": "No API key is configured for this model provider.",
+    "credential_unreadable": "The stored key for this model provider cannot be read.",
+}
+_LOGS = "details are in the server's logs"
+
+
+def public_message(error: AuraError) -> str:
+    """The message a client may read. Our own messages go out as they are; a provider's words
+    never do (they can quote keys, name internal hosts or come from an organization's own
+    server): a failed provider is described by its code, the full story stays in the logs."""
+    if isinstance(error, RoutesExhaustedError):
+        stage = _STAGE_NAMES.get(error.stage, error.stage)
+        if not error.failures:
+            return f"No {stage} route is configured."
+        codes = ", ".join(sorted({failure.code for failure in error.failures}))
+        return f"No {stage} provider could answer ({codes}); {_LOGS}."
+    if isinstance(error, ProviderError):
+        fallback = (
+            "The model provider is not available."
+            if isinstance(error, ProviderUnavailableError)
+            else "The model provider failed to answer."
+        )
+        return f"{_PROVIDER_MESSAGES.get(error.code, fallback)} ({_LOGS})"
+    return error.message
+
+
 def error_body(error: AuraError, *, event_id: str | None = None) -> Json:
-    body: Json = {"type": error.error_type, "code": error.code, "message": error.message}
+    body: Json = {"type": error.error_type, "code": error.code, "message": public_message(error)}
     if error.param:
         body["param"] = error.param
     if event_id:

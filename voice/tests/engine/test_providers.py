@@ -109,6 +109,66 @@ def test_grok_without_a_key_is_unavailable() -> None:
         llm_from_route(RouteConfig(provider="grok", model="grok-3-mini"))
 
 
+FACTORIES = [llm_from_route, stt_from_route, tts_from_route]
+
+
+@pytest.mark.parametrize(
+    ("factory", "provider"),
+    [(factory, "openai") for factory in FACTORIES] + [(llm_from_route, "grok")],
+)
+def test_a_route_with_its_own_base_url_never_gets_the_operators_key(
+    factory: object, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-operator")
+    monkeypatch.setenv("XAI_API_KEY", "xai-operator")
+    route = RouteConfig(provider=provider, model="m", base_url="https://models.tenant.example/v1")
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        factory(route)  # type: ignore[operator]
+
+    assert caught.value.code == "missing_api_key"
+    assert "operator" not in caught.value.message
+
+
+@pytest.mark.parametrize("factory", FACTORIES)
+@pytest.mark.parametrize("base_url", [None, "https://models.tenant.example/v1"])
+def test_an_unreadable_stored_key_makes_the_route_unavailable(
+    factory: object, base_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-operator")
+    route = RouteConfig(provider="openai", model="m", base_url=base_url, key_fallback="unreadable")
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        factory(route)  # type: ignore[operator]
+
+    assert caught.value.code == "credential_unreadable"
+    assert "store it again" in caught.value.message
+
+
+def test_a_route_told_to_take_no_fallback_key_gets_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-operator")
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        llm_from_route(RouteConfig(provider="openai", model="m", key_fallback="none"))
+
+    assert caught.value.code == "missing_api_key"
+
+
+async def test_a_route_with_its_own_key_and_host_sends_that_key_there(
+    simulator: SimulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await simulator.reset()
+    monkeypatch.setenv("XAI_API_KEY", "xai-operator")
+    route = RouteConfig(
+        provider="grok", model="grok-3-mini", base_url=simulator.base_url, api_key="xai-tenant"
+    )
+
+    assert await reply_text(route) == "Hi there."
+
+    [record] = await simulator.requests()
+    assert record["authorization"] == "Bearer xai-tenant"
+
+
 async def test_openai_compatible_needs_no_key(simulator: SimulatorProcess) -> None:
     route = RouteConfig(provider="openai_compatible", model="llama3", base_url=simulator.base_url)
 

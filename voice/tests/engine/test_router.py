@@ -138,12 +138,12 @@ async def test_the_first_route_answers_when_healthy(
 @pytest.mark.parametrize(
     ("failing_model", "reason"),
     [
-        ("fail-500", "HTTP 500"),
-        ("fail-429", "HTTP 429"),
-        ("fail-503", "HTTP 503"),
-        ("stop-after:0", "ended the stream"),
-        ("garbage", "not JSON"),
-        ("fail-401", "HTTP 401"),
+        ("fail-500", "provider_error (HTTP 500)"),
+        ("fail-429", "rate_limited (HTTP 429)"),
+        ("fail-503", "provider_error (HTTP 503)"),
+        ("stop-after:0", "incomplete_stream"),
+        ("garbage", "invalid_provider_response"),
+        ("fail-401", "provider_auth_failed (HTTP 401)"),
     ],
 )
 async def test_fails_over_when_a_route_errs_before_any_output(
@@ -165,7 +165,8 @@ async def test_fails_over_when_a_route_errs_before_any_output(
         ("selected", "backup"),
         ("won", "backup"),
     ]
-    assert reason in decisions[1].reason
+    # A code and the status, never the provider's own words: clients may see decisions.
+    assert decisions[1].reason == reason
     assert await sim.counts() == {failing_model: 1, "backup": 1}
 
 
@@ -176,7 +177,8 @@ async def test_skips_a_route_whose_api_key_is_missing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("XAI_API_KEY", raising=False)
-    grok = RouteConfig(provider="grok", model="grok-3-mini", base_url=sim.base_url)
+    monkeypatch.setenv("XAI_BASE_URL", sim.base_url)
+    grok = RouteConfig(provider="grok", model="grok-3-mini")
     router = llm_router([grok, route(sim, "backup")], breakers, decisions)
 
     chunks = await answer(router)
@@ -184,24 +186,50 @@ async def test_skips_a_route_whose_api_key_is_missing(
     assert text_of(chunks) == REPLY
     assert decisions[0].action == "skipped"
     assert decisions[0].route == "grok/grok-3-mini"
-    assert "XAI_API_KEY" in decisions[0].reason
+    assert decisions[0].reason == "missing_api_key"
     assert await sim.counts() == {"backup": 1}
 
 
-async def test_uses_the_key_from_the_environment(
+async def test_uses_the_operators_key_towards_the_operators_endpoint(
     sim: SimulatorProcess,
     breakers: BreakerRegistry,
     decisions: list[RouteDecision],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XAI_API_KEY", "xai-test")
-    grok = RouteConfig(provider="grok", model="grok-3-mini", base_url=sim.base_url)
+    monkeypatch.setenv("XAI_API_KEY", "xai-operator-key")
+    monkeypatch.setenv("XAI_BASE_URL", sim.base_url)
+    grok = RouteConfig(provider="grok", model="grok-3-mini")
     router = llm_router([grok], breakers, decisions)
 
     chunks = await answer(router)
 
     assert text_of(chunks) == REPLY
     assert router.answered_label == "grok/grok-3-mini"
+    [request] = await sim.requests()
+    assert request["authorization"] == "Bearer xai-operator-key"
+
+
+async def test_the_operators_keys_never_go_to_a_routes_own_base_url(
+    sim: SimulatorProcess,
+    breakers: BreakerRegistry,
+    decisions: list[RouteDecision],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-operator-openai-key")
+    monkeypatch.setenv("XAI_API_KEY", "xai-operator-grok-key")
+    tenant_host = [
+        RouteConfig(provider="openai", model="gpt-4o-mini", base_url=sim.base_url),
+        RouteConfig(provider="grok", model="grok-3-mini", base_url=sim.base_url),
+    ]
+    router = llm_router([*tenant_host, route(sim, "backup")], breakers, decisions)
+
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert [(d.action, d.reason) for d in decisions[:2]] == [("skipped", "missing_api_key")] * 2
+    requests = await sim.requests()
+    assert [r["model"] for r in requests] == ["backup"]
+    assert "operator" not in requests[0]["authorization"]
 
 
 async def test_all_routes_failing_raises_with_every_reason(
@@ -427,6 +455,68 @@ async def test_bad_requests_do_not_count_against_a_route(
 
     assert breakers.get(breaker_key("llm", routes[0])).state is BreakerState.CLOSED
     assert await sim.counts() == {"fail-400": 3, "backup": 3}
+
+
+def keyed(sim: SimulatorProcess, model: str, api_key: str) -> RouteConfig:
+    """Two organizations' routes to one model at one server, each with its own key."""
+    return RouteConfig(
+        provider="openai_compatible", model=model, base_url=sim.base_url, api_key=api_key
+    )
+
+
+async def test_one_organizations_failures_leave_anothers_circuit_closed(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    # The model's first two requests fail (alpha's own rate limit, say); later ones succeed.
+    alpha, beta = keyed(sim, "fail-first:2", "sk-alpha-key"), keyed(sim, "fail-first:2", "sk-beta")
+    for _ in range(2):
+        await answer(llm_router([alpha, route(sim, "backup")], breakers, decisions))
+    assert breakers.get(breaker_key("llm", alpha)).state is BreakerState.OPEN
+
+    decisions.clear()
+    router = llm_router([beta, route(sim, "backup")], breakers, decisions)
+    chunks = await answer(router)
+
+    assert text_of(chunks) == REPLY
+    assert router.answered_label == "openai_compatible/fail-first:2"
+    assert breakers.get(breaker_key("llm", beta)).state is BreakerState.CLOSED
+    assert actions(decisions) == [("selected", "fail-first:2"), ("won", "fail-first:2")]
+    assert [r["authorization"] for r in await sim.requests() if r["outcome"] == "completed"][
+        -1
+    ] == "Bearer sk-beta"
+
+
+async def test_a_refused_key_fails_over_without_opening_the_circuit(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    refused = keyed(sim, "fail-401", "sk-alpha-wrong-key")
+
+    for _ in range(3):
+        chunks = await answer(llm_router([refused, route(sim, "backup")], breakers, decisions))
+        assert text_of(chunks) == REPLY
+
+    breaker = breakers.get(breaker_key("llm", refused))
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.consecutive_failures == 0
+    assert await sim.counts() == {"fail-401": 3, "backup": 3}
+    assert "breaker_open" not in {d.action for d in decisions}
+
+
+def test_breakers_are_named_by_a_fingerprint_never_by_the_key(breakers: BreakerRegistry) -> None:
+    secret = "sk-alpha-" + "s3cr3t" * 6
+    alpha = RouteConfig(
+        provider="openai", model="gpt-4o", base_url="https://a.test", api_key=secret
+    )
+    same_key_elsewhere = RouteConfig(provider="openai", model="gpt-4o", api_key=secret)
+    platform = RouteConfig(provider="openai", model="gpt-4o")
+
+    keys = {breaker_key("llm", r) for r in (alpha, same_key_elsewhere, platform)}
+    breakers.get(breaker_key("llm", alpha))
+
+    assert len(keys) == 3
+    assert all(key.startswith("llm:openai/gpt-4o#") for key in keys)
+    assert not any(secret in key or "a.test" in key for key in keys)
+    assert not any(secret in key for key in breakers.states())
 
 
 # -- cancellation ---------------------------------------------------------------------------

@@ -1,13 +1,20 @@
 """Every engine event becomes a server event that the official SDK's models accept."""
 
 import base64
+import json
+import socket
 from typing import Any
 
 import pytest
 
 from voice.engine import events as ev
+from voice.engine.breaker import BreakerRegistry
+from voice.engine.config import RouteConfig
 from voice.engine.errors import InvalidRequestError, ProviderError
-from voice.realtime.server_events import server_events
+from voice.engine.llm.base import ChatMessage, LLMRequest
+from voice.engine.llm.openai_compatible import OpenAICompatibleLLM
+from voice.engine.router import LLMRouter, RoutesExhaustedError
+from voice.realtime.server_events import error_event, server_events
 
 from .conformance import assert_conforms
 
@@ -118,3 +125,81 @@ def test_extension_events_reach_only_clients_that_asked_for_them():
         "output_audio_buffer.cleared",
         "aura.playback.flush",
     ]
+
+
+# -- provider failures: a code and a useful sentence, never the provider's own words ----------
+
+TENANT_KEY = "sk-proj-tenant-" + "T" * 30 + "wxyz"
+
+
+def _unreachable_base_url() -> str:
+    """A loopback port nothing listens on: the error names the host, as an internal one would."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+
+
+async def _exhausted(simulator: Any) -> RoutesExhaustedError:
+    routes = [
+        RouteConfig(
+            provider="openai",
+            model="fail-401",
+            base_url=simulator.base_url,
+            api_key=TENANT_KEY,
+            key_fallback="none",
+        ),
+        RouteConfig(provider="openai_compatible", model="fail-500", base_url=simulator.base_url),
+        RouteConfig(
+            provider="openai_compatible", model="m", base_url=_unreachable_base_url(), timeout_s=2
+        ),
+    ]
+    request = LLMRequest(messages=(ChatMessage("user", "hello"),))
+    with pytest.raises(RoutesExhaustedError) as caught:
+        _ = [c async for c in LLMRouter(routes, breakers=BreakerRegistry()).stream(request)]
+    return caught.value
+
+
+async def test_failed_providers_are_reported_by_code_without_their_own_words(simulator):
+    exhausted = await _exhausted(simulator)
+    # The server keeps the whole story for its logs.
+    assert "Incorrect API key provided" in exhausted.message
+    assert "simulated failure" in exhausted.message
+
+    for wire in (
+        error_event(exhausted, event_id="evt_1"),
+        *server_events(ev.SessionError(exhausted), extensions=True),
+        *server_events(ev.TranscriptionFailed(item_id="item_1", error=exhausted), extensions=False),
+    ):
+        assert_conforms({"event_id": "event_1", **wire})
+        text = json.dumps(wire)
+        for leaked in ("Incorrect API key", "simulated failure", "127.0.0.1", "wxyz", "sk-"):
+            assert leaked not in text, f"{leaked!r} reached the client: {text}"
+    body = error_event(exhausted)["error"]
+    assert body["code"] == "all_routes_failed"
+    assert body["message"] == (
+        "No language model provider could answer (provider_auth_failed, provider_error, "
+        "provider_unreachable); details are in the server's logs."
+    )
+
+
+async def test_one_provider_failure_is_described_by_its_code(simulator):
+    provider = OpenAICompatibleLLM(
+        provider="openai_compatible", model="fail-429", api_key="k", base_url=simulator.base_url
+    )
+    with pytest.raises(ProviderError) as caught:
+        _ = [c async for c in provider.stream(LLMRequest(messages=(ChatMessage("user", "hi"),)))]
+
+    body = error_event(caught.value)["error"]
+
+    assert "simulated failure" in caught.value.message
+    assert body == {
+        "type": "server_error",
+        "code": "rate_limited",
+        "message": "The model provider is rate limiting requests; try again shortly. "
+        "(details are in the server's logs)",
+    }
+
+
+def test_aura_s_own_errors_keep_their_message():
+    error = InvalidRequestError("instructions must be a string", param="session.instructions")
+    assert error_event(error)["error"]["message"] == "instructions must be a string"
