@@ -4,7 +4,6 @@ real (the login form, a password, a session), as an organization's admin would t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,10 +31,9 @@ BEAT_MODELS = (PeriodicTask, IntervalSchedule, CrontabSchedule, ClockedSchedule,
 
 
 @pytest.fixture(autouse=True)
-def _fresh_sign_in_windows(settings: Any) -> Iterator[None]:
+def _fresh_sign_in_windows(settings: Any) -> None:
     """Each test counts failed sign-ins in its own Redis windows."""
     settings.AURA_REDIS_KEY_PREFIX = f"test-admin-{uuid.uuid4().hex}"
-    yield
 
 
 @pytest.fixture

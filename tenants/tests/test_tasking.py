@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 import pytest
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from conversations.models import Conversation
 from conversations.services import conversation_start
 from conversations.tasks import end_stale_conversations, summarize_conversation
 from monitoring.tasks import roll_up_recent_usage, roll_up_usage
+from tenants.db import current_schema_name
 from tenants.models import Organization
 from tenants.services import organization_register, platform_ensure_public_tenant
 from tenants.tasking import NotAnOrganizationSchemaError
@@ -55,7 +55,7 @@ def test_a_tenant_task_refuses_a_schema_that_is_no_organizations(
     ]
     assert len(refusals) == 1
     assert refusals[0].task == task.name
-    assert connection.schema_name == "public"
+    assert current_schema_name() == "public"
 
 
 def test_a_refused_task_touches_no_organization(org_alpha: Organization) -> None:
