@@ -31,6 +31,7 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels -r /tmp/requireme
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=aura_project.settings.prod \
+    AURA_ENV=production \
     LOG_FORMAT=json \
     PORT=8000
 WORKDIR /app

@@ -29,7 +29,8 @@ setup: deps preflight
 
 run: setup
 	@echo "==> AURA is starting: open http://demo.localhost:$(PORT)/ (platform: http://localhost:$(PORT)/). Ctrl-C stops it."
-	@$(BIN)/honcho start --port $(PORT)
+	@echo "==> The demo's admin: http://demo.localhost:$(PORT)/admin/ (a sign-in link: $(BIN)/python manage.py create_org_admin --org demo --email admin@demo.localhost)"
+	@DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-aura_project.settings.dev} $(BIN)/honcho start --port $(PORT)
 
 # nginx and a Docker Compose client, for the scale-out and deployment-file tests (Debian packages).
 ops-tools:

@@ -6,6 +6,8 @@ import sys
 
 
 def main() -> None:
+    # The developer's tool defaults to development; those settings refuse to load where
+    # AURA_ENV=production (the image sets it, and names the production settings).
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
     from django.core.management import execute_from_command_line
 

@@ -4,7 +4,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
+# The serving entry point defaults to production, which refuses to start without a real secret
+# and host list; `make run` and the tests name their settings (docs/deployment/configuration.md).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.prod")
 
 # Django must be set up before anything imports models (consumers, middleware).
 django_asgi_app = get_asgi_application()

@@ -8,7 +8,8 @@ from celery.signals import setup_logging
 from monitoring.logging import configure_celery_logging
 from monitoring.metrics import connect_celery_signals
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
+# Production unless named, as in asgi.py (docs/deployment/configuration.md).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.prod")
 
 app = Celery("aura")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -2,5 +2,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
+# Production unless named, as in asgi.py (docs/deployment/configuration.md).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.prod")
 application = get_wsgi_application()

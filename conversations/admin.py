@@ -19,7 +19,7 @@ from conversations.models import (
     UsageRecord,
     UsageRollup,
 )
-from monitoring.admin_site import ReadOnlyAdminMixin, TenantSchemaAdmin
+from monitoring.admin_site import ReadOnlyAdminMixin, tenant_admin_site
 from monitoring.dashboard import dashboard_context
 
 
@@ -46,8 +46,8 @@ class TurnMetricsInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
-@admin.register(Conversation)
-class ConversationAdmin(TenantSchemaAdmin):
+@admin.register(Conversation, site=tenant_admin_site)
+class ConversationAdmin(admin.ModelAdmin):
     list_display = ("started_at", "agent", "end_user_id", "status", "message_count")
     list_filter = ("status", "agent")
     search_fields = ("end_user_id", "messages__text")
@@ -94,8 +94,8 @@ class ConversationAdmin(TenantSchemaAdmin):
         return format_html('<div style="max-width:60em">{}</div>', rows) if rows else mark_safe("")
 
 
-@admin.register(UsageRecord)
-class UsageRecordAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
+@admin.register(UsageRecord, site=tenant_admin_site)
+class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "stage",
@@ -114,8 +114,8 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
     date_hierarchy = "created_at"
 
 
-@admin.register(UsageRollup)
-class UsageRollupAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
+@admin.register(UsageRollup, site=tenant_admin_site)
+class UsageRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "period_start",
         "period",
@@ -133,8 +133,8 @@ class UsageRollupAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
     list_filter = ("period", "stage", "provider")
 
 
-@admin.register(ActivityRollup)
-class ActivityDashboardAdmin(ReadOnlyAdminMixin, TenantSchemaAdmin):
+@admin.register(ActivityRollup, site=tenant_admin_site)
+class ActivityDashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The changelist of the daily rollups is the organization's dashboard."""
 
     change_list_template = "admin/monitoring/dashboard.html"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from django.utils.safestring import mark_safe
 
-from monitoring.budget import budget_status
+from monitoring.budget import BudgetStatus, budget_status
 from monitoring.charts import Series, bar_chart, line_chart
-from monitoring.selectors import daily_activity, usage_month_to_date_cost
+from monitoring.selectors import (
+    DailyActivity,
+    daily_activity,
+    usage_cost_since,
+    usage_month_to_date_cost,
+)
 from tenants.models import Organization
 
 
@@ -50,3 +58,32 @@ def dashboard_context(*, organization: Organization, days: int = 30) -> dict[str
         "budget": budget,
         "month_to_date_usd": usage_month_to_date_cost(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    """The tenant admin's landing page: today (UTC) at a glance, and the month's spend."""
+
+    activity: DailyActivity
+    # Exact, from the usage records; the rest of `activity` is from the rollups (5 minutes).
+    spent_today_usd: Decimal
+    month_to_date_usd: Decimal
+    budget: BudgetStatus
+
+    @property
+    def success_percent(self) -> float | None:
+        if not self.activity.turns:
+            return None
+        return round((1 - self.activity.error_rate) * 100, 1)
+
+
+def dashboard_today(*, organization: Organization) -> Today:
+    """Today's conversations, success rate, latency and spend; call inside its schema."""
+    (activity,) = daily_activity(days=1)
+    midnight = datetime.combine(activity.day, time.min, tzinfo=UTC)
+    return Today(
+        activity=activity,
+        spent_today_usd=usage_cost_since(since=midnight),
+        month_to_date_usd=usage_month_to_date_cost(),
+        budget=budget_status(organization),
+    )

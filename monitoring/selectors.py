@@ -72,6 +72,7 @@ class DailyActivity:
     error_rate: float
     voice_to_voice_p50_ms: float | None
     voice_to_voice_p95_ms: float | None
+    conversations: int = 0
 
 
 def daily_activity(*, days: int = 30, today: date | None = None) -> list[DailyActivity]:
@@ -99,6 +100,7 @@ def daily_activity(*, days: int = 30, today: date | None = None) -> list[DailyAc
                 error_rate=rollup.error_rate,
                 voice_to_voice_p50_ms=rollup.voice_to_voice_p50_ms,
                 voice_to_voice_p95_ms=rollup.voice_to_voice_p95_ms,
+                conversations=rollup.conversations,
             )
         )
     return result

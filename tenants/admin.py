@@ -1,18 +1,26 @@
-"""Admin of organizations and API keys; keys show their prefix, never a secret or its hash."""
+"""Admin of organizations and API keys; keys show their prefix, never a secret or its hash.
+
+Organizations are the platform's (its site only); keys and their audit log are on both sites,
+an organization seeing its own rows. An organization's users and groups live in its schema:
+its site manages them (the platform's users are on the platform's site, registered by auth).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from monitoring.admin_site import (
     OrganizationRowsAdmin,
-    PlatformAdmin,
     ReadOnlyAdminMixin,
     on_tenant_site,
+    tenant_admin_site,
 )
 from tenants.models import ApiKey, ApiKeyEvent, Domain, Organization
 from tenants.services import api_key_revoke
@@ -24,7 +32,7 @@ class DomainInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(PlatformAdmin):
+class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "plan", "status", "monthly_budget_usd", "created_at")
     list_filter = ("plan", "status")
     search_fields = ("name", "slug")
@@ -46,7 +54,6 @@ class OrganizationAdmin(PlatformAdmin):
         return False
 
 
-@admin.register(ApiKey)
 class ApiKeyAdmin(OrganizationRowsAdmin):
     list_display = (
         "prefix",
@@ -98,9 +105,15 @@ class ApiKeyAdmin(OrganizationRowsAdmin):
         self.message_user(request, f"Revoked {queryset.count()} keys.", messages.SUCCESS)
 
 
-@admin.register(ApiKeyEvent)
 class ApiKeyEventAdmin(ReadOnlyAdminMixin, OrganizationRowsAdmin):
     list_display = ("created_at", "key_prefix", "action", "actor", "detail")
     list_filter = ("action",)
     search_fields = ("key_prefix", "actor")
     date_hierarchy = "created_at"
+
+
+for site in (admin.site, tenant_admin_site):
+    site.register(ApiKey, ApiKeyAdmin)
+    site.register(ApiKeyEvent, ApiKeyEventAdmin)
+tenant_admin_site.register(get_user_model(), UserAdmin)
+tenant_admin_site.register(Group, GroupAdmin)

@@ -22,10 +22,12 @@ from tenants.services import (
     DEFAULT_SECRET_SCOPES,
     KNOWN_SCOPES,
     STAFF_SCOPE,
+    AdminInvite,
     IssuedKey,
     api_key_create,
     api_key_revoke,
     api_key_rotate,
+    organization_admin_invite,
     organization_register,
     organization_resume,
     organization_retry_provisioning,
@@ -241,6 +243,25 @@ class OrganizationFilter(django_filters.FilterSet):
         fields = ["status", "plan", "slug"]
 
 
+class AdminInviteCreateSerializer(serializers.Serializer[None]):
+    email = serializers.EmailField(
+        max_length=254, help_text="The admin's email address, also its user name."
+    )
+
+
+class AdminInviteSerializer(serializers.Serializer[AdminInvite]):
+    username = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    created = serializers.BooleanField(
+        read_only=True, help_text="False: an existing admin was reset (its password unusable)."
+    )
+    set_password_url = serializers.URLField(
+        read_only=True,
+        help_text="Give it to the admin: on the organization's domain, it sets a password once.",
+    )
+    expires_at = serializers.DateTimeField(read_only=True)
+
+
 @extend_schema(tags=["platform"])
 class PlatformOrganizationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet
@@ -285,3 +306,23 @@ class PlatformOrganizationViewSet(
     def resume(self, request: Request, pk: str) -> Response:
         organization = organization_resume(organization=self.get_object())
         return Response(OrganizationSerializer(organization).data)
+
+    @extend_schema(
+        request=AdminInviteCreateSerializer,
+        responses={201: AdminInviteSerializer},
+        summary="Invite an organization's admin",
+    )
+    @action(detail=True, methods=["post"], url_path="admins")
+    def invite_admin(self, request: Request, pk: str) -> Response:
+        """Create (or reset) an admin of the organization's own admin site, and return a link
+        that sets its password once (valid for the platform's AURA_ADMIN_INVITE_VALID_SECONDS)."""
+        params = AdminInviteCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        key = request.auth
+        assert isinstance(key, ResolvedKey)  # PlatformStaff let only such a key through
+        invite = organization_admin_invite(
+            organization=self.get_object(),
+            email=params.validated_data["email"],
+            actor=_actor(key),
+        )
+        return created(AdminInviteSerializer(invite).data)

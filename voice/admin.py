@@ -5,18 +5,18 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from monitoring.admin_site import TenantSchemaAdmin
+from monitoring.admin_site import tenant_admin_site
 from voice.models import Agent, WebhookTool
 
 
-@admin.register(Agent)
-class AgentAdmin(TenantSchemaAdmin):
+@admin.register(Agent, site=tenant_admin_site)
+class AgentAdmin(admin.ModelAdmin):
     list_display = ("name", "is_default", "voice", "language", "memory_enabled", "updated_at")
     search_fields = ("name",)
 
 
-@admin.register(WebhookTool)
-class WebhookToolAdmin(TenantSchemaAdmin):
+@admin.register(WebhookTool, site=tenant_admin_site)
+class WebhookToolAdmin(admin.ModelAdmin):
     list_display = ("name", "url", "timeout_s", "enabled", "created_at")
     search_fields = ("name", "url")
     # The signing secret is stored encrypted and never shown; tools are created through the

@@ -17,6 +17,7 @@ DEBUG: bool = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[".localhost", "127.0.0.1"])
 
 # --- Multi-tenancy (django-tenants): one PostgreSQL schema per organization ----------------
+ADMIN_APP = "monitoring.admin_apps.AuraAdminConfig"
 SHARED_APPS = [
     "daphne",
     "django_tenants",
@@ -28,7 +29,8 @@ SHARED_APPS = [
     "django.contrib.messages",
     "servestatic",
     "django.contrib.staticfiles",
-    "django.contrib.admin",
+    # Django's admin, its default site being the platform's (organizations get their own).
+    ADMIN_APP,
     "channels",
     "django_celery_beat",
     "rest_framework",
@@ -42,7 +44,7 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    ADMIN_APP,
     "voice",
     "conversations",
 ]
@@ -83,6 +85,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # The namespace of AURA's own Redis keys (sessions, limits, resume snapshots, client secrets).
 AURA_REDIS_KEY_PREFIX: str = env("AURA_REDIS_KEY_PREFIX", default="aura")
+# "production" where the deployment is one: the development settings refuse to load there
+# (the image sets it; the production settings module sets it whatever the environment says).
+AURA_ENV: str = env("AURA_ENV", default="development")
+# Whether `aura_setup` creates the demo organization unasked: development settings only
+# (`aura_setup --demo` elsewhere); never from the environment, so never by accident.
+AURA_CREATE_DEMO = False
 # Each organization's domain serves a demo page with a working voice widget at `/` (its key
 # derived, its origins added on first visit). Off by default in production.
 AURA_DEMO_PAGES: bool = env.bool("AURA_DEMO_PAGES", default=True)
@@ -238,6 +246,22 @@ AURA_TENANT_URLS_ALLOW_HTTP: bool = env.bool("AURA_TENANT_URLS_ALLOW_HTTP", defa
 AURA_DATABASE_WORKERS: int = env.int("AURA_DATABASE_WORKERS", default=8)
 AURA_DNS_WORKERS: int = env.int("AURA_DNS_WORKERS", default=4)
 AURA_DNS_TIMEOUT_SECONDS: float = env.float("AURA_DNS_TIMEOUT_SECONDS", default=5.0)
+
+# --- The admin sites (monitoring/admin_site.py) ------------------------------------------------
+LOGIN_URL = "/admin/login/"
+# Failed admin sign-ins allowed per account (schema and user name) and per client address in a
+# moving window ("N/<n> minutes"); past either, sign-ins are refused (429) until it passes.
+AURA_ADMIN_LOGIN_FAILURES_PER_ACCOUNT: str = env(
+    "AURA_ADMIN_LOGIN_FAILURES_PER_ACCOUNT", default="5/15 minutes"
+)
+AURA_ADMIN_LOGIN_FAILURES_PER_ADDRESS: str = env(
+    "AURA_ADMIN_LOGIN_FAILURES_PER_ADDRESS", default="20/15 minutes"
+)
+# How long an organization admin's set-password link (create_org_admin, the invite API) works.
+PASSWORD_RESET_TIMEOUT: int = env.int("AURA_ADMIN_INVITE_VALID_SECONDS", default=24 * 3600)
+# How links to an organization's domain are written: <scheme>://<domain>[:<port>]/...
+AURA_PUBLIC_SCHEME: str = env("AURA_PUBLIC_SCHEME", default="https")
+AURA_PUBLIC_PORT: str = env("AURA_PUBLIC_PORT", default="")
 
 # --- Usage and money -------------------------------------------------------------------------
 # Prices in US dollars (strings: they become Decimals), keyed by stage, then "provider/model",

@@ -8,6 +8,7 @@ from .base import *  # noqa: F403
 from .base import AURA_ENCRYPTION_KEY, LOGGING, env
 
 DEBUG = False
+AURA_ENV = "production"
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")  # type: ignore[index]
 SECRET_KEY = env("SECRET_KEY", default="")
 if not SECRET_KEY or SECRET_KEY.startswith("dev-insecure"):

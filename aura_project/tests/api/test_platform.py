@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 from django_tenants.utils import schema_context
 
 from aura_project.tests.api.conftest import Api, problem
@@ -123,3 +126,55 @@ def test_a_failed_provisioning_is_marked_failed_and_logged(db, platform, staff, 
     # (In this test's transaction the queued task never runs: provision as the worker would.)
     assert organization_provision(organization_id=organization.pk).status == "active"
     problem(staff.post(f"/api/v1/platform/organizations/{organization.pk}/retry"), 400)
+
+
+# --- Inviting an organization's admin ------------------------------------------------------------
+
+
+def test_staff_invite_an_organizations_admin_who_sets_a_password_on_its_domain(org_alpha, staff):
+    response = staff.post(
+        f"/api/v1/platform/organizations/{org_alpha.pk}/admins", {"email": "Boss@Alpha.example"}
+    )
+
+    assert response.status_code == 201, response.content
+    invite = response.json()
+    assert (invite["username"], invite["email"], invite["created"]) == (
+        "boss@alpha.example",
+        "boss@alpha.example",
+        True,
+    )
+    link = urlsplit(invite["set_password_url"])
+    assert (link.scheme, link.hostname) == ("https", "alpha.localhost")
+    assert link.path.startswith("/admin/set-password/")
+    with schema_context(org_alpha.schema_name):
+        assert User.objects.get(username="boss@alpha.example").is_superuser
+    assert not User.objects.filter(username="boss@alpha.example").exists()  # not the platform's
+
+    browser = Client(HTTP_HOST="alpha.localhost")
+    form = browser.get(link.path, follow=True)
+    done = browser.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "pass phrase 9x", "new_password2": "pass phrase 9x"},
+    )
+    assert done.status_code == 302
+    signed_in = Client(HTTP_HOST="alpha.localhost").post(
+        "/admin/login/", {"username": "boss@alpha.example", "password": "pass phrase 9x"}
+    )
+    assert signed_in.status_code == 302
+
+
+def test_only_staff_invite_admins_and_only_of_an_organization_that_is_built(
+    org_alpha, platform, staff, alpha, make_key
+):
+    path = f"/api/v1/platform/organizations/{org_alpha.pk}/admins"
+    body = {"email": "boss@alpha.example"}
+
+    problem(alpha.post(path, body), 403, "missing_scope")  # an organization's own key
+    problem(staff.post(f"/api/v1/platform/organizations/{platform.pk}/admins", body), 404)
+    problem(staff.post(path, {"email": "not an email"}), 400)
+    provisioning = organization_register(slug="iota-co", name="Iota")
+    problem(
+        staff.post(f"/api/v1/platform/organizations/{provisioning.pk}/admins", body),
+        400,
+        "invalid_status",
+    )
