@@ -19,13 +19,13 @@ from tenants.errors import PermissionDeniedError
 from tenants.models import ApiKey, Organization
 from tenants.selectors import ResolvedKey
 from tenants.services import (
-    DEFAULT_SECRET_SCOPES,
     KNOWN_SCOPES,
     STAFF_SCOPE,
     IssuedKey,
     api_key_create,
     api_key_revoke,
     api_key_rotate,
+    api_key_scopes_for,
     organization_register,
     organization_resume,
     organization_retry_provisioning,
@@ -99,8 +99,9 @@ class ApiKeyCreateSerializer(serializers.Serializer[None]):
         child=serializers.ChoiceField(choices=ORGANIZATION_SCOPES),
         required=False,
         max_length=len(ORGANIZATION_SCOPES),
-        help_text="Defaults to the standard secret-key scopes the calling key holds. "
-        "A key can only grant scopes it holds itself.",
+        help_text="A secret key that names none (omitted or empty) gets the standard "
+        "secret-key scopes the calling key holds; a publishable key always holds `realtime` "
+        "only. A key can only grant scopes it holds itself, the defaults included.",
     )
     allowed_origins = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list, max_length=50
@@ -163,9 +164,10 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
         params = ApiKeyCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         values = dict(params.validated_data)
-        scopes = values.get("scopes")
-        if scopes is None:
-            scopes = [scope for scope in DEFAULT_SECRET_SCOPES if scope in self.api_key.scopes]
+        # The check applies to the scopes the key will really hold, defaults included.
+        scopes = api_key_scopes_for(
+            kind=values["kind"], requested=values.get("scopes"), held=self.api_key.scopes
+        )
         self._check_can_grant(scopes)
         issued = api_key_create(
             organization=Organization.objects.get(pk=self.api_key.tenant.organization_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,6 +34,8 @@ KNOWN_SCOPES = frozenset(
     {"realtime", "agents", "conversations", "keys", "tools", "usage", "admin", STAFF_SCOPE}
 )
 DEFAULT_SECRET_SCOPES = ("realtime", "agents", "conversations", "tools", "usage")
+# A publishable key sits in web pages: it may only open voice sessions.
+PUBLISHABLE_SCOPES = ("realtime",)
 
 
 def schema_name_for(slug: str) -> str:
@@ -219,6 +222,28 @@ def _clean_origins(origins: tuple[str, ...] | list[str]) -> list[str]:
     return cleaned
 
 
+def api_key_scopes_for(
+    *, kind: str, requested: Sequence[str] | None, held: Sequence[str]
+) -> list[str]:
+    """The scopes a new key of `kind` gets when a key holding `held` asks for `requested`.
+
+    A publishable key holds `realtime` and nothing else, whatever is asked; a secret key that
+    names no scopes gets the standard ones its issuer holds. Whether the issuer may grant the
+    result is the caller's check, on exactly this list.
+    """
+    if kind == ApiKey.Kind.PUBLISHABLE:
+        extra = sorted(set(requested or ()) - set(PUBLISHABLE_SCOPES))
+        if extra:
+            raise InvalidRequestError(
+                f"a publishable key holds the realtime scope only, not: {', '.join(extra)}",
+                param="scopes",
+            )
+        return list(PUBLISHABLE_SCOPES)
+    if not requested:
+        return [scope for scope in DEFAULT_SECRET_SCOPES if scope in held]
+    return list(requested)
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -240,7 +265,7 @@ def api_key_create(
         )
     if kind == ApiKey.Kind.PUBLISHABLE:
         # A publishable key sits in web pages: it may only open voice sessions, from its origins.
-        scopes = ("realtime",)
+        scopes = PUBLISHABLE_SCOPES
         if not allowed_origins:
             raise InvalidRequestError(
                 "a publishable key needs at least one allowed origin", param="allowed_origins"

@@ -97,3 +97,25 @@ def test_keys_are_filtered_and_paginated(alpha):
         key["name"] for key in alpha.get("/api/v1/keys", {"revoked": "false"}).json()["results"]
     }
     problem(alpha.get("/api/v1/keys", {"kind": "xx"}), 400)
+
+
+def test_a_key_without_realtime_cannot_mint_a_publishable_key_whatever_scopes_it_sends(
+    org_alpha, make_key
+):
+    keys_only = Api(make_key(org_alpha, scopes=["keys"]))
+    publishable = {"kind": "pk", "allowed_origins": ["https://shop.example"]}
+    for scopes in ({}, {"scopes": []}, {"scopes": ["realtime"]}):
+        problem(keys_only.post("/api/v1/keys", {**publishable, **scopes}), 403, "scope_escalation")
+    # An empty list is no way around the defaults for secret keys either.
+    assert keys_only.post("/api/v1/keys", {"scopes": []}).json()["scopes"] == []
+    assert not ApiKey.objects.filter(organization=org_alpha, kind="pk").exists()
+
+
+def test_a_publishable_key_holds_realtime_only_and_asking_for_more_is_refused(org_alpha, make_key):
+    voice = Api(make_key(org_alpha, scopes=["keys", "realtime", "agents"]))
+    publishable = {"kind": "pk", "allowed_origins": ["https://shop.example"]}
+    problem(voice.post("/api/v1/keys", {**publishable, "scopes": ["agents"]}), 400)
+    for scopes in ({}, {"scopes": []}, {"scopes": ["realtime"]}):
+        issued = voice.post("/api/v1/keys", {**publishable, **scopes})
+        assert issued.status_code == 201, issued.content
+        assert issued.json()["scopes"] == ["realtime"]
