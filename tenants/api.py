@@ -59,6 +59,7 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
             "status",
             "scopes",
             "allowed_origins",
+            "allowed_agents",
             "auto_rotate",
             "created_at",
             "expires_at",
@@ -105,6 +106,14 @@ class ApiKeyCreateSerializer(serializers.Serializer[None]):
     )
     allowed_origins = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list, max_length=50
+    )
+    allowed_agents = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Publishable keys only: names of the agents the key may open sessions with. "
+        "Empty (the default): the organization's default agent only.",
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     auto_rotate = serializers.BooleanField(required=False, default=False)
@@ -175,6 +184,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
             name=values["name"],
             scopes=scopes,
             allowed_origins=values["allowed_origins"],
+            allowed_agents=values["allowed_agents"],
             expires_at=values["expires_at"],
             auto_rotate=values["auto_rotate"],
             actor=_actor(self.api_key),

@@ -244,6 +244,23 @@ def api_key_scopes_for(
     return list(requested)
 
 
+def _clean_agents(kind: str, agents: Sequence[str]) -> list[str]:
+    """Agent names a publishable key is limited to (matched when a session starts)."""
+    if agents and kind != ApiKey.Kind.PUBLISHABLE:
+        raise InvalidRequestError(
+            "only publishable keys are limited to agents; a secret key may use any",
+            param="allowed_agents",
+        )
+    if len(agents) > 50 or any(
+        not isinstance(name, str) or not 0 < len(name) <= 100 for name in agents
+    ):
+        raise InvalidRequestError(
+            "allowed_agents must be at most 50 agent names of 1-100 characters",
+            param="allowed_agents",
+        )
+    return list(dict.fromkeys(agents))
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -252,6 +269,7 @@ def api_key_create(
     name: str = "",
     scopes: tuple[str, ...] | list[str] = DEFAULT_SECRET_SCOPES,
     allowed_origins: tuple[str, ...] | list[str] = (),
+    allowed_agents: Sequence[str] = (),
     expires_at: datetime | None = None,
     auto_rotate: bool = False,
     actor: str = "system",
@@ -282,6 +300,7 @@ def api_key_create(
                     secret_hash=generated.secret_hash,
                     scopes=_clean_scopes(scopes),
                     allowed_origins=_clean_origins(allowed_origins),
+                    allowed_agents=_clean_agents(kind, allowed_agents),
                     expires_at=expires_at,
                     auto_rotate=auto_rotate,
                 )
@@ -340,6 +359,7 @@ def api_key_rotate(
         name=api_key.name,
         scopes=api_key.scopes,
         allowed_origins=api_key.allowed_origins,
+        allowed_agents=api_key.allowed_agents,
         auto_rotate=api_key.auto_rotate,
         actor=actor,
     )

@@ -16,6 +16,7 @@ from typing import Any
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent
 from pydantic import TypeAdapter, ValidationError
 
+from voice.agent_config import PUBLIC_OVERRIDABLE
 from voice.engine.errors import AudioFormatError, InvalidRequestError
 from voice.engine.events import Item
 from voice.engine.response import ResponseOptions
@@ -113,6 +114,43 @@ def _validate_with_sdk(payload: dict[str, Any]) -> None:
         raise InvalidRequestError(
             f"invalid {payload['type']}: {where}: {first['msg']}", code="invalid_event", param=where
         ) from error
+
+
+def refuse_overrides(event: ClientEvent, *, allowed: frozenset[str] | None) -> None:
+    """Refuse an event that changes what the model is told or may do, beyond `allowed`.
+
+    `allowed` is None for clients that may change everything (secret keys, client secrets);
+    for publishable keys it is the agent's `public_overrides`. Session settings, per-response
+    settings and system messages (instructions by another name) are all covered.
+    """
+    if allowed is None:
+        return
+    payload = event.payload
+    if event.type == "session.update":
+        _refuse_fields(payload.get("session"), "session", allowed)
+    elif event.type == "response.create":
+        _refuse_fields(payload.get("response"), "response", allowed)
+    elif event.type == "conversation.item.create":
+        item = payload.get("item") or {}
+        if item.get("role") == "system" and "instructions" not in allowed:
+            raise _not_allowed("item.role", "system messages (instructions)")
+
+
+def _refuse_fields(fields: Any, where: str, allowed: frozenset[str]) -> None:
+    if not isinstance(fields, dict):
+        return  # not an object: the event's own validation refuses it
+    for name in PUBLIC_OVERRIDABLE:
+        if name in fields and name not in allowed:
+            raise _not_allowed(f"{where}.{name}", f"{where}.{name}")
+
+
+def _not_allowed(param: str, what: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{what} may not be changed with this key: the agent does not allow it "
+        "(its public_overrides)",
+        code="override_not_allowed",
+        param=param,
+    )
 
 
 def decode_audio(payload: dict[str, Any]) -> bytes:
