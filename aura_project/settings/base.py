@@ -84,8 +84,14 @@ REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # The namespace of AURA's own Redis keys (sessions, limits, resume snapshots, client secrets).
 AURA_REDIS_KEY_PREFIX: str = env("AURA_REDIS_KEY_PREFIX", default="aura")
 # Each organization's domain serves a demo page with a working voice widget at `/` (its key
-# derived, its origins added on first visit). Off by default in production.
+# derived). Off by default in production.
 AURA_DEMO_PAGES: bool = env.bool("AURA_DEMO_PAGES", default=True)
+# The origins the demo key works from, `{domain}` standing for each of the organization's
+# domains: configuration, never a request's Host header. By default the port daphne serves on
+# (honcho and the Procfile set PORT).
+AURA_DEMO_PAGE_ORIGINS: list[str] = env.list(
+    "AURA_DEMO_PAGE_ORIGINS", default=[f"http://{{domain}}:{env('PORT', default='8000')}"]
+)
 
 # --- Channels: the layer carries control messages only, never audio --------------------------
 ASGI_APPLICATION = "aura_project.asgi.application"

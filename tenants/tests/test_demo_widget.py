@@ -1,4 +1,5 @@
-"""Each organization's demo page shows the voice widget with a publishable key for its origin."""
+"""Each organization's demo page shows the voice widget with a publishable key whose origins
+come from configuration (AURA_DEMO_PAGE_ORIGINS over the organization's domains)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.test import AsyncClient, Client
 
 from tenants.demo_widget import DEMO_KEY_NAME, demo_widget_key_plaintext
 from tenants.errors import PermissionDeniedError
-from tenants.models import ApiKey
+from tenants.models import ApiKey, Domain
 from tenants.selectors import resolve_api_key
 from tenants.services import api_key_revoke
 
@@ -40,25 +41,49 @@ def test_the_demo_page_embeds_the_widget_with_a_key_for_its_own_origin(client, o
         resolve_api_key(key, required_scope="realtime", origin="https://elsewhere.example")
 
 
-def test_visits_reuse_one_key_and_add_each_origin_once(client, org_alpha):
+def test_visits_reuse_one_key_and_never_take_an_origin_from_the_host_header(client, org_alpha):
     first = widget_key(client.get("/", HTTP_HOST="alpha.localhost:8000").content)
-    client.get("/", HTTP_HOST="alpha.localhost:8000")
-    second = widget_key(client.get("/", HTTP_HOST="alpha.localhost:9000").content)
-    assert first == second
+    assert first is not None
+    # Any port passes ALLOWED_HOSTS (".localhost"); the Host header is the client's to write.
+    elsewhere = client.get("/", HTTP_HOST="alpha.localhost:9000")
+    assert elsewhere.status_code == 200
+    assert widget_key(elsewhere.content) is None
+    assert b"http://alpha.localhost:8000" in elsewhere.content
+    assert widget_key(client.get("/", HTTP_HOST="alpha.localhost:8000").content) == first
     api_key = ApiKey.objects.get(organization=org_alpha, name=DEMO_KEY_NAME)
-    assert api_key.allowed_origins == ["http://alpha.localhost:8000", "http://alpha.localhost:9000"]
+    assert api_key.allowed_origins == ["http://alpha.localhost:8000"]
     assert api_key.scopes == ["realtime"]
+    with pytest.raises(PermissionDeniedError):
+        resolve_api_key(first, required_scope="realtime", origin="http://alpha.localhost:9000")
+
+
+def test_the_key_follows_the_configured_origins_for_every_domain(client, org_alpha, settings):
+    settings.AURA_DEMO_PAGE_ORIGINS = ["https://{domain}", "http://{domain}:8000"]
+    Domain.objects.create(domain="voice.alpha.example", tenant=org_alpha, is_primary=False)
+    client.get("/", HTTP_HOST="alpha.localhost:8000")
+    api_key = ApiKey.objects.get(organization=org_alpha, name=DEMO_KEY_NAME)
+    assert api_key.allowed_origins == [
+        "https://alpha.localhost",
+        "https://voice.alpha.example",
+        "http://alpha.localhost:8000",
+        "http://voice.alpha.example:8000",
+    ]
+    settings.AURA_DEMO_PAGE_ORIGINS = ["https://{domain}"]
+    page = client.get("/", HTTP_HOST="alpha.localhost", secure=True)
+    assert widget_key(page.content) == demo_widget_key_plaintext(org_alpha)
+    api_key.refresh_from_db()
+    assert api_key.allowed_origins == ["https://alpha.localhost", "https://voice.alpha.example"]
 
 
 def test_organizations_get_different_demo_keys(client, org_alpha, org_beta):
-    alpha = widget_key(client.get("/", HTTP_HOST="alpha.localhost").content)
-    beta = widget_key(client.get("/", HTTP_HOST="beta.localhost").content)
+    alpha = widget_key(client.get("/", HTTP_HOST="alpha.localhost:8000").content)
+    beta = widget_key(client.get("/", HTTP_HOST="beta.localhost:8000").content)
     assert alpha
     assert beta
     assert alpha != beta
     with pytest.raises(PermissionDeniedError):
         # Beta's page origin is not on alpha's key.
-        resolve_api_key(alpha, required_scope="realtime", origin="http://beta.localhost")
+        resolve_api_key(alpha, required_scope="realtime", origin="http://beta.localhost:8000")
 
 
 def test_a_revoked_demo_key_takes_the_widget_off_the_page(client, org_alpha):
