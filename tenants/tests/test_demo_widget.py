@@ -3,16 +3,24 @@ come from configuration (AURA_DEMO_PAGE_ORIGINS over the organization's domains)
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 
+import aiohttp
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import AsyncClient, Client
+from websockets.asyncio.client import connect
+from websockets.typing import Origin, Subprotocol
 
 from tenants.demo_widget import DEMO_KEY_NAME, demo_widget_key_plaintext
 from tenants.errors import PermissionDeniedError
 from tenants.models import ApiKey, Domain
 from tenants.selectors import resolve_api_key
 from tenants.services import api_key_revoke
+from voice.tests.realtime.server import DaphneProcess, run_daphne
 
 WIDGET_TAG = re.compile(
     r'<script type="module" src="/static/aura/widget\.js" data-key="(?P<key>pk_[^"]+)"'
@@ -120,3 +128,40 @@ def test_the_worklets_are_served_too(client, org_alpha):
     for name in ("capture-processor.js", "playback-processor.js", "resampler.js"):
         response = client.get(f"/static/aura/worklets/{name}", HTTP_HOST="alpha.localhost")
         assert response.status_code == 200, name
+
+
+@pytest.fixture(scope="module")
+def demo_server(django_db_setup: None, tenant_schemas: None) -> Iterator[DaphneProcess]:
+    from django.db import connection
+
+    with run_daphne(database_name=connection.settings_dict["NAME"]) as server:
+        yield server
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(120)
+async def test_the_demo_page_on_daphne_opens_a_session_from_its_configured_origin(
+    demo_server, org_alpha
+):
+    """As a browser does it: the page from alpha's domain on daphne's port (its PORT), then
+    the socket with the page's origin; the same page under a Host with another port has none."""
+    page_origin = f"http://alpha.localhost:{demo_server.port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{demo_server.http_url}/", headers={"Host": f"alpha.localhost:{demo_server.port}"}
+        ) as page:
+            key = widget_key(await page.read())
+        async with http.get(
+            f"{demo_server.http_url}/", headers={"Host": "alpha.localhost:1"}
+        ) as elsewhere:
+            assert widget_key(await elsewhere.read()) is None
+    assert key is not None
+    async with connect(
+        f"{demo_server.websocket_base_url}/realtime",
+        subprotocols=[Subprotocol("realtime"), Subprotocol(f"openai-insecure-api-key.{key}")],
+        origin=Origin(page_origin),
+    ) as socket:
+        assert json.loads(await socket.recv())["type"] == "session.created"
+    api_key = await sync_to_async(ApiKey.objects.get)(prefix=key[:11])
+    assert api_key.allowed_origins == [page_origin]
+    await sync_to_async(connections.close_all)()
