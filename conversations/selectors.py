@@ -13,13 +13,16 @@ def conversation_memory(*, conversation_id: str) -> str | None:
     """What the model should know of what came before its kept history, or None.
 
     The conversation's own summary of older turns, and for a returning end user the summary
-    of their previous conversations.
+    of their previous conversations, if the agent has memory enabled. Conversations carry an
+    end user only when the organization vouched for one (voice.realtime.auth), so a visitor
+    cannot name someone else and be given their memory.
     """
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    conversation = Conversation.objects.select_related("agent").filter(pk=conversation_id).first()
     if conversation is None:
         return None
     parts = []
-    if conversation.end_user_id:
+    remembers = conversation.agent is not None and conversation.agent.memory_enabled
+    if conversation.end_user_id and remembers:
         earlier = (
             Conversation.objects.filter(end_user_id=conversation.end_user_id)
             .exclude(pk=conversation.pk)

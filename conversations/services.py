@@ -71,6 +71,22 @@ METRIC_FIELDS = {
 }
 
 
+def storable_text(text: str) -> str:
+    """PostgreSQL text and jsonb cannot hold NUL: clients' text with one is refused at the
+    socket, and what a model or a transcriber produces is kept with U+FFFD in its place."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, Mapping):
+        return {storable_text(str(key)): storable_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable_json(item) for item in value]
+    return value
+
+
 @transaction.atomic
 def conversation_record_turn(
     *,
@@ -84,13 +100,15 @@ def conversation_record_turn(
     position = -1 if last is None else last
     # A resumed session reports the messages it restored again: those already stored (the
     # crashed process got to write them) are skipped, the others are written now.
-    item_ids = [message["item_id"] for message in messages if message.get("item_id")]
+    item_ids = [storable_text(message.get("item_id") or "") for message in messages]
     stored = set(
-        conversation.messages.filter(item_id__in=item_ids).values_list("item_id", flat=True)
+        conversation.messages.filter(item_id__in=[i for i in item_ids if i]).values_list(
+            "item_id", flat=True
+        )
     )
     created = []
-    for message in messages:
-        if message.get("item_id") in stored:
+    for message, item_id in zip(messages, item_ids, strict=True):
+        if item_id and item_id in stored:
             continue
         position += 1
         created.append(
@@ -98,11 +116,11 @@ def conversation_record_turn(
                 conversation=conversation,
                 position=position,
                 role=message["role"],
-                text=message.get("text", ""),
-                item_id=message.get("item_id") or "",
+                text=storable_text(message.get("text") or ""),
+                item_id=item_id,
                 truncated=bool(message.get("truncated", False)),
-                tool_calls=list(message.get("tool_calls", ())),
-                tool_call_id=message.get("tool_call_id") or "",
+                tool_calls=storable_json(list(message.get("tool_calls", ()))),
+                tool_call_id=storable_text(message.get("tool_call_id") or ""),
             )
         )
     Message.objects.bulk_create(created)
@@ -125,8 +143,10 @@ def message_truncate(*, conversation_id: str, item_id: str, text: str) -> bool:
     False when no such message is stored yet (its turn, recorded later, carries the cut text).
     """
     updated = Message.objects.filter(
-        conversation_id=conversation_id, item_id=item_id, role=Message.Role.ASSISTANT
-    ).update(text=text, truncated=True)
+        conversation_id=conversation_id,
+        item_id=storable_text(item_id),
+        role=Message.Role.ASSISTANT,
+    ).update(text=storable_text(text), truncated=True)
     return updated > 0
 
 

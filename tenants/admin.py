@@ -75,6 +75,7 @@ class ApiKeyAdmin(OrganizationRowsAdmin):
         "kind",
         "scopes",
         "allowed_origins",
+        "allowed_agents",
         "auto_rotate",
         "created_at",
         "expires_at",

@@ -19,7 +19,6 @@ from tenants.errors import PermissionDeniedError
 from tenants.models import ApiKey, Organization
 from tenants.selectors import ResolvedKey
 from tenants.services import (
-    DEFAULT_SECRET_SCOPES,
     KNOWN_SCOPES,
     STAFF_SCOPE,
     AdminInvite,
@@ -27,6 +26,7 @@ from tenants.services import (
     api_key_create,
     api_key_revoke,
     api_key_rotate,
+    api_key_scopes_for,
     organization_admin_invite,
     organization_register,
     organization_resume,
@@ -61,6 +61,7 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
             "status",
             "scopes",
             "allowed_origins",
+            "allowed_agents",
             "auto_rotate",
             "created_at",
             "expires_at",
@@ -101,11 +102,20 @@ class ApiKeyCreateSerializer(serializers.Serializer[None]):
         child=serializers.ChoiceField(choices=ORGANIZATION_SCOPES),
         required=False,
         max_length=len(ORGANIZATION_SCOPES),
-        help_text="Defaults to the standard secret-key scopes the calling key holds. "
-        "A key can only grant scopes it holds itself.",
+        help_text="A secret key that names none (omitted or empty) gets the standard "
+        "secret-key scopes the calling key holds; a publishable key always holds `realtime` "
+        "only. A key can only grant scopes it holds itself, the defaults included.",
     )
     allowed_origins = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list, max_length=50
+    )
+    allowed_agents = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Publishable keys only: names of the agents the key may open sessions with. "
+        "Empty (the default): the organization's default agent only.",
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     auto_rotate = serializers.BooleanField(required=False, default=False)
@@ -165,9 +175,10 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
         params = ApiKeyCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         values = dict(params.validated_data)
-        scopes = values.get("scopes")
-        if scopes is None:
-            scopes = [scope for scope in DEFAULT_SECRET_SCOPES if scope in self.api_key.scopes]
+        # The check applies to the scopes the key will really hold, defaults included.
+        scopes = api_key_scopes_for(
+            kind=values["kind"], requested=values.get("scopes"), held=self.api_key.scopes
+        )
         self._check_can_grant(scopes)
         issued = api_key_create(
             organization=Organization.objects.get(pk=self.api_key.tenant.organization_id),
@@ -175,6 +186,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
             name=values["name"],
             scopes=scopes,
             allowed_origins=values["allowed_origins"],
+            allowed_agents=values["allowed_agents"],
             expires_at=values["expires_at"],
             auto_rotate=values["auto_rotate"],
             actor=_actor(self.api_key),

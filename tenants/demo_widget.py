@@ -5,9 +5,12 @@ key on every visit. Rather than store a plaintext, the demo key is derived: an H
 organization's slug under SECRET_KEY gives its prefix and secret, so every web process computes
 the same key and the database keeps only its hash, like any other key. A publishable key is
 public by design (it sits in the page), may only open voice sessions, and only from its allowed
-origins: the demo page adds its own origin (scheme, host and port as the browser sends them)
-the first time it is served from it. An administrator who revokes the key turns the demo page's
-widget off; it is not silently recreated.
+origins. Those come from configuration, never from a request: each of the organization's
+domains in each form of AURA_DEMO_PAGE_ORIGINS (`http://{domain}:8000` by default), kept in
+step with it when the page is served. A request's Host header is the client's to write, so a
+page served under another host or port shows no widget rather than widening the key. An
+administrator who revokes the key turns the demo page's widget off; it is not silently
+recreated.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import base64
 import hashlib
 import hmac
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.keys import PREFIX_RANDOM_CHARS, hash_key, parse_prefix
-from tenants.models import ApiKey, Organization
+from tenants.models import ApiKey, Domain, Organization
 
 logger = logging.getLogger(__name__)
 
@@ -46,20 +50,47 @@ def demo_widget_key_plaintext(organization: Organization) -> str:
     return f"{ApiKey.Kind.PUBLISHABLE}_{random_part}_{secret}"
 
 
-def demo_widget_key_ensure(*, organization: Organization, origin: str) -> str | None:
-    """The demo key's plaintext, its row created and `origin` allowed; None if revoked."""
+@dataclass(frozen=True, slots=True)
+class DemoWidget:
+    key: str
+    origins: list[str]
+
+
+def demo_widget_origins(organization: Organization) -> list[str]:
+    """Where the demo page may use its key: every configured form of every domain."""
+    with schema_context(get_public_schema_name()):
+        domains = list(
+            Domain.objects.filter(tenant=organization)
+            .order_by("-is_primary", "domain")
+            .values_list("domain", flat=True)
+        )
+    origins = (
+        template.replace("{domain}", domain).lower()
+        for template in settings.AURA_DEMO_PAGE_ORIGINS
+        for domain in domains
+    )
+    return list(dict.fromkeys(origins))
+
+
+def demo_widget_key_ensure(*, organization: Organization) -> DemoWidget | None:
+    """The demo key with its origins as configured, its row created or brought in step;
+    None if it was revoked."""
     plaintext = demo_widget_key_plaintext(organization)
     prefix = parse_prefix(plaintext)
     assert prefix is not None  # the derivation follows the format parse_prefix reads
-    origin = origin.lower()
+    origins = demo_widget_origins(organization)
     # Keys are rows of the public schema, whatever schema the request runs in.
     with schema_context(get_public_schema_name()):
-        return _ensure(organization, plaintext, prefix, origin)
+        if _ensure(organization, plaintext, prefix, origins) is None:
+            return None
+    return DemoWidget(key=plaintext, origins=origins)
 
 
-def _ensure(organization: Organization, plaintext: str, prefix: str, origin: str) -> str | None:
+def _ensure(
+    organization: Organization, plaintext: str, prefix: str, origins: list[str]
+) -> str | None:
     existing = ApiKey.objects.filter(prefix=prefix).first()
-    if existing is not None and origin in existing.allowed_origins:
+    if existing is not None and existing.allowed_origins == origins:
         # The usual visit: nothing to write.
         return plaintext if _is_demo_key(existing, organization, plaintext) else None
     for _ in range(2):
@@ -74,17 +105,17 @@ def _ensure(organization: Organization, plaintext: str, prefix: str, origin: str
                         prefix=prefix,
                         secret_hash=hash_key(plaintext),
                         scopes=["realtime"],
-                        allowed_origins=[origin],
+                        allowed_origins=origins,
                     )
                     logger.info(
                         "demo widget key created",
-                        extra={"organization": organization.slug, "origin": origin},
+                        extra={"organization": organization.slug, "origins": origins},
                     )
                     return plaintext
                 if not _is_demo_key(api_key, organization, plaintext):
                     return None
-                if origin not in api_key.allowed_origins:
-                    api_key.allowed_origins = [*api_key.allowed_origins, origin]
+                if api_key.allowed_origins != origins:
+                    api_key.allowed_origins = origins
                     api_key.save(update_fields=["allowed_origins"])
                 return plaintext
         except IntegrityError:

@@ -71,6 +71,9 @@ class ApiKey(models.Model):
     secret_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True)
+    # Publishable keys only: the names of the agents the key may open sessions with; empty
+    # means the organization's default agent only.
+    allowed_agents = models.JSONField(default=list, blank=True)
     auto_rotate = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -41,6 +41,8 @@ class ResolvedKey:
     kind: str
     prefix: str
     scopes: tuple[str, ...]
+    # Publishable keys: the agents it may open sessions with (empty: the default agent).
+    allowed_agents: tuple[str, ...] = ()
 
 
 def tenant_ref(organization: Organization) -> TenantRef:
@@ -96,6 +98,7 @@ def resolve_api_key(
         kind=api_key.kind,
         prefix=api_key.prefix,
         scopes=tuple(api_key.scopes),
+        allowed_agents=tuple(api_key.allowed_agents),
     )
 
 

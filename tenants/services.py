@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,6 +41,8 @@ KNOWN_SCOPES = frozenset(
     {"realtime", "agents", "conversations", "keys", "tools", "usage", "admin", STAFF_SCOPE}
 )
 DEFAULT_SECRET_SCOPES = ("realtime", "agents", "conversations", "tools", "usage")
+# A publishable key sits in web pages: it may only open voice sessions.
+PUBLISHABLE_SCOPES = ("realtime",)
 
 
 def schema_name_for(slug: str) -> str:
@@ -226,6 +229,45 @@ def _clean_origins(origins: tuple[str, ...] | list[str]) -> list[str]:
     return cleaned
 
 
+def api_key_scopes_for(
+    *, kind: str, requested: Sequence[str] | None, held: Sequence[str]
+) -> list[str]:
+    """The scopes a new key of `kind` gets when a key holding `held` asks for `requested`.
+
+    A publishable key holds `realtime` and nothing else, whatever is asked; a secret key that
+    names no scopes gets the standard ones its issuer holds. Whether the issuer may grant the
+    result is the caller's check, on exactly this list.
+    """
+    if kind == ApiKey.Kind.PUBLISHABLE:
+        extra = sorted(set(requested or ()) - set(PUBLISHABLE_SCOPES))
+        if extra:
+            raise InvalidRequestError(
+                f"a publishable key holds the realtime scope only, not: {', '.join(extra)}",
+                param="scopes",
+            )
+        return list(PUBLISHABLE_SCOPES)
+    if not requested:
+        return [scope for scope in DEFAULT_SECRET_SCOPES if scope in held]
+    return list(requested)
+
+
+def _clean_agents(kind: str, agents: Sequence[str]) -> list[str]:
+    """Agent names a publishable key is limited to (matched when a session starts)."""
+    if agents and kind != ApiKey.Kind.PUBLISHABLE:
+        raise InvalidRequestError(
+            "only publishable keys are limited to agents; a secret key may use any",
+            param="allowed_agents",
+        )
+    if len(agents) > 50 or any(
+        not isinstance(name, str) or not 0 < len(name) <= 100 for name in agents
+    ):
+        raise InvalidRequestError(
+            "allowed_agents must be at most 50 agent names of 1-100 characters",
+            param="allowed_agents",
+        )
+    return list(dict.fromkeys(agents))
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -234,6 +276,7 @@ def api_key_create(
     name: str = "",
     scopes: tuple[str, ...] | list[str] = DEFAULT_SECRET_SCOPES,
     allowed_origins: tuple[str, ...] | list[str] = (),
+    allowed_agents: Sequence[str] = (),
     expires_at: datetime | None = None,
     auto_rotate: bool = False,
     actor: str = "system",
@@ -247,7 +290,7 @@ def api_key_create(
         )
     if kind == ApiKey.Kind.PUBLISHABLE:
         # A publishable key sits in web pages: it may only open voice sessions, from its origins.
-        scopes = ("realtime",)
+        scopes = PUBLISHABLE_SCOPES
         if not allowed_origins:
             raise InvalidRequestError(
                 "a publishable key needs at least one allowed origin", param="allowed_origins"
@@ -264,6 +307,7 @@ def api_key_create(
                     secret_hash=generated.secret_hash,
                     scopes=_clean_scopes(scopes),
                     allowed_origins=_clean_origins(allowed_origins),
+                    allowed_agents=_clean_agents(kind, allowed_agents),
                     expires_at=expires_at,
                     auto_rotate=auto_rotate,
                 )
@@ -322,6 +366,7 @@ def api_key_rotate(
         name=api_key.name,
         scopes=api_key.scopes,
         allowed_origins=api_key.allowed_origins,
+        allowed_agents=api_key.allowed_agents,
         auto_rotate=api_key.auto_rotate,
         actor=actor,
     )

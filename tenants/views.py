@@ -15,11 +15,20 @@ def organization_home(request: HttpRequest) -> HttpResponse:
     """The organization's demo page: its voice widget, with a publishable key for this origin
     (unless demo pages are off, as in production by default)."""
     organization = request.tenant  # type: ignore[attr-defined]
-    origin = f"{request.scheme}://{request.get_host()}"
+    origin = f"{request.scheme}://{request.get_host()}".lower()
     demo = settings.AURA_DEMO_PAGES
-    widget_key = demo_widget_key_ensure(organization=organization, origin=origin) if demo else None
+    widget = demo_widget_key_ensure(organization=organization) if demo else None
+    # The key works from its configured origins only: elsewhere the page says so instead.
+    on_demo_origin = widget is not None and origin in widget.origins
     return render(
         request,
         "organization/home.html",
-        {"organization": organization, "widget_key": widget_key, "origin": origin, "demo": demo},
+        {
+            "organization": organization,
+            "widget_key": widget.key if widget and on_demo_origin else None,
+            "widget_origins": widget.origins if widget else [],
+            "revoked": demo and widget is None,
+            "origin": origin,
+            "demo": demo,
+        },
     )

@@ -22,6 +22,10 @@ ROUTE_FIELDS = {"provider", "model", "base_url", "first_token_budget_ms", "timeo
     "max_output_tokens",
     "temperature",
 }
+# Session fields that decide what the model is told and may do. Clients with a secret key or a
+# client secret change them freely; a publishable-key (pk_) client only those the agent lists
+# in `public_overrides`. What a client may always change is how audio flows and sounds.
+PUBLIC_OVERRIDABLE = ("instructions", "tools", "tool_choice", "max_output_tokens")
 TURN_DETECTION_FIELDS = {
     "type",
     "vad",
@@ -140,6 +144,20 @@ def turn_detection_from_json(value: Any) -> TurnDetectionConfig | None:
         if idle is None
         else int(_number(idle, "turn_detection.idle_timeout_ms", low=1000, high=3_600_000)),
     )
+
+
+def public_overrides_from_json(value: Any) -> tuple[str, ...]:
+    """The session fields an agent lets publishable-key clients change, checked."""
+    if (
+        not isinstance(value, Sequence)
+        or isinstance(value, str)
+        or any(name not in PUBLIC_OVERRIDABLE for name in value)
+    ):
+        raise InvalidRequestError(
+            f"public_overrides must be a list of: {', '.join(PUBLIC_OVERRIDABLE)}",
+            param="public_overrides",
+        )
+    return tuple(dict.fromkeys(value))
 
 
 def agent_config_from_settings(

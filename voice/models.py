@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from voice.agent_config import public_overrides_from_json
+from voice.engine.errors import InvalidRequestError
 
 
 def default_stt_routes() -> list[dict[str, object]]:
@@ -24,6 +28,13 @@ def default_turn_detection() -> dict[str, object]:
     return {"type": "server_vad", "silence_duration_ms": 500, "prefix_padding_ms": 300}
 
 
+def validate_public_overrides(value: Any) -> None:
+    try:
+        public_overrides_from_json(value)
+    except InvalidRequestError as error:
+        raise ValidationError(error.message) from error
+
+
 class Agent(models.Model):
     """One assistant configuration; sessions start from it and may adjust it per session."""
 
@@ -39,7 +50,14 @@ class Agent(models.Model):
     # Names of built-in tools the agent may call (tenant webhook tools attach separately).
     builtin_tools = models.JSONField(default=list, blank=True)
     max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # Summaries of the end user's earlier conversations go into the prompt, for end users the
+    # organization vouches for (a secret key's `?user=`, a client secret minted for a user).
     memory_enabled = models.BooleanField(default=True)
+    # Session fields (voice.agent_config.PUBLIC_OVERRIDABLE) that clients with a publishable
+    # key may change; by default none: such clients change only audio settings.
+    public_overrides = models.JSONField(
+        default=list, blank=True, validators=[validate_public_overrides]
+    )
     # Off by default: no audio is stored unless an organization opts in.
     audio_retention = models.BooleanField(default=False)
     is_default = models.BooleanField(default=False)

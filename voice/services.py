@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from aura_project.encryption import encrypt
+from voice.agent_config import public_overrides_from_json
 from voice.engine.errors import InvalidRequestError
 from voice.engine.tools import BUILTINS
 from voice.models import Agent, ProviderCredential, WebhookTool
@@ -27,6 +28,7 @@ AGENT_FIELDS = (
     "builtin_tools",
     "max_output_tokens",
     "memory_enabled",
+    "public_overrides",
     "audio_retention",
     "is_default",
 )
@@ -37,6 +39,7 @@ def _validate(agent: Agent) -> None:
         raise InvalidRequestError("name must be 1-100 characters", param="name")
     # Building the engine's config runs every check a session would run at start.
     agent_config(agent)
+    public_overrides_from_json(agent.public_overrides)
     _check_route_urls(agent)
 
 

@@ -14,7 +14,11 @@ from tenants.responses import error_response
 from tenants.selectors import resolve_api_key
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
-from voice.realtime.client_secrets import client_secret_mint, ttl_from_request
+from voice.realtime.client_secrets import (
+    client_secret_mint,
+    end_user_from_request,
+    ttl_from_request,
+)
 from voice.realtime.session_config import apply_session_update
 
 STATUS_BY_TYPE = {
@@ -51,7 +55,10 @@ async def client_secret_create(request: HttpRequest) -> HttpResponse:
         # Refuse settings now that would otherwise fail only when the browser connects.
         apply_session_update(AgentConfig(), session)
         secret = await client_secret_mint(
-            issuer=issuer, ttl_s=ttl_from_request(body), session=session
+            issuer=issuer,
+            ttl_s=ttl_from_request(body),
+            session=session,
+            end_user_id=end_user_from_request(body),
         )
     except AuraError as error:
         return error_response(request, error, status=STATUS_BY_TYPE.get(error.error_type, 500))

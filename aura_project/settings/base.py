@@ -92,8 +92,14 @@ AURA_ENV: str = env("AURA_ENV", default="development")
 # (`aura_setup --demo` elsewhere); never from the environment, so never by accident.
 AURA_CREATE_DEMO = False
 # Each organization's domain serves a demo page with a working voice widget at `/` (its key
-# derived, its origins added on first visit). Off by default in production.
+# derived). Off by default in production.
 AURA_DEMO_PAGES: bool = env.bool("AURA_DEMO_PAGES", default=True)
+# The origins the demo key works from, `{domain}` standing for each of the organization's
+# domains: configuration, never a request's Host header. By default the port daphne serves on
+# (honcho and the Procfile set PORT).
+AURA_DEMO_PAGE_ORIGINS: list[str] = env.list(
+    "AURA_DEMO_PAGE_ORIGINS", default=[f"http://{{domain}}:{env('PORT', default='8000')}"]
+)
 
 # --- Channels: the layer carries control messages only, never audio --------------------------
 ASGI_APPLICATION = "aura_project.asgi.application"

@@ -1,8 +1,11 @@
+import uuid
+
 from django_tenants.utils import schema_context
 
 from conversations.models import TurnMetrics
 from conversations.selectors import conversation_memory
 from conversations.services import conversation_end, conversation_record_turn, conversation_start
+from voice.models import Agent
 
 
 def test_a_turn_is_recorded_with_its_messages_and_metrics_in_order(org_alpha):
@@ -42,20 +45,41 @@ def test_a_turn_is_recorded_with_its_messages_and_metrics_in_order(org_alpha):
         assert metrics.completion_tokens == 9
 
 
+def _default_agent() -> Agent:
+    return Agent.objects.get(is_default=True)
+
+
 def test_a_returning_user_is_remembered_from_earlier_conversations(org_alpha, org_beta):
     with schema_context(org_alpha.schema_name):
-        earlier = conversation_start(end_user_id="returning")
+        agent = _default_agent()
+        earlier = conversation_start(end_user_id="returning", agent_id=agent.pk)
         earlier.summary = "The user's name is Ada and she likes tea."
         earlier.save()
         conversation_end(conversation_id=str(earlier.pk))
-        current = conversation_start(end_user_id="returning")
+        current = conversation_start(end_user_id="returning", agent_id=agent.pk)
         memory = conversation_memory(conversation_id=str(current.pk))
     assert memory is not None
     assert "Ada" in memory
     # The same end-user id in another organization is another person.
     with schema_context(org_beta.schema_name):
-        stranger = conversation_start(end_user_id="returning")
+        stranger = conversation_start(end_user_id="returning", agent_id=_default_agent().pk)
         assert conversation_memory(conversation_id=str(stranger.pk)) is None
+
+
+def test_an_agent_without_memory_remembers_no_earlier_conversation(org_alpha):
+    with schema_context(org_alpha.schema_name):
+        forgetful = Agent.objects.create(
+            name=f"forgetful-{uuid.uuid4().hex[:8]}", memory_enabled=False
+        )
+        earlier = conversation_start(end_user_id="ada-forgotten", agent_id=forgetful.pk)
+        earlier.summary = "The user's name is Ada."
+        earlier.save()
+        current = conversation_start(end_user_id="ada-forgotten", agent_id=forgetful.pk)
+        assert conversation_memory(conversation_id=str(current.pk)) is None
+        # Its own summary of older turns is this conversation's context, not memory of others.
+        current.summary = "Earlier in this call: the user asked about tea."
+        current.save()
+        assert conversation_memory(conversation_id=str(current.pk)) == current.summary
 
 
 def test_messages_a_resumed_session_reports_again_are_stored_once(org_alpha):

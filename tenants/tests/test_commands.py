@@ -54,6 +54,22 @@ def test_create_api_key_issues_publishable_keys_for_origins(org_alpha):
     assert resolve_api_key(key, origin="http://alpha.localhost:8000").kind == "pk"
 
 
+def test_create_api_key_limits_a_publishable_key_to_the_agents_named(org_alpha):
+    output = run(
+        "create_api_key",
+        "--org",
+        "alpha",
+        "--publishable",
+        "--origin",
+        "https://shop.example",
+        "--agent",
+        "Support",
+    )
+    key = output.strip().splitlines()[-1]
+    resolved = resolve_api_key(key, origin="https://shop.example")
+    assert resolved.allowed_agents == ("Support",)
+
+
 def test_create_api_key_for_an_unknown_organization_fails_clearly(db):
     with pytest.raises(CommandError, match="no organization"):
         run("create_api_key", "--org", "ghost")

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from aura_project.api.views import OrganizationViewSet, created
+from voice.agent_config import PUBLIC_OVERRIDABLE
 from voice.models import Agent, WebhookTool
 from voice.services import agent_create, agent_delete, agent_update
 
@@ -64,6 +65,21 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
     max_output_tokens = serializers.IntegerField(
         min_value=1, max_value=32_768, required=False, allow_null=True
     )
+    memory_enabled = serializers.BooleanField(
+        required=False,
+        help_text="Put summaries of the end user's earlier conversations into the prompt, for "
+        "end users the organization vouches for (a secret key's ?user=, or a client secret "
+        "minted for that user); never for a publishable key's visitors.",
+    )
+    public_overrides = serializers.ListField(
+        child=serializers.ChoiceField(choices=PUBLIC_OVERRIDABLE),
+        required=False,
+        max_length=len(PUBLIC_OVERRIDABLE),
+        help_text="Session fields that clients with a publishable key may change with "
+        "session.update, response.create or system items; default none (they may change "
+        "audio formats, voice and turn detection only). Secret keys and client secrets may "
+        "change every field.",
+    )
     # Declared, so that DRF adds no uniqueness check of its own: the service moves the default.
     is_default = serializers.BooleanField(
         required=False, help_text="The agent sessions use when they name none; exactly one is."
@@ -85,6 +101,7 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
             "webhook_tools",
             "max_output_tokens",
             "memory_enabled",
+            "public_overrides",
             "audio_retention",
             "is_default",
             "created_at",

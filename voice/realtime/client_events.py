@@ -16,11 +16,15 @@ from typing import Any
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent
 from pydantic import TypeAdapter, ValidationError
 
+from voice.agent_config import PUBLIC_OVERRIDABLE
 from voice.engine.errors import AudioFormatError, InvalidRequestError
 from voice.engine.events import Item
 from voice.engine.response import ResponseOptions
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+# Client-chosen item and call ids are stored with the transcript (Message.item_id and
+# .tool_call_id are 64 characters); OpenAI documents no limit, so this is AURA's.
+MAX_ITEM_ID_CHARS = 64
 # AURA's own client events (documented extensions).
 EXTENSION_TYPES = {"aura.playback.position"}
 
@@ -64,6 +68,9 @@ def parse_client_event(text: str) -> ClientEvent:
         raise InvalidRequestError(
             "a client event is a JSON object with a string 'type'", code="invalid_event"
         )
+    # JSON can carry NUL only escaped; text with NUL can be neither stored nor safely logged.
+    if "\\u0000" in text:
+        _refuse_nul(payload, "")
     event_type = payload["type"]
     event_id = payload.get("event_id") if isinstance(payload.get("event_id"), str) else None
     if event_type not in STANDARD_TYPES and event_type not in EXTENSION_TYPES:
@@ -78,6 +85,26 @@ def parse_client_event(text: str) -> ClientEvent:
     )
 
 
+def _refuse_nul(value: Any, where: str) -> None:
+    """Raise naming the first string (or key) under `value` that holds a NUL character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidRequestError(
+                f"{where[:200] or 'the event'} contains a NUL character (\\u0000), which text "
+                "may not",
+                code="invalid_value",
+                param=where or None,
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            _refuse_nul(key, path)
+            _refuse_nul(item, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{where}[{index}]")
+
+
 def _validate_with_sdk(payload: dict[str, Any]) -> None:
     try:
         _ADAPTERS[payload["type"]].validate_python(payload)
@@ -87,6 +114,43 @@ def _validate_with_sdk(payload: dict[str, Any]) -> None:
         raise InvalidRequestError(
             f"invalid {payload['type']}: {where}: {first['msg']}", code="invalid_event", param=where
         ) from error
+
+
+def refuse_overrides(event: ClientEvent, *, allowed: frozenset[str] | None) -> None:
+    """Refuse an event that changes what the model is told or may do, beyond `allowed`.
+
+    `allowed` is None for clients that may change everything (secret keys, client secrets);
+    for publishable keys it is the agent's `public_overrides`. Session settings, per-response
+    settings and system messages (instructions by another name) are all covered.
+    """
+    if allowed is None:
+        return
+    payload = event.payload
+    if event.type == "session.update":
+        _refuse_fields(payload.get("session"), "session", allowed)
+    elif event.type == "response.create":
+        _refuse_fields(payload.get("response"), "response", allowed)
+    elif event.type == "conversation.item.create":
+        item = payload.get("item") or {}
+        if item.get("role") == "system" and "instructions" not in allowed:
+            raise _not_allowed("item.role", "system messages (instructions)")
+
+
+def _refuse_fields(fields: Any, where: str, allowed: frozenset[str]) -> None:
+    if not isinstance(fields, dict):
+        return  # not an object: the event's own validation refuses it
+    for name in PUBLIC_OVERRIDABLE:
+        if name in fields and name not in allowed:
+            raise _not_allowed(f"{where}.{name}", f"{where}.{name}")
+
+
+def _not_allowed(param: str, what: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{what} may not be changed with this key: the agent does not allow it "
+        "(its public_overrides)",
+        code="override_not_allowed",
+        param=param,
+    )
 
 
 def decode_audio(payload: dict[str, Any]) -> bytes:
@@ -102,11 +166,12 @@ def item_to_create(payload: dict[str, Any]) -> Item:
     """The engine item of a `conversation.item.create` (text messages and tool results)."""
     item = payload["item"]
     kind = item.get("type")
+    item_id = _client_id(item.get("id"), "item.id")
     if kind == "function_call_output":
         return Item(
-            id=item.get("id") or "",
+            id=item_id,
             kind="function_call_output",
-            call_id=item.get("call_id"),
+            call_id=_client_id(item.get("call_id"), "item.call_id"),
             output=item.get("output", ""),
         )
     if kind == "message":
@@ -120,10 +185,19 @@ def item_to_create(payload: dict[str, Any]) -> Item:
                     "audio with input_audio_buffer.append",
                     param="item.content",
                 )
-        return Item(
-            id=item.get("id") or "", kind="message", role=item.get("role"), text="".join(texts)
-        )
+        return Item(id=item_id, kind="message", role=item.get("role"), text="".join(texts))
     raise InvalidRequestError(f"items of type {kind!r} cannot be created", param="item.type")
+
+
+def _client_id(value: str | None, param: str) -> str:
+    """An id the client chose for an item or call, checked to fit where it is stored."""
+    if value and len(value) > MAX_ITEM_ID_CHARS:
+        raise InvalidRequestError(
+            f"{param} is {len(value)} characters long; ids may have at most {MAX_ITEM_ID_CHARS}",
+            code="invalid_value",
+            param=param,
+        )
+    return value or ""
 
 
 def response_options(

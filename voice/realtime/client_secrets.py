@@ -18,6 +18,7 @@ from tenants.selectors import ResolvedKey, TenantRef
 from voice.engine.errors import InvalidRequestError
 
 DEFAULT_TTL_S = 600
+MAX_END_USER_CHARS = 200  # Conversation.end_user_id
 MIN_TTL_S = 10
 MAX_TTL_S = 7200
 PREFIX = "ek_"
@@ -58,8 +59,28 @@ def ttl_from_request(body: Any) -> int:
     return seconds
 
 
+def end_user_from_request(body: Any) -> str:
+    """The end user the minting server vouches for (`"user"`, an AURA extension), checked.
+
+    Sessions opened with the secret are that user's: their memory, their conversations.
+    """
+    user = body.get("user") if isinstance(body, dict) else None
+    if user is None:
+        return ""
+    if (
+        not isinstance(user, str)
+        or not 0 < len(user) <= MAX_END_USER_CHARS
+        or not user.isprintable()
+    ):
+        raise InvalidRequestError(
+            f"user must be your end user's id: 1-{MAX_END_USER_CHARS} printable characters",
+            param="user",
+        )
+    return user
+
+
 async def client_secret_mint(
-    *, issuer: ResolvedKey, ttl_s: int, session: dict[str, Any] | None
+    *, issuer: ResolvedKey, ttl_s: int, session: dict[str, Any] | None, end_user_id: str = ""
 ) -> ClientSecret:
     value = PREFIX + secrets.token_urlsafe(32)
     record = {
@@ -68,13 +89,14 @@ async def client_secret_mint(
         "schema_name": issuer.tenant.schema_name,
         "issuer_key_id": issuer.key_id,
         "session": session or {},
+        "end_user_id": end_user_id,
     }
     await redis_client().set(_redis_key(value), json.dumps(record), ex=ttl_s)
     return ClientSecret(value=value, expires_at=int(time.time()) + ttl_s)
 
 
-async def client_secret_resolve(value: str) -> tuple[TenantRef, dict[str, Any]] | None:
-    """The tenant and session defaults of a live client secret, or None."""
+async def client_secret_resolve(value: str) -> tuple[TenantRef, dict[str, Any], str] | None:
+    """The tenant, session defaults and end user of a live client secret, or None."""
     if not value.startswith(PREFIX) or len(value) > 100:
         return None
     raw = await redis_client().get(_redis_key(value))
@@ -86,4 +108,4 @@ async def client_secret_resolve(value: str) -> tuple[TenantRef, dict[str, Any]] 
         slug=record["slug"],
         schema_name=record["schema_name"],
     )
-    return tenant, record["session"]
+    return tenant, record["session"], str(record.get("end_user_id") or "")

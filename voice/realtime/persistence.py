@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from conversations.models import Conversation
 from conversations.selectors import conversation_memory
 from conversations.services import conversation_record_turn, message_truncate
 from conversations.tasks import summarize_if_needed
@@ -38,15 +39,25 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
 
 
 @transaction.atomic
-def _record(
-    conversation_id: str,
-    messages: list[dict[str, Any]],
-    metrics: dict[str, Any],
-    schema_name: str,
-    session_id: str,
+def _record_usage(
+    conversation_id: str, usage: list[dict[str, Any]], session_id: str, response_id: str
 ) -> None:
-    # The turn, its metrics and what it cost are one transaction: billed exactly when recorded.
-    usage = metrics.pop("usage", None) or []
+    """What a turn cost, in its own transaction: billed even when its transcript cannot be
+    stored. A conversation deleted meanwhile leaves the usage unlinked, not lost."""
+    linked = Conversation.objects.filter(pk=conversation_id).exists()
+    usage_record(
+        records=usage,
+        conversation_id=conversation_id if linked else None,
+        session_id=session_id,
+        response_id=response_id,
+    )
+
+
+@transaction.atomic
+def _record_turn(
+    conversation_id: str, messages: list[dict[str, Any]], metrics: dict[str, Any], schema_name: str
+) -> None:
+    """The turn's messages, its metrics and the cuts made to earlier answers."""
     for item_id, text in metrics.pop("truncations", None) or []:
         message_truncate(conversation_id=conversation_id, item_id=item_id, text=text)
     if messages or metrics:
@@ -54,13 +65,6 @@ def _record(
             conversation_id=conversation_id, messages=messages, metrics=metrics
         )
         transaction.on_commit(lambda: summarize_if_needed(schema_name, conversation_id))
-    if usage:
-        usage_record(
-            records=usage,
-            conversation_id=conversation_id,
-            session_id=session_id,
-            response_id=str(metrics.get("response_id") or ""),
-        )
 
 
 class ConversationStore:
@@ -135,26 +139,35 @@ class ConversationStore:
     async def _write_turns(self) -> None:
         while (turn := await self._pending.get()) is not None:
             messages, metrics = turn
-            try:
-                await in_schema(
-                    self.schema_name,
-                    _record,
-                    self.conversation_id,
-                    messages,
-                    metrics,
-                    self.schema_name,
-                    self.session_id,
+            # Usage first and on its own: a transcript that cannot be written (a deleted
+            # conversation, a database error) must not take the bill with it.
+            usage = metrics.pop("usage", None) or []
+            billed = False
+            if usage:
+                response_id = str(metrics.get("response_id") or "")
+                billed = await self._write(
+                    "usage", _record_usage, usage, self.session_id, response_id
                 )
-            except Exception:
-                # A lost turn record must not end the conversation; it is logged for operators.
-                logger.exception("could not record a turn of conversation %s", self.conversation_id)
-            else:
-                if self._on_recorded is not None:
-                    try:
-                        await self._on_recorded()
-                    except Exception:
-                        logger.exception("after-record hook failed for %s", self.conversation_id)
+            if messages or metrics:
+                await self._write("turn", _record_turn, messages, metrics, self.schema_name)
+            if billed and self._on_recorded is not None:
+                try:
+                    await self._on_recorded()
+                except Exception:
+                    logger.exception("after-record hook failed for %s", self.conversation_id)
             if self._summary is not None and self._summary.done():
                 self._summary = asyncio.create_task(
                     self._read_summary(), name="conversation-memory"
                 )
+
+    async def _write(self, what: str, record: Callable[..., None], *args: Any) -> bool:
+        """Run one write in the organization's schema; a failure is logged, never raised, so
+        that a lost record does not end the conversation."""
+        try:
+            await in_schema(self.schema_name, record, self.conversation_id, *args)
+        except Exception:
+            logger.exception(
+                "could not record the %s of conversation %s", what, self.conversation_id
+            )
+            return False
+        return True

@@ -33,7 +33,12 @@ from voice.engine.events import Item
 from voice.engine.session import VoiceSession
 from voice.engine.tools import BUILTINS
 from voice.realtime import client_events as ce
-from voice.realtime.auth import RealtimeCredentials
+from voice.realtime.auth import (
+    RealtimeCredentials,
+    override_policy,
+    session_agent,
+    vouched_end_user,
+)
 from voice.realtime.limits import (
     LEASE_SECONDS,
     plan_limits,
@@ -51,12 +56,7 @@ from voice.realtime.resume import (
 )
 from voice.realtime.server_events import error_event, server_events
 from voice.realtime.session_config import apply_session_update, session_json
-from voice.selectors import (
-    agent_config,
-    agent_for_session,
-    webhook_definitions,
-    with_provider_keys,
-)
+from voice.selectors import agent_config, webhook_definitions, with_provider_keys
 from voice.webhooks import WebhookExecutor
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class ConnectOptions:
     """What the client asked for in the URL: `?agent=&user=&resume=&aura=1&binary=1`."""
 
     agent: str | None = None
+    # As asked; believed only from a secret key (voice.realtime.auth.vouched_end_user).
     end_user_id: str = ""
     resume: str | None = None
     extensions: bool = False
@@ -124,6 +125,10 @@ class RealtimeTransport:
         self.build_session = build_session
         self.schema_name = credentials.tenant.schema_name
         self.session_id = "sess_" + uuid.uuid4().hex
+        # Only a user the organization vouches for; memory follows from it (auth.py).
+        self.end_user_id = vouched_end_user(credentials, options.end_user_id)
+        # What of the model's settings the client may change (None: everything).
+        self._public_overrides: frozenset[str] | None = None
         # Event ids: unique per connection, and cheaper than a uuid per audio frame.
         self._id_stem = uuid.uuid4().hex[:8] + "_"
         self._sent = 0
@@ -160,6 +165,9 @@ class RealtimeTransport:
         )
         self._slot_held = True
         conversation_id = await self._conversation(snapshot)
+        self._public_overrides = await in_schema(
+            self.schema_name, override_policy, self.credentials, conversation_id
+        )
         self.config = (
             # A snapshot keeps no keys (it sits in Redis): put the organization's back.
             await in_schema(self.schema_name, with_provider_keys, snapshot.config)
@@ -270,6 +278,7 @@ class RealtimeTransport:
             await self._send(error_event(error))
 
     async def _dispatch(self, event: ce.ClientEvent) -> None:
+        ce.refuse_overrides(event, allowed=self._public_overrides)
         handler = _HANDLERS[event.type]
         await handler(self, event.payload)
 
@@ -487,7 +496,7 @@ class RealtimeTransport:
 
     async def _agent_config(self) -> AgentConfig:
         def load() -> AgentConfig:
-            return agent_config(agent_for_session(self.options.agent))
+            return agent_config(session_agent(self.credentials, self.options.agent))
 
         config = await in_schema(self.schema_name, load)
         if self.credentials.session_defaults:
@@ -499,9 +508,9 @@ class RealtimeTransport:
             return snapshot.conversation_id
 
         def start() -> str:
-            agent = agent_for_session(self.options.agent)
+            agent = session_agent(self.credentials, self.options.agent)
             conversation = conversation_start(
-                end_user_id=self.options.end_user_id, agent_id=agent.pk, session_id=self.session_id
+                end_user_id=self.end_user_id, agent_id=agent.pk, session_id=self.session_id
             )
             return str(conversation.pk)
 
@@ -530,7 +539,7 @@ class RealtimeTransport:
                     session_id=self.session_id,
                     schema_name=self.schema_name,
                     conversation_id=self.store.conversation_id,
-                    end_user_id=self.options.end_user_id,
+                    end_user_id=self.end_user_id,
                     config=self.config,
                     messages=messages,
                 )

@@ -47,9 +47,18 @@ async def test_a_secret_key_mints_a_client_secret_for_its_organization(org_alpha
     assert body["value"].startswith("ek_")
     resolved = await client_secret_resolve(body["value"])
     assert resolved is not None
-    tenant, session = resolved
+    tenant, session, end_user_id = resolved
     assert tenant.schema_name == org_alpha.schema_name
     assert session == {"instructions": "Hi"}
+    assert end_user_id == ""
+
+
+async def test_a_client_secret_carries_the_end_user_its_server_vouches_for(org_alpha, platform):
+    response = await post({"user": "alice@example.com"}, await issue(org_alpha))
+    assert response.status_code == 200
+    resolved = await client_secret_resolve(response.json()["value"])
+    assert resolved is not None
+    assert resolved[2] == "alice@example.com"
 
 
 @pytest.mark.parametrize(
@@ -61,6 +70,10 @@ async def test_a_secret_key_mints_a_client_secret_for_its_organization(org_alpha
         ({"expires_after": {"seconds": "soon"}}, 400, "invalid_request"),
         ({"session": {"tools": "all"}}, 400, "invalid_request"),
         ({"session": {"secret_mode": True}}, 400, "invalid_request"),
+        ({"user": 42}, 400, "invalid_request"),
+        ({"user": ""}, 400, "invalid_request"),
+        ({"user": "a\nb"}, 400, "invalid_request"),
+        ({"user": "u" * 201}, 400, "invalid_request"),
     ],
 )
 async def test_bad_bodies_get_a_problem_document(org_alpha, platform, body, status, code):

@@ -169,3 +169,17 @@ def test_a_public_self_hosted_route_is_accepted(alpha):
     }
     response = alpha.post("/api/v1/agents", {"name": "Hosted", "llm_routes": [route]})
     assert response.status_code == 201
+
+
+def test_public_overrides_are_off_by_default_and_set_per_agent(org_alpha, alpha):
+    created = alpha.post("/api/v1/agents", {"name": "Open", **ROUTES}).json()
+    assert created["public_overrides"] == []
+    changed = alpha.patch(
+        f"/api/v1/agents/{created['id']}", {"public_overrides": ["instructions", "tools"]}
+    )
+    assert changed.status_code == 200, changed.content
+    with schema_context(org_alpha.schema_name):
+        assert Agent.objects.get(pk=created["id"]).public_overrides == ["instructions", "tools"]
+    problem(
+        alpha.patch(f"/api/v1/agents/{created['id']}", {"public_overrides": ["llm_routes"]}), 400
+    )

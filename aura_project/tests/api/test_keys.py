@@ -97,3 +97,45 @@ def test_keys_are_filtered_and_paginated(alpha):
         key["name"] for key in alpha.get("/api/v1/keys", {"revoked": "false"}).json()["results"]
     }
     problem(alpha.get("/api/v1/keys", {"kind": "xx"}), 400)
+
+
+# Omitted, empty and explicit: a publishable key gets `realtime` whichever is sent.
+SCOPE_CHOICES: tuple[dict[str, list[str]], ...] = ({}, {"scopes": []}, {"scopes": ["realtime"]})
+
+
+def test_a_key_without_realtime_cannot_mint_a_publishable_key_whatever_scopes_it_sends(
+    org_alpha, make_key
+):
+    keys_only = Api(make_key(org_alpha, scopes=["keys"]))
+    publishable = {"kind": "pk", "allowed_origins": ["https://shop.example"]}
+    for scopes in SCOPE_CHOICES:
+        problem(keys_only.post("/api/v1/keys", {**publishable, **scopes}), 403, "scope_escalation")
+    # An empty list is no way around the defaults for secret keys either.
+    assert keys_only.post("/api/v1/keys", {"scopes": []}).json()["scopes"] == []
+    assert not ApiKey.objects.filter(organization=org_alpha, kind="pk").exists()
+
+
+def test_a_publishable_key_holds_realtime_only_and_asking_for_more_is_refused(org_alpha, make_key):
+    voice = Api(make_key(org_alpha, scopes=["keys", "realtime", "agents"]))
+    publishable = {"kind": "pk", "allowed_origins": ["https://shop.example"]}
+    problem(voice.post("/api/v1/keys", {**publishable, "scopes": ["agents"]}), 400)
+    for scopes in SCOPE_CHOICES:
+        issued = voice.post("/api/v1/keys", {**publishable, **scopes})
+        assert issued.status_code == 201, issued.content
+        assert issued.json()["scopes"] == ["realtime"]
+
+
+def test_a_publishable_key_is_limited_to_the_agents_it_names_and_keeps_them_on_rotation(alpha):
+    issued = alpha.post(
+        "/api/v1/keys",
+        {"kind": "pk", "allowed_origins": ["https://shop.example"], "allowed_agents": ["Support"]},
+    ).json()
+    assert issued["allowed_agents"] == ["Support"]
+    successor = alpha.post(f"/api/v1/keys/{issued['id']}/rotate", {}).json()
+    assert successor["allowed_agents"] == ["Support"]
+    default_only = alpha.post(
+        "/api/v1/keys", {"kind": "pk", "allowed_origins": ["https://shop.example"]}
+    ).json()
+    assert default_only["allowed_agents"] == []
+    # A secret key may use every agent: limiting one would only look safe.
+    problem(alpha.post("/api/v1/keys", {"allowed_agents": ["Support"]}), 400)

@@ -18,6 +18,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--origin", action="append", dest="origins", default=[], help="repeatable"
         )
+        parser.add_argument(
+            "--agent",
+            action="append",
+            dest="agents",
+            default=[],
+            help="with --publishable: an agent the key may use (repeatable; default: the "
+            "organization's default agent only)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -32,6 +40,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 scopes=options["scopes"] or DEFAULT_SECRET_SCOPES,
                 allowed_origins=options["origins"],
+                allowed_agents=options["agents"],
             )
         except AuraError as error:
             raise CommandError(error.message) from error

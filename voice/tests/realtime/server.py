@@ -49,6 +49,8 @@ def run_daphne(
         "DJANGO_SETTINGS_MODULE": "aura_project.settings.test",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database_name}",
         "PYTHONUNBUFFERED": "1",
+        # As honcho sets it for the Procfile: the demo page's origins follow the served port.
+        "PORT": str(port),
         # The suite's simulated model providers listen on loopback: allowed as an operator
         # would allow a self-hosted model server (tests of the rule itself clear this).
         "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",

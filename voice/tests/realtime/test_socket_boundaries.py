@@ -111,6 +111,37 @@ async def test_a_publishable_key_from_its_origin_is_served(daphne_server, org_al
             ),
             "invalid_request",
         ),
+        (
+            json.dumps(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "NUL \u0000 here"}],
+                    },
+                }
+            ),
+            "invalid_value",
+        ),
+        (
+            json.dumps({"type": "session.update", "session": {"instructions": "a\u0000b"}}),
+            "invalid_value",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "id": "i" * 65,
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "hello"}],
+                    },
+                }
+            ),
+            "invalid_value",
+        ),
         ('{"type": "response.cancel"}', "response_cancel_not_active"),
         ('{"type": "input_audio_buffer.commit"}', "input_audio_buffer_commit_empty"),
         ('{"type": "x", "pad": "' + "a" * (1024 * 1024) + '"}', "message_too_large"),
