@@ -47,9 +47,8 @@ async def test_a_secret_key_mints_a_client_secret_for_its_organization(org_alpha
     assert body["value"].startswith("ek_")
     resolved = await client_secret_resolve(body["value"])
     assert resolved is not None
-    tenant, session = resolved
-    assert tenant.schema_name == org_alpha.schema_name
-    assert session == {"instructions": "Hi"}
+    assert resolved.tenant.schema_name == org_alpha.schema_name
+    assert resolved.session_defaults == {"instructions": "Hi"}
 
 
 @pytest.mark.parametrize(
