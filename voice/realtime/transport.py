@@ -234,7 +234,10 @@ class RealtimeTransport:
             if self.store is not None:
                 # What no turn reported: audio after the last answer, a transcription without one.
                 await self.store.record_usage(r.as_dict() for r in session.usage.drain())
-            if not self._ended and not self._lost:
+            if self._ended:
+                # Ended for good (goodbye, budget, operator): nothing is left to resume.
+                await snapshot_discard(self.session_id, token=self._resume_token)
+            elif not self._lost:
                 await self._save_snapshot(session)
         if self._webhook_executor is not None:
             executor, self._webhook_executor = self._webhook_executor, None
