@@ -102,6 +102,14 @@ def resolve_api_key(
     )
 
 
+def api_key_still_usable(key_id: int) -> bool:
+    """Whether a key that was valid once (the issuer of a client secret) still is: not
+    revoked, not expired (whether its organization is active is the caller's check)."""
+    with schema_context(get_public_schema_name()):
+        api_key = ApiKey.objects.filter(pk=key_id).first()
+        return api_key is not None and api_key.is_usable()
+
+
 def _touch(api_key: ApiKey) -> None:
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:

@@ -27,6 +27,10 @@ from tenants.keys import generate_key
 from tenants.models import ApiKey, ApiKeyEvent, Domain, Organization
 from tenants.selectors import api_keys_due_for_rotation
 from voice.engine.errors import InvalidRequestError
+from voice.realtime.control import (
+    realtime_sessions_end_for_key,
+    realtime_sessions_end_for_organization,
+)
 from voice.services import agent_create
 
 logger = logging.getLogger(__name__)
@@ -199,7 +203,28 @@ def organization_set_status(*, organization: Organization, status: str) -> Organ
         raise InvalidRequestError(f"unknown status {status!r}", param="status")
     organization.status = status
     organization.save(update_fields=["status"])
+    if status != Organization.Status.ACTIVE:
+        _end_sessions_of_organization_on_commit(organization.pk, status)
     return organization
+
+
+def _end_sessions_of_organization_on_commit(organization_id: int, status: str) -> None:
+    """Live realtime sessions of an organization that is no longer active end within
+    seconds (on every server), once the change is committed."""
+    transaction.on_commit(
+        lambda: realtime_sessions_end_for_organization(
+            organization_id=organization_id, reason=f"This organization is {status}."
+        ),
+        robust=True,
+    )
+
+
+def _end_sessions_of_key_on_commit(key_id: int, reason: str) -> None:
+    """Live realtime sessions opened with a key (or with a client secret it minted) end
+    within seconds (on every server), once its revocation is committed."""
+    transaction.on_commit(
+        lambda: realtime_sessions_end_for_key(key_id=key_id, reason=reason), robust=True
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +370,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: str = "system") -> ApiKey:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
         api_key_event_record(api_key=api_key, action=ApiKeyEvent.Action.REVOKED, actor=actor)
+        _end_sessions_of_key_on_commit(api_key.pk, "The API key of this session was revoked.")
     return api_key
 
 
@@ -375,6 +401,9 @@ def api_key_rotate(
         api_key.expires_at = grace_ends
     api_key.replaced_by = successor.api_key
     api_key.save(update_fields=["expires_at", "replaced_by"])
+    if grace_seconds == 0:
+        # No grace: the key stops working now (a grace period ends in api_keys_disable_expired).
+        _end_sessions_of_key_on_commit(api_key.pk, "The API key of this session was replaced.")
     api_key_event_record(
         api_key=api_key,
         action=ApiKeyEvent.Action.ROTATED,
@@ -424,6 +453,7 @@ def api_keys_disable_expired(*, now: datetime | None = None) -> list[str]:
             actor="system:expiry",
             detail={"expired_at": api_key.expires_at.isoformat() if api_key.expires_at else None},
         )
+        _end_sessions_of_key_on_commit(api_key.pk, "The API key of this session expired.")
     return [api_key.prefix for api_key in expired]
 
 

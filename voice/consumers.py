@@ -10,13 +10,17 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from aura_project.client_address import scope_client_address
+from tenants.errors import AuthenticationError
 from voice.engine.assembly import build_voice_session
 from voice.engine.errors import AuraError
-from voice.realtime.auth import SCOPE_AUTH_ERROR, SCOPE_CREDENTIALS
-from voice.realtime.control import session_group
+from voice.realtime.auth import SCOPE_AUTH_ERROR, SCOPE_CREDENTIALS, RealtimeCredentials
+from voice.realtime.control import key_group, organization_group, session_group
+from voice.realtime.limits import connect_admitted
 from voice.realtime.server_events import error_event
 from voice.realtime.transport import (
     CLOSE_CODES,
+    CLOSE_ENDED_BY_OPERATOR,
     CLOSE_SERVER_ERROR,
     ConnectOptions,
     RealtimeTransport,
@@ -43,27 +47,50 @@ def connect_options(scope: dict[str, Any]) -> ConnectOptions:
     )
 
 
+def credential_groups(credentials: RealtimeCredentials) -> tuple[str, ...]:
+    """The groups through which revoking the key or suspending the organization ends this
+    session (for a client secret, the key that minted it)."""
+    groups = [organization_group(credentials.tenant.organization_id)]
+    if credentials.key_id is not None:
+        groups.append(key_group(credentials.key_id))
+    return tuple(groups)
+
+
 def close_code_for(error: AuraError) -> int:
     return CLOSE_CODES.get(error.error_type, CLOSE_SERVER_ERROR)
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     transport: RealtimeTransport | None = None
-    group: str | None = None
+    groups_joined: tuple[str, ...] = ()
 
     async def connect(self) -> None:
         # Browsers offer "realtime" beside the key subprotocol; echo it so they accept us.
         subprotocol = "realtime" if "realtime" in self.scope.get("subprotocols", ()) else None
         await self.accept(subprotocol)
-        refusal: AuraError | None = self.scope.get(SCOPE_AUTH_ERROR)
-        if refusal is not None:
-            await self._refuse(refusal)
+        credentials: RealtimeCredentials | None = self.scope.get(SCOPE_CREDENTIALS)
+        address = scope_client_address(self.scope)
+        try:
+            await connect_admitted(
+                kind=credentials.kind if credentials else None,
+                key_id=credentials.key_id if credentials else None,
+                address=address,
+            )
+        except AuraError as error:
+            await self._refuse(error)
             return
+        refusal: AuraError | None = self.scope.get(SCOPE_AUTH_ERROR)
+        if refusal is not None or credentials is None:
+            await self._refuse(refusal or AuthenticationError("Invalid API key."))
+            return
+        # Before the session opens, so that a key revoked meanwhile cannot miss it.
+        await self._join(*credential_groups(credentials))
         self.transport = RealtimeTransport(
-            credentials=self.scope[SCOPE_CREDENTIALS],
+            credentials=credentials,
             socket=self,
             options=connect_options(self.scope),
             build_session=build_voice_session,
+            client_address=address,
         )
         try:
             await self.transport.open()
@@ -72,10 +99,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.transport = None
             await self._refuse(error)
             return
-        # Control messages for this session (voice/realtime/control.py) reach this process.
-        if self.channel_layer is not None:
-            self.group = session_group(self.transport.session_id)
-            await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._join(session_group(self.transport.session_id))
+
+    async def _join(self, *groups: str) -> None:
+        """Control messages to these groups (voice/realtime/control.py) reach this socket."""
+        if self.channel_layer is None:
+            return
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined += groups
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, without its database clean-up before every message.
@@ -98,9 +130,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.transport.receive_bytes(bytes_data)
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None and self.channel_layer is not None:
-            group, self.group = self.group, None
-            await self.channel_layer.group_discard(group, self.channel_name)
+        groups, self.groups_joined = self.groups_joined, ()
+        if self.channel_layer is not None:
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
         if self.transport is not None:
             transport, self.transport = self.transport, None
             await transport.close()
@@ -108,7 +141,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Channel-layer control messages.
     async def session_end(self, message: dict[str, Any]) -> None:
         if self.transport is not None:
-            await self.transport.end_by_operator(str(message.get("reason") or ""))
+            await self.transport.end_by_operator(
+                str(message.get("reason") or ""),
+                code=str(message.get("code") or "session_ended"),
+                close_code=int(message.get("close_code") or CLOSE_ENDED_BY_OPERATOR),
+            )
+
+    async def session_taken_over(self, message: dict[str, Any]) -> None:
+        if self.transport is not None:
+            await self.transport.taken_over(str(message.get("socket_id") or ""))
 
     # The transport's Socket port.
     async def send_json(self, event: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from aura_project.client_address import request_client_address
 from tenants.db import in_public_schema
 from tenants.errors import AuthenticationError
 from tenants.responses import error_response
@@ -18,6 +19,11 @@ from voice.realtime.client_secrets import (
     client_secret_mint,
     end_user_from_request,
     ttl_from_request,
+)
+from voice.realtime.limits import (
+    LimitExceededError,
+    client_secret_allowed_for,
+    client_secret_allowed_from,
 )
 from voice.realtime.session_config import apply_session_update
 
@@ -43,11 +49,13 @@ def bearer_token(request: HttpRequest) -> str:
 async def client_secret_create(request: HttpRequest) -> HttpResponse:
     """POST /v1/realtime/client_secrets: a short-lived `ek_…` key for a browser."""
     try:
+        await client_secret_allowed_from(request_client_address(request))
         issuer = await in_public_schema(
             resolve_api_key, bearer_token(request), required_scope="realtime"
         )
         if issuer.kind != "sk":
             raise AuthenticationError("Client secrets are minted with a secret (sk_) key.")
+        await client_secret_allowed_for(issuer.key_id)
         body = _json_body(request)
         session = body.get("session") or {}
         if not isinstance(session, dict):
@@ -61,7 +69,10 @@ async def client_secret_create(request: HttpRequest) -> HttpResponse:
             end_user_id=end_user_from_request(body),
         )
     except AuraError as error:
-        return error_response(request, error, status=STATUS_BY_TYPE.get(error.error_type, 500))
+        response = error_response(request, error, status=STATUS_BY_TYPE.get(error.error_type, 500))
+        if isinstance(error, LimitExceededError) and error.retry_after_s is not None:
+            response["Retry-After"] = str(error.retry_after_s)
+        return response
     return JsonResponse(
         {"value": secret.value, "expires_at": secret.expires_at, "session": session}
     )

@@ -213,7 +213,7 @@ CELERY_BEAT_SCHEDULE = {
 AURA_PLAN_LIMITS = {
     "free": {
         "concurrent_sessions": env.int("AURA_FREE_CONCURRENT_SESSIONS", default=20),
-        "responses_per_minute": 120,
+        "responses_per_minute": env.int("AURA_FREE_RESPONSES_PER_MINUTE", default=120),
     },
     "pro": {"concurrent_sessions": 200, "responses_per_minute": 1200},
     "enterprise": {"concurrent_sessions": 2000, "responses_per_minute": 12000},
@@ -225,6 +225,28 @@ AURA_MEMORY_SUMMARY_AFTER_CHARS: int = env.int("AURA_MEMORY_SUMMARY_AFTER_CHARS"
 AURA_MEMORY_KEEP_MESSAGES: int = env.int("AURA_MEMORY_KEEP_MESSAGES", default=6)
 # How long a dropped realtime session can be resumed (on any web process).
 AURA_RESUME_WINDOW_SECONDS: int = env.int("AURA_RESUME_WINDOW_SECONDS", default=120)
+# Public realtime clients (a widget's pk_, a browser's ek_): live sessions per client address,
+# and the share of its plan's sessions one publishable key may hold. Secret keys: the plan only.
+AURA_REALTIME_SESSIONS_PER_ADDRESS: int = env.int("AURA_REALTIME_SESSIONS_PER_ADDRESS", default=10)
+AURA_REALTIME_PUBLISHABLE_KEY_SESSION_SHARE: float = env.float(
+    "AURA_REALTIME_PUBLISHABLE_KEY_SESSION_SHARE", default=0.5
+)
+# Connection attempts of public clients ("N/second|minute|hour"): per client address (refused
+# attempts included) and per key (a client secret counts against the key that minted it).
+AURA_REALTIME_CONNECTS_PER_ADDRESS: str = env(
+    "AURA_REALTIME_CONNECTS_PER_ADDRESS", default="60/minute"
+)
+AURA_REALTIME_CONNECTS_PER_KEY: str = env("AURA_REALTIME_CONNECTS_PER_KEY", default="600/minute")
+# POST /v1/realtime/client_secrets, per client address and per secret key.
+AURA_CLIENT_SECRETS_RATE_PER_ADDRESS: str = env(
+    "AURA_CLIENT_SECRETS_RATE_PER_ADDRESS", default="600/minute"
+)
+AURA_CLIENT_SECRETS_RATE_PER_KEY: str = env(
+    "AURA_CLIENT_SECRETS_RATE_PER_KEY", default="600/minute"
+)
+# Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when finding a client's
+# address (aura_project/client_address.py); empty: the connection's peer is the client.
+AURA_TRUSTED_PROXIES: list[str] = env.list("AURA_TRUSTED_PROXIES", default=[])
 # Realtime session limits.
 AURA_SESSION_IDLE_TIMEOUT_SECONDS: int = env.int("AURA_SESSION_IDLE_TIMEOUT_SECONDS", default=300)
 AURA_SESSION_MAX_SECONDS: int = env.int("AURA_SESSION_MAX_SECONDS", default=3600)

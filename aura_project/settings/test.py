@@ -25,3 +25,12 @@ AURA_REDIS_KEY_PREFIX = "aura-" + DATABASES["default"]["TEST"]["NAME"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # As in development: tests' webhook endpoints and simulated providers speak plain http.
 AURA_TENANT_URLS_ALLOW_HTTP = env.bool("AURA_TENANT_URLS_ALLOW_HTTP", default=True)
+# Every test client connects from 127.0.0.1: per-address limits as high as a whole suite needs
+# (the tests of those limits start a server with their own).
+AURA_REALTIME_SESSIONS_PER_ADDRESS = env.int("AURA_REALTIME_SESSIONS_PER_ADDRESS", default=100000)
+AURA_REALTIME_CONNECTS_PER_ADDRESS = env(
+    "AURA_REALTIME_CONNECTS_PER_ADDRESS", default="1000000/minute"
+)
+AURA_CLIENT_SECRETS_RATE_PER_ADDRESS = env(
+    "AURA_CLIENT_SECRETS_RATE_PER_ADDRESS", default="1000000/minute"
+)

@@ -10,7 +10,13 @@ from collections.abc import Sequence
 
 from voice.engine.breaker import process_breakers
 from voice.engine.config import AgentConfig, RouteConfig
-from voice.engine.ports import MemorySource, MetricsSink, ToolExecutor, TranscriptSink
+from voice.engine.ports import (
+    MemorySource,
+    MetricsSink,
+    ResponseGate,
+    ToolExecutor,
+    TranscriptSink,
+)
 from voice.engine.router import LLMRouter
 from voice.engine.session import VoiceSession
 from voice.engine.tools import ToolRegistry
@@ -23,6 +29,7 @@ def build_voice_session(
     transcript_sink: TranscriptSink | None = None,
     metrics: MetricsSink | None = None,
     tool_executor: ToolExecutor | None = None,
+    response_gate: ResponseGate | None = None,
 ) -> VoiceSession:
     """A session over the config's routes (routers report their decisions as events).
 
@@ -36,6 +43,7 @@ def build_voice_session(
         memory=memory,
         transcript_sink=transcript_sink,
         metrics=metrics,
+        response_gate=response_gate,
     )
 
 

@@ -44,3 +44,16 @@ class ToolExecutor(Protocol):
 
 class MetricsSink(Protocol):
     def observe(self, name: str, value: float, labels: Mapping[str, str]) -> None: ...
+
+
+class ResponseGate(Protocol):
+    """Admission of the responses a session starts by itself (server VAD, `create_response`),
+    so that they count against the same limits as the ones a client asks for."""
+
+    async def admit_response(self) -> None:
+        """Count one response about to start; raise an `AuraError` to refuse it."""
+        ...
+
+    async def responses_left(self) -> bool:
+        """Whether a response could start now, counting nothing (asked before speculating)."""
+        ...

@@ -40,7 +40,14 @@ from voice.engine.events import (
 )
 from voice.engine.llm.base import ChatMessage, LLMRequest
 from voice.engine.playback import DEFAULT_LEAD_MS
-from voice.engine.ports import Clock, MemorySource, MetricsSink, MonotonicClock, TranscriptSink
+from voice.engine.ports import (
+    Clock,
+    MemorySource,
+    MetricsSink,
+    MonotonicClock,
+    ResponseGate,
+    TranscriptSink,
+)
 from voice.engine.responder import Responder, ResponderPorts
 from voice.engine.response import (
     ResponseOptions,
@@ -81,6 +88,7 @@ class VoiceSession:
         clock: Clock | None = None,
         playback_lead_ms: int = DEFAULT_LEAD_MS,
         max_events: int = DEFAULT_MAX_EVENTS,
+        response_gate: ResponseGate | None = None,
     ) -> None:
         """Build a session; nothing runs until it is entered.
 
@@ -97,6 +105,8 @@ class VoiceSession:
             clock: the monotonic clock every latency is measured on.
             playback_lead_ms: how far output may run ahead of the client's playback.
             max_events: events buffered for a slow transport before producers wait.
+            response_gate: admits the responses turn detection starts by itself (rate
+                limits); a refused one is not started and is reported as a `SessionError`.
         """
         self.config = config
         self.conversation = Conversation()
@@ -108,6 +118,7 @@ class VoiceSession:
         self._stt, self._llm, self._tts = self._routers(config, stt=stt, llm=llm, tts=tts)
         self._tools = tools
         self._memory = memory
+        self._response_gate = response_gate
         self._playback_lead_ms = playback_lead_ms
         self._events = EventQueue(max_events)
         self._tasks = TaskSet("voice-session")
@@ -315,6 +326,8 @@ class VoiceSession:
             return
         if not self._responds_automatically() or self._responder.active is not None:
             return
+        if self._response_gate is not None and not await self._response_gate.responses_left():
+            return  # no answer may start for this turn: do not generate one ahead of it
         user = ChatMessage(role="user", content=transcript.text.strip())
         run = self._responder.new_run(
             (*self.conversation.chat_messages(), user),
@@ -362,6 +375,9 @@ class VoiceSession:
             # The user already talks again: answer that turn, with this one as context.
             turn.abandon_speculation()
             return
+        if not await self._admit_automatic_response():
+            turn.abandon_speculation()
+            return
         run = turn.speculative_response()
         if run is not None and self._responder.active is None:
             self._responder.activate(run, turn.speculative_task())
@@ -370,6 +386,17 @@ class VoiceSession:
         await self._responder.start(self._default_options(), turn.timeline)
 
     # --- responses ------------------------------------------------------------------------
+
+    async def _admit_automatic_response(self) -> bool:
+        """Whether the gate lets this turn's automatic answer start (refusals are reported)."""
+        if self._response_gate is None:
+            return True
+        try:
+            await self._response_gate.admit_response()
+        except AuraError as error:
+            await self._emit(SessionError(error))
+            return False
+        return True
 
     async def _respond_when_transcribed(self, options: ResponseOptions) -> None:
         try:

@@ -146,16 +146,16 @@ async def _from_client_secret(value: str) -> RealtimeCredentials:
     found = await client_secret_resolve(value)
     if found is None:
         raise AuthenticationError("Invalid or expired client secret.")
-    tenant, session_defaults, end_user_id = found
-    organization = await in_public_schema(organization_by_schema, tenant.schema_name)
+    organization = await in_public_schema(organization_by_schema, found.tenant.schema_name)
     if not organization.is_active:
         raise OrganizationSuspendedError("This organization is suspended.")
+    # The issuing key stands for the secret: limits, resume tokens and revocation go by it.
     return RealtimeCredentials(
-        tenant=tenant,
+        tenant=found.tenant,
         kind="ek",
-        key_id=None,
-        session_defaults=session_defaults,
-        end_user_id=end_user_id,
+        key_id=found.issuer_key_id,
+        session_defaults=found.session_defaults,
+        end_user_id=found.end_user_id,
     )
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aura_project.redis import redis_client, redis_key
-from tenants.selectors import ResolvedKey, TenantRef
+from tenants.db import in_public_schema
+from tenants.selectors import ResolvedKey, TenantRef, api_key_still_usable
 from voice.engine.errors import InvalidRequestError
 
 DEFAULT_TTL_S = 600
@@ -28,6 +29,15 @@ PREFIX = "ek_"
 class ClientSecret:
     value: str
     expires_at: int  # unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedClientSecret:
+    tenant: TenantRef
+    issuer_key_id: int
+    session_defaults: dict[str, Any]
+    # The end user the organization's server minted it for ("" when it named none).
+    end_user_id: str = ""
 
 
 def _redis_key(value: str) -> str:
@@ -95,17 +105,30 @@ async def client_secret_mint(
     return ClientSecret(value=value, expires_at=int(time.time()) + ttl_s)
 
 
-async def client_secret_resolve(value: str) -> tuple[TenantRef, dict[str, Any], str] | None:
-    """The tenant, session defaults and end user of a live client secret, or None."""
+async def client_secret_resolve(value: str) -> ResolvedClientSecret | None:
+    """The tenant, issuing key, session defaults and end user of a live client secret, or None.
+
+    A secret lives no longer than the key that minted it: a revoked or expired issuer and
+    the secret is refused too (a suspended organization is refused by the caller, with its
+    own error).
+    """
     if not value.startswith(PREFIX) or len(value) > 100:
         return None
     raw = await redis_client().get(_redis_key(value))
     if raw is None:
         return None
     record = json.loads(raw)
+    issuer_key_id = int(record["issuer_key_id"])
+    if not await in_public_schema(api_key_still_usable, issuer_key_id):
+        return None
     tenant = TenantRef(
         organization_id=record["organization_id"],
         slug=record["slug"],
         schema_name=record["schema_name"],
     )
-    return tenant, record["session"], str(record.get("end_user_id") or "")
+    return ResolvedClientSecret(
+        tenant=tenant,
+        issuer_key_id=issuer_key_id,
+        session_defaults=record["session"],
+        end_user_id=str(record.get("end_user_id") or ""),
+    )

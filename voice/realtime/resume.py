@@ -1,24 +1,55 @@
-"""Resumable sessions: a snapshot in Redis and a signed token, so any web process can continue.
+"""Resumable sessions: a snapshot in Redis and a single-use token, so any web process can continue.
 
-The snapshot is written at turn boundaries (never per frame) and expires with the resume window.
-Provider keys are never written into it; they are looked up again when a session resumes.
+The snapshot is written at turn boundaries (never per frame). Provider keys are never written
+into it; they are looked up again when a session resumes.
+
+A resume token is a random value whose record in Redis (under its digest) names the session,
+its organization and the API key that opened it (for a client secret, the key that minted it).
+Using it deletes the record in the same script that checks it, so a token opens one socket
+only; the resumed session gets a fresh token. While a session is live its socket keeps the
+record and the snapshot alive; from the moment it drops both expire after the resume window, so
+the window counts from the drop, however long the session lasted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.core import signing
 
 from aura_project.redis import redis_client, redis_key
 from voice.engine.config import AgentConfig, AudioFormat, RouteConfig, ToolSpec, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError
+from voice.realtime.limits import session_owner_key
 
-SALT = "aura.realtime.resume"
+TOKEN_PREFIX = "rt_"
+
+# KEYS[1] = the token's record. ARGV: the key and schema presenting it. Deleted only when they
+# match, so that another key of the organization can neither use nor burn it.
+_CONSUME_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local record = cjson.decode(raw)
+if record['key'] ~= ARGV[1] or record['schema'] ~= ARGV[2] then return false end
+redis.call('DEL', KEYS[1])
+return record['sid']
+"""
+
+# KEYS: the snapshot, the token's record, the session's owner record (limits.py). ARGV: the
+# snapshot, the window, the socket saving it. A socket that lost its session to a resume
+# elsewhere must not overwrite what the new one carries on from.
+_SAVE_LUA = """
+local owner = redis.call('HGET', KEYS[3], 'socket')
+if owner and owner ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +98,55 @@ def _key(session_id: str) -> str:
     return redis_key("resume", session_id)
 
 
-def resume_token(session_id: str, schema_name: str) -> str:
-    return signing.dumps({"sid": session_id, "schema": schema_name}, salt=SALT, compress=True)
+def _token_key(token: str) -> str:
+    return redis_key("resume-token", hashlib.sha256(token.encode()).hexdigest())
 
 
-async def snapshot_save(snapshot: Snapshot) -> None:
+def _window_s() -> int:
+    return int(settings.AURA_RESUME_WINDOW_SECONDS)
+
+
+def _refused() -> InvalidRequestError:
+    return InvalidRequestError(
+        "This session cannot be resumed (expired, already resumed, unknown or not yours); "
+        "start a new one.",
+        code="resume_failed",
+        param="resume",
+    )
+
+
+async def resume_token_issue(*, session_id: str, schema_name: str, key_id: int | None) -> str:
+    """A fresh single-use token for `session_id`, usable with `key_id` only."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = {"sid": session_id, "schema": schema_name, "key": str(key_id)}
+    await redis_client().set(_token_key(token), json.dumps(record), ex=_window_s())
+    return token
+
+
+async def resume_token_consume(token: str, *, schema_name: str, key_id: int | None) -> str:
+    """The session a token resumes, the token used up; raises `resume_failed` otherwise."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        raise _refused()
+    session_id = await cast(Any, redis_client()).eval(
+        _CONSUME_LUA, 1, _token_key(token), str(key_id), schema_name
+    )
+    if not session_id:
+        raise _refused()
+    return str(session_id)
+
+
+async def resume_keep_alive(*, session_id: str, token: str) -> None:
+    """A live session's token and snapshot stay valid for a window from now (called well
+    within every window, so they only start to run out once the socket is gone)."""
+    async with redis_client().pipeline(transaction=False) as pipe:
+        pipe.expire(_token_key(token), _window_s())
+        pipe.expire(_key(session_id), _window_s())
+        await pipe.execute()
+
+
+async def snapshot_save(snapshot: Snapshot, *, socket_id: str, token: str) -> bool:
+    """Write the snapshot, and give it and the token a fresh window; False (nothing written)
+    if the session has been resumed on another socket since."""
     payload = {
         "session_id": snapshot.session_id,
         "schema_name": snapshot.schema_name,
@@ -80,28 +155,22 @@ async def snapshot_save(snapshot: Snapshot) -> None:
         "config": config_to_json(snapshot.config),
         "messages": [list(message) for message in snapshot.messages],
     }
-    await redis_client().set(
-        _key(snapshot.session_id), json.dumps(payload), ex=settings.AURA_RESUME_WINDOW_SECONDS
+    keys = (_key(snapshot.session_id), _token_key(token), session_owner_key(snapshot.session_id))
+    saved = await cast(Any, redis_client()).eval(
+        _SAVE_LUA, len(keys), *keys, json.dumps(payload), _window_s(), socket_id
     )
+    return bool(int(saved))
 
 
-async def snapshot_load(token: str, *, schema_name: str) -> Snapshot:
-    """The snapshot a token points at, if it is still inside the window and of this tenant."""
-    refused = InvalidRequestError(
-        "This session cannot be resumed (expired, unknown or not yours); start a new one.",
-        code="resume_failed",
-        param="resume",
-    )
-    try:
-        claims = signing.loads(token, salt=SALT, max_age=settings.AURA_RESUME_WINDOW_SECONDS)
-    except signing.BadSignature as error:
-        raise refused from error
-    if not isinstance(claims, dict) or claims.get("schema") != schema_name:
-        raise refused
-    raw = await redis_client().get(_key(str(claims.get("sid"))))
+async def snapshot_load(session_id: str, *, schema_name: str) -> Snapshot:
+    """The snapshot of a session whose token was just used, if it is still there and of this
+    tenant."""
+    raw = await redis_client().get(_key(session_id))
     if raw is None:
-        raise refused
+        raise _refused()
     data = json.loads(raw)
+    if data["schema_name"] != schema_name:
+        raise _refused()
     return Snapshot(
         session_id=data["session_id"],
         schema_name=data["schema_name"],
@@ -118,5 +187,7 @@ def _message(values: list[Any]) -> tuple[str, str, bool, str]:
     return str(role), str(text), bool(truncated), str(rest[0]) if rest else ""
 
 
-async def snapshot_discard(session_id: str) -> None:
-    await redis_client().delete(_key(session_id))
+async def snapshot_discard(session_id: str, *, token: str | None = None) -> None:
+    """Forget a session for good: it cannot be resumed any more."""
+    keys = [_key(session_id)] + ([_token_key(token)] if token else [])
+    await redis_client().delete(*keys)

@@ -39,17 +39,25 @@ from voice.realtime.auth import (
     session_agent,
     vouched_end_user,
 )
+from voice.realtime.control import realtime_session_taken_over_async
 from voice.realtime.limits import (
     LEASE_SECONDS,
+    SessionSlot,
+    SessionTakenOverError,
     plan_limits,
     response_allowed,
+    responses_left,
     session_slot_acquire,
     session_slot_release,
+    session_slot_renew,
+    slot_caps,
 )
 from voice.realtime.persistence import ConversationStore
 from voice.realtime.resume import (
     Snapshot,
-    resume_token,
+    resume_keep_alive,
+    resume_token_consume,
+    resume_token_issue,
     snapshot_discard,
     snapshot_load,
     snapshot_save,
@@ -71,6 +79,7 @@ CLOSE_MAX_DURATION = 4010
 CLOSE_LIMIT = 4029
 CLOSE_BUDGET = 4402
 CLOSE_BAD_REQUEST = 4400
+CLOSE_RESUMED_ELSEWHERE = 4409
 CLOSE_SERVER_ERROR = 1011
 # A session refused at open closes with the code of its error's type.
 CLOSE_CODES = {
@@ -118,8 +127,10 @@ class RealtimeTransport:
         socket: Socket,
         options: ConnectOptions,
         build_session: SessionFactory,
+        client_address: str = "unknown",
     ) -> None:
         self.credentials = credentials
+        self.client_address = client_address
         self.socket = socket
         self.options = options
         self.build_session = build_session
@@ -129,6 +140,10 @@ class RealtimeTransport:
         self.end_user_id = vouched_end_user(credentials, options.end_user_id)
         # What of the model's settings the client may change (None: everything).
         self._public_overrides: frozenset[str] | None = None
+        # This socket, as distinct from the session it holds (a resume moves the session).
+        self.socket_id = "sock_" + uuid.uuid4().hex
+        self._slot: SessionSlot | None = None
+        self._resume_token: str | None = None
         # Event ids: unique per connection, and cheaper than a uuid per audio frame.
         self._id_stem = uuid.uuid4().hex[:8] + "_"
         self._sent = 0
@@ -137,11 +152,11 @@ class RealtimeTransport:
         self._webhook_executor: WebhookExecutor | None = None
         self.config = AgentConfig()
         self._tasks: list[asyncio.Task[None]] = []
-        self._slot_held = False
         self._last_client_activity = time.monotonic()
         self._first_audio_at: float | None = None
         self._audio_received_s = 0.0
         self._ended = False
+        self._lost = False  # resumed on another socket
         self._responses_per_minute = 0
         self._budget_check: asyncio.Task[None] | None = None
 
@@ -156,14 +171,7 @@ class RealtimeTransport:
         budget = await in_public_schema(budget_status, organization)
         if budget.exceeded:
             raise budget.error()
-        snapshot = await self._snapshot_if_resuming()
-        if snapshot is not None:
-            self.session_id = snapshot.session_id
-        session_var.set(self.session_id)
-        await session_slot_acquire(
-            schema_name=self.schema_name, session_id=self.session_id, cap=limits.concurrent_sessions
-        )
-        self._slot_held = True
+        snapshot = await self._take_session(limits.concurrent_sessions)
         conversation_id = await self._conversation(snapshot)
         self._public_overrides = await in_schema(
             self.schema_name, override_policy, self.credentials, conversation_id
@@ -188,6 +196,7 @@ class RealtimeTransport:
             transcript_sink=self.store,
             metrics=PrometheusMetricsSink(),
             tool_executor=self._webhook_executor,
+            response_gate=self,
         )
         ACTIVE_SESSIONS.inc()  # paired with the decrement in close(), which clears `session`
         await self.session.__aenter__()
@@ -205,7 +214,7 @@ class RealtimeTransport:
                     "type": "aura.session.created",
                     "session_id": self.session_id,
                     "conversation_id": conversation_id,
-                    "resume_token": resume_token(self.session_id, self.schema_name),
+                    "resume_token": await self._make_resumable(self.session),
                     "resumed": snapshot is not None,
                 }
             )
@@ -213,7 +222,7 @@ class RealtimeTransport:
                 await self._send(budget_warning_event(budget))
         self._tasks = [
             asyncio.create_task(self._pump(), name="realtime-pump"),
-            asyncio.create_task(self._keep_lease(), name="realtime-lease"),
+            asyncio.create_task(self._keep_session(), name="realtime-lease"),
             asyncio.create_task(self._watchdog(), name="realtime-watchdog"),
         ]
 
@@ -233,7 +242,10 @@ class RealtimeTransport:
             if self.store is not None:
                 # What no turn reported: audio after the last answer, a transcription without one.
                 await self.store.record_usage(r.as_dict() for r in session.usage.drain())
-            if not self._ended:
+            if self._ended:
+                # Ended for good (goodbye, budget, operator): nothing is left to resume.
+                await snapshot_discard(self.session_id, token=self._resume_token)
+            elif not self._lost:
                 await self._save_snapshot(session)
         if self._webhook_executor is not None:
             executor, self._webhook_executor = self._webhook_executor, None
@@ -245,9 +257,9 @@ class RealtimeTransport:
                 await in_schema(
                     self.schema_name, conversation_end, conversation_id=store.conversation_id
                 )
-        if self._slot_held:
-            self._slot_held = False
-            await session_slot_release(schema_name=self.schema_name, session_id=self.session_id)
+        if self._slot is not None:
+            slot, self._slot = self._slot, None
+            await session_slot_release(slot)
 
     # --- frames from the client -----------------------------------------------------------
 
@@ -332,10 +344,7 @@ class RealtimeTransport:
         )
 
     async def _response_create(self, payload: dict[str, Any]) -> None:
-        window = await response_allowed(
-            schema_name=self.schema_name, per_minute=self._responses_per_minute
-        )
-        await self._send_rate_limits(window.remaining, window.reset_seconds)
+        await self.admit_response()
         options = ce.response_options(payload, default_modalities=self.config.output_modalities)
         await self._live().create_response(options)
 
@@ -426,15 +435,19 @@ class RealtimeTransport:
             return  # deleted by the client meanwhile: nothing to keep
         await self.store.item_truncated(item_id, text)
 
-    async def _keep_lease(self) -> None:
-        cap = plan_limits((await in_public_schema(organization_by_schema, self.schema_name)).plan)
-        while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
-            await session_slot_acquire(
-                schema_name=self.schema_name,
-                session_id=self.session_id,
-                cap=cap.concurrent_sessions,
-            )
+    async def _keep_session(self) -> None:
+        """Renew this socket's leases, and keep its resume token and snapshot from expiring
+        while it is live; a socket that lost its session to a resume elsewhere closes."""
+        period_s = min(LEASE_SECONDS / 3, settings.AURA_RESUME_WINDOW_SECONDS / 2)
+        while self._slot is not None:
+            await asyncio.sleep(period_s)
+            try:
+                await session_slot_renew(self._slot)
+            except SessionTakenOverError:
+                await self.taken_over()
+                return
+            if self._resume_token is not None:
+                await resume_keep_alive(session_id=self.session_id, token=self._resume_token)
 
     async def _watchdog(self) -> None:
         started = time.monotonic()
@@ -456,15 +469,48 @@ class RealtimeTransport:
                 )
                 return
 
-    async def end_by_operator(self, reason: str = "") -> None:
-        """End the session for good (an operator's request, from any process): the
-        conversation ends, the resume snapshot goes, the client gets `session_ended` and 4009."""
+    async def end_by_operator(
+        self,
+        reason: str = "",
+        *,
+        code: str = "session_ended",
+        close_code: int = CLOSE_ENDED_BY_OPERATOR,
+    ) -> None:
+        """End the session for good (an operator's request, a revoked key, a suspended
+        organization; from any process): the conversation ends, the resume snapshot and token
+        go, the client gets an `error` with `code`, then `close_code` (default 4009)."""
         if self._ended:
             return
         self._ended = True
-        await snapshot_discard(self.session_id)
+        await snapshot_discard(self.session_id, token=self._resume_token)
         message = reason or "The session was ended by an operator."
-        await self._end_with("session_ended", message, CLOSE_ENDED_BY_OPERATOR)
+        await self._end_with(code, message, close_code)
+
+    async def taken_over(self, by_socket_id: str | None = None) -> None:
+        """The session was resumed on another socket: this one closes (4409), leaving the
+        conversation, the snapshot and the session's lease to its successor."""
+        if by_socket_id == self.socket_id or self._ended or self._lost:
+            return
+        self._lost = True
+        error = SessionTakenOverError("This session was resumed on another connection.")
+        await self._send(error_event(error))
+        await self.socket.close(CLOSE_RESUMED_ELSEWHERE)
+
+    # --- the ResponseGate port: every response counts against the organization's window ---
+
+    async def admit_response(self) -> None:
+        """Count a response (requested or automatic); the client gets `rate_limits.updated`.
+        Raises `rate_limit_exceeded` when the minute's responses are used up."""
+        window = await response_allowed(
+            schema_name=self.schema_name, per_minute=self._responses_per_minute
+        )
+        await self._send_rate_limits(window.remaining, window.reset_seconds)
+
+    async def responses_left(self) -> bool:
+        """Whether a response could start now (counts nothing): speculation asks first."""
+        return await responses_left(
+            schema_name=self.schema_name, per_minute=self._responses_per_minute
+        )
 
     async def _turn_recorded(self) -> None:
         """A turn and its cost are written: check the budget, off the writer's path."""
@@ -516,17 +562,55 @@ class RealtimeTransport:
 
         return await in_schema(self.schema_name, start)
 
-    async def _snapshot_if_resuming(self) -> Snapshot | None:
-        if not self.options.resume:
-            return None
-        return await snapshot_load(self.options.resume, schema_name=self.schema_name)
+    async def _take_session(self, plan_cap: int) -> Snapshot | None:
+        """Take this socket's slots for a new session, or for the resumed one (its token used
+        up, taken over from the socket that held it); the snapshot to carry on from."""
+        snapshot = None
+        if self.options.resume:
+            self.session_id = await resume_token_consume(
+                self.options.resume,
+                schema_name=self.schema_name,
+                key_id=self.credentials.key_id,
+            )
+            # Before taking over: a session with nothing to resume from keeps its socket.
+            snapshot = await snapshot_load(self.session_id, schema_name=self.schema_name)
+        session_var.set(self.session_id)
+        key_cap, address_cap = slot_caps(plan_cap=plan_cap, kind=self.credentials.kind)
+        slot = SessionSlot(
+            schema_name=self.schema_name,
+            session_id=self.session_id,
+            socket_id=self.socket_id,
+            key_id=self.credentials.key_id,
+            address=self.client_address,
+            organization_cap=plan_cap,
+            key_cap=key_cap,
+            address_cap=address_cap,
+        )
+        await session_slot_acquire(slot, resuming=snapshot is not None)
+        self._slot = slot
+        if snapshot is not None:
+            await realtime_session_taken_over_async(
+                session_id=self.session_id, socket_id=self.socket_id
+            )
+        return snapshot
+
+    async def _make_resumable(self, session: VoiceSession) -> str:
+        """A fresh resume token, and a snapshot from the start: a session that is resumed
+        before its first answer (or while its socket lingers) has one to carry on from."""
+        self._resume_token = await resume_token_issue(
+            session_id=self.session_id,
+            schema_name=self.schema_name,
+            key_id=self.credentials.key_id,
+        )
+        await self._save_snapshot(session)
+        return self._resume_token
 
     async def _restore(self, snapshot: Snapshot) -> None:
         for role, text, _truncated, item_id in snapshot.messages:
             await self._live().add_item(Item(id=item_id, kind="message", role=role, text=text))  # type: ignore[arg-type]
 
     async def _save_snapshot(self, session: VoiceSession) -> None:
-        if self.store is None:
+        if self.store is None or self._resume_token is None:
             return
         messages = tuple(
             (entry.role or "user", entry.text, entry.truncated, entry.id)
@@ -542,7 +626,9 @@ class RealtimeTransport:
                     end_user_id=self.end_user_id,
                     config=self.config,
                     messages=messages,
-                )
+                ),
+                socket_id=self.socket_id,
+                token=self._resume_token,
             )
         except Exception:
             logger.exception("could not save the resume snapshot of %s", self.session_id)

@@ -1,8 +1,10 @@
 """POST /v1/realtime/client_secrets, against real PostgreSQL and Redis."""
 
+import secrets
+
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import AsyncClient
+from django.test import AsyncClient, override_settings
 
 from tenants.services import api_key_create
 from voice.realtime.client_secrets import client_secret_resolve
@@ -14,8 +16,10 @@ async def issue(organization, **options) -> str:
     return (await sync_to_async(api_key_create)(organization=organization, **options)).plaintext
 
 
-async def post(body, key=None, content_type="application/json"):
+async def post(body, key=None, content_type="application/json", address=None):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if address is not None:
+        headers["X-Forwarded-For"] = address
     return await AsyncClient().post(
         "/v1/realtime/client_secrets",
         body,
@@ -47,10 +51,9 @@ async def test_a_secret_key_mints_a_client_secret_for_its_organization(org_alpha
     assert body["value"].startswith("ek_")
     resolved = await client_secret_resolve(body["value"])
     assert resolved is not None
-    tenant, session, end_user_id = resolved
-    assert tenant.schema_name == org_alpha.schema_name
-    assert session == {"instructions": "Hi"}
-    assert end_user_id == ""
+    assert resolved.tenant.schema_name == org_alpha.schema_name
+    assert resolved.session_defaults == {"instructions": "Hi"}
+    assert resolved.end_user_id == ""
 
 
 async def test_a_client_secret_carries_the_end_user_its_server_vouches_for(org_alpha, platform):
@@ -58,7 +61,7 @@ async def test_a_client_secret_carries_the_end_user_its_server_vouches_for(org_a
     assert response.status_code == 200
     resolved = await client_secret_resolve(response.json()["value"])
     assert resolved is not None
-    assert resolved[2] == "alice@example.com"
+    assert resolved.end_user_id == "alice@example.com"
 
 
 @pytest.mark.parametrize(
@@ -90,3 +93,39 @@ async def test_keys_that_may_not_mint_are_refused(org_alpha, platform):
     assert (await post({}, publishable)).status_code in (401, 403)
     no_scope = await issue(org_alpha, scopes=["agents"])
     assert (await post({}, no_scope)).status_code == 403
+
+
+def client_address() -> str:
+    """An address of the benchmarking range no earlier run is likely to have used (a rate
+    window outlives its run by a minute)."""
+    return f"198.{18 + secrets.randbelow(2)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+@override_settings(AURA_CLIENT_SECRETS_RATE_PER_KEY="2/minute")
+async def test_a_key_mints_client_secrets_at_its_rate_then_gets_429_with_retry_after(
+    org_alpha, platform
+):
+    key = await issue(org_alpha)
+    assert [(await post({}, key)).status_code for _ in range(2)] == [200, 200]
+    refused = await post({}, key)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    # Another key of the organization has its own window.
+    assert (await post({}, await issue(org_alpha))).status_code == 200
+
+
+@override_settings(
+    AURA_CLIENT_SECRETS_RATE_PER_ADDRESS="2/minute", AURA_TRUSTED_PROXIES=["127.0.0.1"]
+)
+async def test_one_address_asks_for_client_secrets_at_its_rate_whatever_the_key(
+    org_alpha, platform
+):
+    address = client_address()
+    # Attempts with a bad key count: the address pays for guessing.
+    assert (await post({}, "sk_AAAAAAAA_guess", address=address)).status_code == 401
+    assert (await post({}, await issue(org_alpha), address=address)).status_code == 200
+    refused = await post({}, await issue(org_alpha), address=address)
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert (await post({}, await issue(org_alpha), address=client_address())).status_code == 200

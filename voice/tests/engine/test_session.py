@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from voice.engine.config import AgentConfig, RouteConfig, ToolSpec, TurnDetectionConfig
-from voice.engine.errors import AudioFormatError, InvalidRequestError
+from voice.engine.errors import AudioFormatError, AuraError, InvalidRequestError
 from voice.engine.events import (
     AudioDelta,
     AudioTranscriptDelta,
@@ -376,3 +376,40 @@ async def test_a_remote_guess_abandoned_in_a_pause_does_not_hold_back_the_guess_
 
     assert metrics.stt_ms is not None
     assert metrics.stt_ms < stt_delay_ms - 400, metrics
+
+
+class CountingGate:
+    """A response gate that admits `allowed` responses, then refuses (as a rate limit does)."""
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.admitted = 0
+
+    async def admit_response(self) -> None:
+        if self.admitted >= self.allowed:
+            raise AuraError("no more responses this minute", code="rate_limit_exceeded")
+        self.admitted += 1
+
+    async def responses_left(self) -> bool:
+        return self.admitted < self.allowed
+
+
+async def test_automatic_responses_pass_the_gate_and_a_refused_one_never_starts(
+    make_session: SessionFactory, simulator_llm: SimulatorLLM
+) -> None:
+    gate = CountingGate(allowed=1)
+    turn = np.concatenate([recording("english.wav"), silence(1_000)])
+    async with make_session(
+        AgentConfig(), llm=simulator_llm("say:Four."), response_gate=gate
+    ) as session:
+        log = EventLog(session).start()
+        await feed(session, turn, realtime=False)
+        await log.wait_for(ResponseDone, timeout_s=60)
+        await feed(session, turn, realtime=False)
+        refusal = await log.wait_for(SessionError, timeout_s=60)
+        await log.stop()
+
+    assert gate.admitted == 1
+    assert len(log.of_type(ResponseCreated)) == 1
+    assert len(log.of_type(TranscriptionCompleted)) == 2
+    assert refusal.error.code == "rate_limit_exceeded"

@@ -101,3 +101,18 @@ async def test_a_client_secret_of_a_suspended_organization_is_refused(org_alpha)
     await sync_to_async(organization_set_status)(organization=org_alpha, status="suspended")
     with pytest.raises(OrganizationSuspendedError):
         await authenticate(handshake(authorization=f"Bearer {secret.value}"))
+
+
+async def test_a_client_secret_is_refused_once_the_key_that_minted_it_is_revoked(org_alpha):
+    from tenants.services import api_key_create, api_key_revoke
+
+    issued = await sync_to_async(api_key_create)(organization=org_alpha)
+    issuer = await sync_to_async(resolve_api_key)(issued.plaintext)
+    secret = await client_secret_mint(issuer=issuer, ttl_s=600, session=None)
+    credentials = await authenticate(handshake(authorization=f"Bearer {secret.value}"))
+    # The issuer stands for the secret (limits, resume tokens, revocation).
+    assert credentials.key_id == issuer.key_id
+
+    await sync_to_async(api_key_revoke)(api_key=issued.api_key)
+    with pytest.raises(AuthenticationError):
+        await authenticate(handshake(authorization=f"Bearer {secret.value}"))
