@@ -155,7 +155,7 @@ def _snapshot(org_alpha: Organization) -> dict[str, Any]:
             with schema_context(schema):
                 tables = connection.introspection.table_names()
                 rows[f"{schema}:{model._meta.label}"] = (
-                    list(model.objects.order_by("pk").values())
+                    list(model._default_manager.order_by("pk").values())
                     if model._meta.db_table in tables
                     else None
                 )
