@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from voice.engine.response import ResponseOptions
 MAX_MESSAGE_BYTES = 1024 * 1024
 # AURA's own client events (documented extensions).
 EXTENSION_TYPES = {"aura.playback.position"}
+# A text frame is UTF-8, so a lone surrogate can only arrive as a JSON escape (\ud800).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _adapters() -> dict[str, TypeAdapter[Any]]:
@@ -60,6 +63,13 @@ def parse_client_event(text: str) -> ClientEvent:
         raise InvalidRequestError(
             f"message is not valid JSON: {error}", code="invalid_json"
         ) from error
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(payload):
+        # Such text cannot be sent to a provider nor stored: refused here, it never fails a
+        # model request (which would count against the route's health for every session).
+        raise InvalidRequestError(
+            "message contains a lone UTF-16 surrogate (\\ud800-\\udfff): not valid Unicode",
+            code="invalid_unicode",
+        )
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise InvalidRequestError(
             "a client event is a JSON object with a string 'type'", code="invalid_event"
@@ -76,6 +86,24 @@ def parse_client_event(text: str) -> ClientEvent:
     return ClientEvent(
         type=event_type, event_id=event_id[:64] if event_id else None, payload=payload
     )
+
+
+def _has_lone_surrogate(payload: Any) -> bool:
+    # A loop, not recursion: the payload may be nested as deep as the JSON parser allows.
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _validate_with_sdk(payload: dict[str, Any]) -> None:
