@@ -11,6 +11,9 @@ import pytest
 if TYPE_CHECKING:
     from tenants.models import Organization
 
+# The adversarial suite's tally of attack cases, printed at the end of every run that has any.
+pytest_plugins = ("aura_project.tests.attacks",)
+
 REPO_ROOT = Path(__file__).resolve().parent
 TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
 # alpha and beta for most tests; gamma only where a test needs an organization that no other

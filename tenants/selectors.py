@@ -23,6 +23,9 @@ from tenants.models import ApiKey, ApiKeyEvent, Organization
 
 logger = logging.getLogger(__name__)
 
+# The one scope of the platform's own endpoints (tenants.services.STAFF_SCOPE; not imported
+# from there, which imports this module).
+PLATFORM_SCOPE = "staff"
 # last_used_at is informative; writing it on every request would turn reads into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -85,6 +88,13 @@ def resolve_api_key(
         organization = api_key.organization
         if not organization.is_active:
             raise OrganizationSuspendedError("This organization is suspended.")
+        if required_scope not in (None, PLATFORM_SCOPE) and _is_platform(organization):
+            # The platform's keys manage organizations; nothing an organization does (a voice
+            # session, a client secret) may run in the public schema, whatever the key's scopes.
+            raise PermissionDeniedError(
+                "Platform keys act on platform endpoints only; use an organization's key.",
+                code="organization_key_required",
+            )
         if required_scope is not None and required_scope not in api_key.scopes:
             raise PermissionDeniedError(f"This key lacks the {required_scope!r} scope.")
         if api_key.kind == ApiKey.Kind.PUBLISHABLE and (
@@ -108,6 +118,10 @@ def api_key_still_usable(key_id: int) -> bool:
     with schema_context(get_public_schema_name()):
         api_key = ApiKey.objects.filter(pk=key_id).first()
         return api_key is not None and api_key.is_usable()
+
+
+def _is_platform(organization: Organization) -> bool:
+    return bool(organization.schema_name == get_public_schema_name())
 
 
 def _touch(api_key: ApiKey) -> None:

@@ -2,7 +2,11 @@ import pytest
 
 from tenants.errors import AuthenticationError, OrganizationSuspendedError, PermissionDeniedError
 from tenants.selectors import resolve_api_key
-from tenants.services import api_key_create, organization_set_status
+from tenants.services import (
+    api_key_create,
+    organization_set_status,
+    platform_ensure_public_tenant,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +46,16 @@ def test_a_scope_the_key_lacks_is_refused(org_alpha):
     assert resolve_api_key(issued.plaintext, required_scope="realtime").scopes == ("realtime",)
     with pytest.raises(PermissionDeniedError, match="agents"):
         resolve_api_key(issued.plaintext, required_scope="agents")
+
+
+def test_a_platform_key_opens_nothing_of_an_organization_whatever_its_scopes(db):
+    # A voice session or a client secret of the platform would run in the public schema.
+    platform = platform_ensure_public_tenant(domains=("localhost",))
+    issued = api_key_create(organization=platform, scopes=["staff", "realtime"])
+    assert resolve_api_key(issued.plaintext, required_scope="staff").tenant.schema_name == "public"
+    with pytest.raises(PermissionDeniedError) as refused:
+        resolve_api_key(issued.plaintext, required_scope="realtime")
+    assert refused.value.code == "organization_key_required"
 
 
 def test_a_publishable_key_works_only_from_its_origins(org_alpha):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,8 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_ITEM_ID_CHARS = 64
 # AURA's own client events (documented extensions).
 EXTENSION_TYPES = {"aura.playback.position"}
+# A text frame is UTF-8, so a lone surrogate can only arrive as a JSON escape (\ud800).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _adapters() -> dict[str, TypeAdapter[Any]]:
@@ -64,13 +68,20 @@ def parse_client_event(text: str) -> ClientEvent:
         raise InvalidRequestError(
             f"message is not valid JSON: {error}", code="invalid_json"
         ) from error
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(payload):
+        # Such text cannot be sent to a provider nor stored: refused here, it never fails a
+        # model request (which would count against the route's health for every session).
+        raise InvalidRequestError(
+            "message contains a lone UTF-16 surrogate (\\ud800-\\udfff): not valid Unicode",
+            code="invalid_unicode",
+        )
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise InvalidRequestError(
             "a client event is a JSON object with a string 'type'", code="invalid_event"
         )
     # JSON can carry NUL only escaped; text with NUL can be neither stored nor safely logged.
     if "\\u0000" in text:
-        _refuse_nul(payload, "")
+        _refuse_nul(payload)
     event_type = payload["type"]
     event_id = payload.get("event_id") if isinstance(payload.get("event_id"), str) else None
     if event_type not in STANDARD_TYPES and event_type not in EXTENSION_TYPES:
@@ -85,9 +96,28 @@ def parse_client_event(text: str) -> ClientEvent:
     )
 
 
-def _refuse_nul(value: Any, where: str) -> None:
-    """Raise naming the first string (or key) under `value` that holds a NUL character."""
-    if isinstance(value, str):
+def _strings_with_paths(payload: Any) -> Iterator[tuple[str, str]]:
+    """Every string (keys included) under `payload` with where it is, e.g. `item.content[0]`.
+
+    A loop, not recursion: the payload may be nested as deep as the JSON parser allows.
+    """
+    pending: list[tuple[Any, str]] = [(payload, "")]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, str):
+            yield value, where
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                pending.append((key, path))
+                pending.append((item, path))
+        elif isinstance(value, list):
+            pending.extend((item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+def _refuse_nul(payload: Any) -> None:
+    """Raise naming a string (or key) under `payload` that holds a NUL character."""
+    for value, where in _strings_with_paths(payload):
         if "\x00" in value:
             raise InvalidRequestError(
                 f"{where[:200] or 'the event'} contains a NUL character (\\u0000), which text "
@@ -95,14 +125,15 @@ def _refuse_nul(value: Any, where: str) -> None:
                 code="invalid_value",
                 param=where or None,
             )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{where}.{key}" if where else str(key)
-            _refuse_nul(key, path)
-            _refuse_nul(item, path)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{where}[{index}]")
+
+
+def _has_lone_surrogate(payload: Any) -> bool:
+    for value, _where in _strings_with_paths(payload):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
 
 
 def _validate_with_sdk(payload: dict[str, Any]) -> None:

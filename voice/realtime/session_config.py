@@ -103,7 +103,13 @@ def session_json(config: AgentConfig, *, model: str) -> Json:
 
 
 def _parse_format(value: Any, param: str) -> AudioFormat:
-    if not isinstance(value, Mapping) or value.get("type") not in FORMAT_TYPES:
+    # A client may send any JSON where a name is due: test the type before the membership
+    # (a list or an object is not hashable, and a float rate is not a rate).
+    if (
+        not isinstance(value, Mapping)
+        or not isinstance(value.get("type"), str)
+        or value["type"] not in FORMAT_TYPES
+    ):
         raise InvalidRequestError(
             f"{param}.type must be one of {', '.join(FORMAT_TYPES)}", param=param
         )
@@ -111,7 +117,7 @@ def _parse_format(value: Any, param: str) -> AudioFormat:
     if encoding != "pcm16":
         return AudioFormat(encoding=encoding, sample_rate_hz=8_000)  # G.711 is 8 kHz by definition
     rate = value.get("rate", 24_000)
-    if rate not in SUPPORTED_RATES_HZ:
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate not in SUPPORTED_RATES_HZ:
         raise InvalidRequestError(
             f"{param}.rate must be one of {', '.join(map(str, SUPPORTED_RATES_HZ))}",
             param=f"{param}.rate",

@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from django_tenants.utils import schema_context
 
 from aura_project.tests.api.conftest import Api
+from aura_project.tests.attacks import attack
 from conversations.models import Conversation, Message
 from conversations.services import conversation_record_turn, conversation_start
 from monitoring.services import usage_record
 from tenants.models import ApiKey, Organization
 from voice.models import Agent, ProviderCredential, WebhookTool
+
+pytestmark = pytest.mark.adversarial
 
 ALPHA_SECRET_WORD = "zanzibar"
 BODIES: dict[str, Any] = {
@@ -136,6 +140,7 @@ def test_no_endpoint_lets_one_organization_reach_another(org_alpha, org_beta, al
                 # Another organization's id: as if it did not exist (or no access at all).
                 assert response.status_code in (401, 403, 404), (method, path, host, content)
                 assert response["Content-Type"] == "application/problem+json"
+    attack("rest", tried)
     assert tried > 45
     assert _snapshot(org_alpha) == before
     assert json.dumps(before)  # the snapshot is plain data

@@ -77,6 +77,17 @@ def test_server_side_tools_survive_a_client_tools_update():
             {"audio": {"input": {"format": {"type": "audio/pcm", "rate": 44100}}}},
             "session.audio.input.format.rate",
         ),
+        # Found by the fuzz: a list or an object where a format name is due, a float rate.
+        ({"audio": {"output": {"format": {"type": ["audio/pcm"]}}}}, "session.audio.output.format"),
+        ({"audio": {"input": {"format": {"type": {"a": 1}}}}}, "session.audio.input.format"),
+        (
+            {"audio": {"input": {"format": {"type": "audio/pcm", "rate": [24000]}}}},
+            "session.audio.input.format.rate",
+        ),
+        (
+            {"audio": {"input": {"format": {"type": "audio/pcm", "rate": 24000.0}}}},
+            "session.audio.input.format.rate",
+        ),
         ({"audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}}, "turn_detection.type"),
         ({"audio": {"output": {"voice": ""}}}, "session.audio.output.voice"),
         ({"audio": "loud"}, "session.audio"),

@@ -143,6 +143,12 @@ async def test_a_publishable_key_from_its_origin_is_served(daphne_server, org_al
             "invalid_value",
         ),
         ('{"type": "response.cancel"}', "response_cancel_not_active"),
+        # Found by the fuzz: a lone surrogate failed the model request (and counted against
+        # the route's health for every session on it).
+        (
+            '{"type": "session.update", "session": {"instructions": "x\\ud800"}}',
+            "invalid_unicode",
+        ),
         ('{"type": "input_audio_buffer.commit"}', "input_audio_buffer_commit_empty"),
         ('{"type": "x", "pad": "' + "a" * (1024 * 1024) + '"}', "message_too_large"),
     ],
