@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from aura_project.tests.attacks import attack
+from monitoring.admin_site import tenant_admin_site
 from tenants.models import ApiKeyEvent, Organization
 from tenants.services import api_key_create, platform_ensure_public_tenant
 
@@ -37,13 +38,9 @@ pytestmark = [pytest.mark.adversarial, pytest.mark.django_db]
 ALPHA_PK = 987_654
 MARKER = "alpha-only-marker"
 PASSWORD = "correct horse battery staple"
-# The platform's beat schedule is shared (public schema) and served on tenant domains today:
-# the fix of the tenant admin site makes these attacks fail, as they should.
-KNOWN_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="django_celery_beat is on the admin that tenant domains serve (platform beat "
-    "schedule reachable by tenant admins); remove this mark once only the platform's domain "
-    "shows it",
+# Every model on either admin site: the platform's (admin.site) and the organizations' own.
+REGISTERED = sorted(
+    {*admin.site._registry, *tenant_admin_site._registry}, key=lambda m: m._meta.label
 )
 
 
@@ -140,17 +137,13 @@ def _beat_row(label: str) -> Model:
 
 
 def _registered() -> list[Any]:
-    labels = sorted(model._meta.label for model in admin.site._registry)
-    return [
-        pytest.param(label, marks=KNOWN_GAP) if label.startswith("django_celery_beat.") else label
-        for label in labels
-    ]
+    return sorted(model._meta.label for model in REGISTERED)
 
 
 def _snapshot(org_alpha: Organization) -> dict[str, Any]:
     """Every row of every registered model, as alpha's schema and the public schema hold them."""
     rows: dict[str, Any] = {}
-    for model in admin.site._registry:
+    for model in REGISTERED:
         for schema in (org_alpha.schema_name, get_public_schema_name()):
             with schema_context(schema):
                 tables = connection.introspection.table_names()
@@ -231,7 +224,7 @@ def test_a_tenant_admins_session_opens_no_other_admin_site(org_alpha, org_beta, 
         beta.defaults["HTTP_HOST"] = host
         for path in [
             "/admin/",
-            *(f"/admin/{m._meta.app_label}/{m._meta.model_name}/" for m in admin.site._registry),
+            *(f"/admin/{m._meta.app_label}/{m._meta.model_name}/" for m in REGISTERED),
         ]:
             response = beta.get(path)
             tried += 1
