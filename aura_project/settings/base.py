@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,15 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 
 TENANT_MODEL = "tenants.Organization"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
+# New organizations' schemas are copied from this migrated template (tenants/provisioning.py);
+# empty: migrate each new schema instead (slower).
+AURA_TENANT_TEMPLATE_SCHEMA: str = env("AURA_TENANT_TEMPLATE_SCHEMA", default="aura_template")
+# `aura_setup` migrates organizations with django-tenants' "standard" executor (one by one) or
+# "multiprocessing" (TENANT_MULTIPROCESSING_MAX_PROCESSES processes; docs/deployment/scaling.md).
+AURA_MIGRATION_EXECUTOR: str = env("AURA_MIGRATION_EXECUTOR", default="standard")
+TENANT_MULTIPROCESSING_MAX_PROCESSES: int = env.int(
+    "TENANT_MULTIPROCESSING_MAX_PROCESSES", default=os.cpu_count() or 2
+)
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "aura_project.urls_public"
 ROOT_URLCONF = "aura_project.urls_tenants"
