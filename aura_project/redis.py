@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
@@ -24,3 +25,14 @@ def redis_client() -> aioredis.Redis:
         client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
         _clients[loop_id] = client
     return client
+
+
+_sync_client: redis.Redis | None = None
+
+
+def redis_sync_client() -> redis.Redis:
+    """A blocking client, for Celery tasks and management commands (never the event loop)."""
+    global _sync_client
+    if _sync_client is None:
+        _sync_client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    return _sync_client

@@ -40,6 +40,14 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        indexes = [
+            # The stale-conversation sweep probes every organization with this one condition.
+            models.Index(
+                fields=["started_at"],
+                condition=models.Q(status="active"),
+                name="conversation_active_started",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Conversation {self.id} ({self.started_at:%Y-%m-%d %H:%M})"

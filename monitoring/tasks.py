@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
+from conversations.models import UsageRecord
 from monitoring.services import usage_roll_up, usage_roll_up_recent
-from tenants.tasking import TenantTask, tenant_schema_names
+from tenants.sweeps import batches, for_each_schema, schemas_having, window_start
+from tenants.tasking import TenantTask
 
 
 @shared_task(base=TenantTask, name="monitoring.roll_up_usage")
@@ -28,10 +31,18 @@ def roll_up_recent_usage(schema_name: str) -> int:
     return len(usage_roll_up_recent())
 
 
+@shared_task(name="monitoring.roll_up_recent_usage_batch")
+def roll_up_recent_usage_batch(schema_names: list[str]) -> int:
+    """Refresh the recent periods of each of these organizations, one after another."""
+    return for_each_schema(schema_names, usage_roll_up_recent)
+
+
 @shared_task(name="monitoring.roll_up_usage_everywhere")
 def roll_up_usage_everywhere() -> int:
-    """Beat entry point: one task per organization, so one large tenant delays no other."""
-    schemas = tenant_schema_names()
-    for schema_name in schemas:
-        roll_up_recent_usage.delay(schema_name)
+    """Beat entry point: organizations with usage since the last run, in batches (an idle
+    organization's rollups have nothing new to count). Returns how many were queued."""
+    since = window_start("roll-up-usage", now=timezone.now(), first_window=timedelta(hours=2))
+    schemas = schemas_having(UsageRecord, "created_at >= %s", [since])
+    for batch in batches(schemas):
+        roll_up_recent_usage_batch.delay(batch)
     return len(schemas)

@@ -33,6 +33,9 @@ class Organization(TenantMixin):
     # and open ones end after their current turn.
     monthly_budget_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     budget_warning_percent = models.PositiveSmallIntegerField(default=80)
+    # Digest of the tenant migrations its schema holds (tenants/migration_state.py): the
+    # start-up check compares it with the code's in one query, whatever the tenant count.
+    migration_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     # The schema is created by `organization_create`, never implicitly by save().
     auto_create_schema = False

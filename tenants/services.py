@@ -19,12 +19,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from tenants.db import use_public_schema
 from tenants.errors import OrganizationExistsError
 from tenants.keys import generate_key
+from tenants.migration_state import record_schema_digest
 from tenants.models import ApiKey, ApiKeyEvent, Domain, Organization
+from tenants.provisioning import schema_build
 from tenants.selectors import api_keys_due_for_rotation
 from voice.engine.errors import InvalidRequestError
 from voice.realtime.control import (
@@ -84,16 +86,26 @@ def organization_create(
         organization = Organization.objects.create(
             schema_name=schema_name_for(slug), slug=slug, name=name.strip() or slug, plan=plan
         )
-        # Schema DDL is transactional in PostgreSQL: a failed migration leaves nothing behind.
-        organization.create_schema(check_if_exists=True, verbosity=0)
         Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
-        # Every organization can talk from its first minute, on the embedded local models.
-        with schema_context(organization.schema_name):
-            agent_create(name="Assistant")
+        _schema_with_first_agent(organization)
     logger.info(
         "organization created", extra={"organization": slug, "schema": organization.schema_name}
     )
     return organization
+
+
+def _schema_with_first_agent(organization: Organization) -> None:
+    """The organization's schema (copied from the template) and its first agent.
+
+    Call inside a transaction: schema DDL is transactional in PostgreSQL, so a failure leaves
+    no half-built schema behind.
+    """
+    if not schema_exists(organization.schema_name):
+        schema_build(organization.schema_name)
+    # Every organization can talk from its first minute, on the embedded local models.
+    with schema_context(organization.schema_name):
+        agent_create(name="Assistant")
+    record_schema_digest(organization.schema_name)
 
 
 def organization_register(
@@ -164,10 +176,7 @@ def organization_provision(*, organization_id: int) -> Organization:
         return organization
     try:
         with transaction.atomic():
-            # Schema DDL is transactional in PostgreSQL: a failure leaves no half schema.
-            organization.create_schema(check_if_exists=True, verbosity=0)
-            with schema_context(organization.schema_name):
-                agent_create(name="Assistant")
+            _schema_with_first_agent(organization)
     except Exception:
         logger.exception("provisioning failed", extra={"organization": organization.slug})
         use_public_schema()

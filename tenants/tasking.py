@@ -58,12 +58,3 @@ class TenantTask(Task):
                 return super().__call__(schema_name, *args, **kwargs)
         finally:
             use_public_schema()
-
-
-def tenant_schema_names() -> list[str]:
-    """Schemas of every active organization, for tasks that fan out across tenants."""
-    return list(
-        Organization.objects.exclude(schema_name=get_public_schema_name())
-        .filter(status=Organization.Status.ACTIVE)
-        .values_list("schema_name", flat=True)
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,15 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 
 TENANT_MODEL = "tenants.Organization"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
+# New organizations' schemas are copied from this migrated template (tenants/provisioning.py);
+# empty: migrate each new schema instead (slower).
+AURA_TENANT_TEMPLATE_SCHEMA: str = env("AURA_TENANT_TEMPLATE_SCHEMA", default="aura_template")
+# `aura_setup` migrates organizations with django-tenants' "standard" executor (one by one) or
+# "multiprocessing" (TENANT_MULTIPROCESSING_MAX_PROCESSES processes; docs/deployment/scaling.md).
+AURA_MIGRATION_EXECUTOR: str = env("AURA_MIGRATION_EXECUTOR", default="standard")
+TENANT_MULTIPROCESSING_MAX_PROCESSES: int = env.int(
+    "TENANT_MULTIPROCESSING_MAX_PROCESSES", default=os.cpu_count() or 2
+)
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "aura_project.urls_public"
 ROOT_URLCONF = "aura_project.urls_tenants"
@@ -118,6 +128,7 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL: str = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND: str | None = env("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_DEFAULT_QUEUE: str = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True

@@ -14,12 +14,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.database import DatabaseSetupError, database_ensure_exists
+from tenants.migration_state import organizations_behind
 from tenants.models import Organization
+from tenants.provisioning import template_ensure, template_schema
 from tenants.services import (
     organization_admin_invite,
     organization_admin_url,
@@ -108,23 +110,27 @@ class Command(BaseCommand):
         )
 
     def _migrate_if_needed(self) -> None:
-        public = get_public_schema_name()
-        pending = _unapplied_migrations(public, _labels(settings.SHARED_APPS))
-        tenant_labels = _labels(settings.TENANT_APPS)
-        tenant_schemas = (
-            [
-                name
-                for name in get_tenant_model()
-                .objects.exclude(schema_name=public)
-                .values_list("schema_name", flat=True)
-            ]
-            if pending == 0
-            else []
+        """One migration plan for the public schema and one query for every organization's, so
+        the check costs the same with 2 organizations or 10,000."""
+        pending_public = _unapplied_migrations(
+            get_public_schema_name(), _labels(settings.SHARED_APPS)
         )
-        pending += sum(_unapplied_migrations(schema, tenant_labels) for schema in tenant_schemas)
-        if pending == 0:
+        behind = [] if pending_public else organizations_behind()
+        if not pending_public and not behind:
             self.stdout.write("Database schemas are up to date.")
-            return
-        self.stdout.write("Applying migrations to the shared and tenant schemas…")
-        call_command("migrate_schemas", interactive=False, verbosity=0)
-        self.stdout.write("Migrations applied.")
+        else:
+            self.stdout.write(
+                f"Applying migrations to the shared schema and {len(behind) or 'every'} "
+                "organization schema(s)…"
+            )
+            call_command(
+                "migrate_schemas",
+                interactive=False,
+                verbosity=0,
+                executor=settings.AURA_MIGRATION_EXECUTOR,
+            )
+            self.stdout.write("Migrations applied.")
+        template = template_schema()
+        if template:
+            with transaction.atomic():
+                template_ensure(template)
