@@ -26,6 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 from django_tenants.utils import get_public_schema_name
 
+from aura_project.client_address import request_client_address
 from monitoring.login_throttle import SignInAttempt, sign_in_failure_record, sign_in_retry_after_s
 
 RETRY_AFTER_ATTRIBUTE = "aura_sign_in_retry_after_s"
@@ -57,7 +58,9 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
         return SignInAttempt(
             schema_name=tenant.schema_name if tenant is not None else get_public_schema_name(),
             username=str(self.cleaned_data.get("username") or ""),
-            client_address=self.request.META.get("REMOTE_ADDR") or "unknown",
+            # Behind a proxy, the client's own address (AURA_TRUSTED_PROXIES), not the proxy's:
+            # otherwise one attacker's failures would lock every administrator out.
+            client_address=request_client_address(self.request) or "unknown",
         )
 
     def clean(self) -> dict[str, Any]:
