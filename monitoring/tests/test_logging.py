@@ -181,7 +181,7 @@ def test_a_celery_worker_scrubs_secrets_from_what_it_logs(db, tmp_path) -> None:
 
     record = json.loads(failure)
     assert record["level"] == "ERROR"
-    assert "LookupError" in record["message"]
+    assert "NotAnOrganizationSchemaError" in record["message"]
     assert "[redacted]" in record["message"]
     assert "[redacted]" in record["exc_info"]
     assert AURA_KEY not in log_path.read_text()

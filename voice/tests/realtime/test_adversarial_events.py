@@ -57,9 +57,12 @@ async def session(server: Any, credentials: dict[str, Any], query: str = "aura=1
 
 
 async def still_alive(socket: Any, marker: str) -> None:
-    await socket.send(json.dumps({"type": "session.update", "session": {"instructions": marker}}))
+    """The socket still answers: a setting any client may change (a publishable key may not
+    change instructions) is applied and echoed."""
+    update = {"type": "realtime", "output_modalities": ["text"]}
+    await socket.send(json.dumps({"type": "session.update", "event_id": marker, "session": update}))
     updated = await next_event(socket, "session.updated")
-    assert updated["session"]["instructions"] == marker
+    assert updated["session"]["output_modalities"] == ["text"]
 
 
 async def refused_with_error(socket: Any, event: dict[str, Any]) -> dict[str, Any]:
