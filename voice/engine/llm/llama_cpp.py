@@ -27,6 +27,7 @@ from voice.engine.errors import ProviderError, ProviderUnavailableError
 from voice.engine.llm.base import Finish, LanguageModel, LLMChunk, LLMRequest, TextDelta, Usage
 from voice.engine.llm.gemma_output import SpokenAnswer
 from voice.engine.llm.gemma_prompt import GemmaPrompt, PromptStyle, build_gemma_prompt
+from voice.engine.llm.native_logs import route_native_logs
 from voice.engine.local_models import gemma_gguf_path
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ class LlamaCppLLM(LanguageModel):
                 provider=PROVIDER,
                 retryable=False,
             ) from error
+        route_native_logs()
         path = self._model_path or gemma_gguf_path()
         threads = self._n_threads or compute_threads()
         started = time.perf_counter()

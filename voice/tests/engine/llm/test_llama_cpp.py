@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 
+from conftest import REPO_ROOT
 from voice.engine.config import ToolSpec
 from voice.engine.llm.base import ChatMessage, Finish, LLMChunk, LLMRequest, TextDelta
 from voice.engine.llm.llama_cpp import DEFAULT_N_CTX, LlamaCppLLM
@@ -214,3 +218,63 @@ async def test_tools_are_ignored_and_the_answer_is_text(local_llm: LlamaCppLLM) 
     assert all(isinstance(chunk, TextDelta | Finish) for chunk in chunks)
     assert isinstance(chunks[-1], Finish)
     assert chunks[-1].reason == "stop"
+
+
+# A process that loads the model, abandons a prompt while it is being read (as the engine does
+# with a speculative answer) and answers once, logging at INFO to stderr like `voice_chat`.
+QUIET_TERMINAL_SCRIPT = """
+import asyncio, json, logging, sys
+from voice.engine.llm.base import ChatMessage, LLMRequest, TextDelta
+from voice.engine.llm.llama_cpp import LlamaCppLLM
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+routed = []
+capture = logging.Handler(level=logging.DEBUG)
+capture.emit = lambda record: routed.append(record.getMessage())
+native = logging.getLogger("llama_cpp.native")
+native.addHandler(capture)
+native.setLevel(logging.DEBUG)
+native.propagate = False
+
+async def main():
+    llm = LlamaCppLLM(n_threads=1)
+    await llm.load()
+    history = tuple(
+        ChatMessage(role=role, content=f"Message {n} about soil and tomatoes.")
+        for n in range(40) for role in ("user", "assistant")
+    )
+    abandoned = asyncio.create_task(
+        anext(llm.stream(LLMRequest(messages=(*history, ChatMessage(role="user", content="Hi")))))
+    )
+    await asyncio.sleep(0.05)
+    abandoned.cancel()
+    await asyncio.gather(abandoned, return_exceptions=True)
+    question = LLMRequest(messages=(ChatMessage(role="user", content="What color is the sky?"),))
+    answer = "".join([c.text async for c in llm.stream(question) if isinstance(c, TextDelta)])
+    print(json.dumps({"answer": answer, "routed": routed}))
+
+asyncio.run(main())
+"""
+
+
+def test_llama_cpp_writes_nothing_to_the_terminal_and_its_lines_go_to_debug_logs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", QUIET_TERMINAL_SCRIPT],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    *other_output, summary_line = done.stdout.splitlines()
+    summary = json.loads(summary_line)
+    assert "blue" in summary["answer"].lower()
+    # The terminal has only Python's own log records: no native llama.cpp line at all.
+    assert other_output == []
+    assert "removing memory module entries" not in done.stderr
+    assert not [line for line in done.stderr.splitlines() if re.match(r"^\w+: ", line)]
+    assert [line for line in done.stderr.splitlines() if "Loaded gemma3-270m" in line]
+    # Where they went instead: the debug log, with llama.cpp's own level.
+    routed = summary["routed"]
+    assert any(line.startswith("[warning] decode: removing memory module") for line in routed)
+    assert any("llama_kv_cache" in line for line in routed)
