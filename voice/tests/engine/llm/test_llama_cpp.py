@@ -14,9 +14,18 @@ import pytest
 from conftest import REPO_ROOT
 from voice.engine.config import ToolSpec
 from voice.engine.llm.base import ChatMessage, Finish, LLMChunk, LLMRequest, TextDelta
+from voice.engine.llm.gemma_prompt import FEW_SHOT_EXCHANGES
 from voice.engine.llm.llama_cpp import DEFAULT_N_CTX, LlamaCppLLM
-from voice.tests.engine.llm.conftest import AnswerRecord, Measurement
-from voice.tests.engine.llm.local_quality_questions import QUALITY_QUESTIONS, QualityQuestion
+from voice.tests.engine.llm.conftest import Measurement, QualityRun
+from voice.tests.engine.llm.local_quality_questions import (
+    ADDRESSED_GOAL,
+    CANNED_GOAL,
+    QUALITY_QUESTIONS,
+    QualityQuestion,
+    judge,
+)
+
+QUALITY_QUESTIONS_BY_NAME = {item.name: item for item in QUALITY_QUESTIONS}
 
 pytestmark = pytest.mark.models
 
@@ -49,36 +58,13 @@ def has_repetition_loop(text: str) -> bool:
 
 
 @pytest.mark.parametrize("item", QUALITY_QUESTIONS, ids=lambda item: item.name)
-async def test_everyday_question_gets_a_short_coherent_answer(
-    local_llm: LlamaCppLLM, answer_log: list[AnswerRecord], item: QualityQuestion
+def test_every_question_gets_a_short_clean_spoken_answer(
+    quality_run: QualityRun, item: QualityQuestion
 ) -> None:
-    started = time.perf_counter()
-    first_token_at: float | None = None
-    pieces: list[str] = []
-    finish: Finish | None = None
-    async for chunk in local_llm.stream(LLMRequest(messages=item.messages)):
-        if isinstance(chunk, TextDelta):
-            first_token_at = first_token_at or time.perf_counter()
-            pieces.append(chunk.text)
-        elif isinstance(chunk, Finish):
-            finish = chunk
-    ended = time.perf_counter()
-    answer = "".join(pieces)
-    assert finish is not None
-    assert first_token_at is not None, f"no answer to {item.question!r}"
-    answer_log.append(
-        AnswerRecord(
-            name=item.name,
-            question=item.question,
-            answer=answer,
-            first_token_ms=(first_token_at - started) * 1000,
-            # Decoding speed: the tokens after the first, over the time after the first.
-            tokens_per_s=(finish.usage.completion_tokens - 1) / max(ended - first_token_at, 1e-6),
-            completion_tokens=finish.usage.completion_tokens,
-        )
-    )
+    record, _verdict = quality_run.record(item.name)
+    answer, finish = record.answer, record.finish
 
-    assert answer
+    assert answer, f"no answer to {item.question!r}"
     assert answer.strip() == answer
     assert len(SENTENCE_END.findall(answer)) <= 2
     assert len(answer.split()) <= MAX_ANSWER_WORDS
@@ -89,8 +75,42 @@ async def test_everyday_question_gets_a_short_coherent_answer(
     assert finish.reason == "stop"
     assert finish.usage.prompt_tokens > 0
     assert 0 < finish.usage.completion_tokens <= 64
-    if item.expect is not None:
-        assert re.search(item.expect, answer, re.IGNORECASE), answer
+    if item.must:
+        assert item.mentions_key_words(answer), answer
+
+
+def test_few_answers_are_canned_and_most_address_the_question(quality_run: QualityRun) -> None:
+    # Deterministic sampling (temperature 0, fixed seed): the same figures on every run.
+    assert quality_run.canned_share() <= CANNED_GOAL
+    assert quality_run.addressed_share() >= ADDRESSED_GOAL
+    # Measured before: "I'm a voice assistant." to 6 of 23, JFK's words and "how do I get to
+    # Dublin?" among them.
+    assert not [r.answer for r in quality_run.records if "assistant" in r.answer.lower()]
+
+
+def test_scoring_tells_canned_echoed_and_copied_replies_from_answers() -> None:
+    capital, jfk, hello = (
+        QUALITY_QUESTIONS_BY_NAME["capital"],
+        QUALITY_QUESTIONS_BY_NAME["jfk"],
+        QUALITY_QUESTIONS_BY_NAME["greeting"],
+    )
+    verdicts = judge(
+        [
+            (capital, "The capital of France is Paris."),
+            (jfk, "I'm a voice assistant."),
+            (jfk, "And so my fellow Americans ask not what your country can do for you."),
+            (jfk, FEW_SHOT_EXCHANGES[0][1]),
+            (hello, "Hello!"),
+        ]
+    )
+
+    assert [(v.canned, v.addresses) for v in verdicts] == [
+        (False, True),
+        (True, False),
+        (False, False),
+        (True, False),
+        (False, True),
+    ]
 
 
 async def test_the_same_conversation_gets_the_same_answer(local_llm: LlamaCppLLM) -> None:
