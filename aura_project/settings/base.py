@@ -11,7 +11,11 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+ENV_FILE = BASE_DIR / ".env"
+# Optional: containers and CI configure the environment directly. django-environ would log
+# "... doesn't exist" for a missing file, once per process, daphne's and Celery's included.
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 SECRET_KEY: str = env("SECRET_KEY", default="dev-insecure-secret-key-change-me")
 DEBUG: bool = env.bool("DEBUG", default=False)

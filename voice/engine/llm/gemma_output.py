@@ -3,7 +3,8 @@
 A base model does not know when to stop: it goes on to write the user's next line, a second
 paragraph, or the same sentence again. `SpokenAnswer` cuts the stream at the first stop string or
 after a number of sentences, and holds back only the few characters that might be the start of a
-stop string, so text still streams token by token.
+stop string, so text still streams token by token. It also drops the speaker's label when the
+model writes it again at the start of its answer ("A: A: ...").
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ _SPACES = re.compile(r"[ \t]+")
 class SpokenAnswer:
     """Incrementally cuts a streamed answer at stop strings and a sentence cap."""
 
-    def __init__(self, *, stop: Sequence[str], max_sentences: int) -> None:
+    def __init__(
+        self, *, stop: Sequence[str], max_sentences: int, leading_labels: Sequence[str] = ()
+    ) -> None:
         self._stop = tuple(s for s in stop if s)
         self._max_sentences = max_sentences
+        self._leading_labels = tuple(label for label in leading_labels if label)
         self._pending = ""
         self._emitted = ""
         self.done = False
@@ -39,6 +43,8 @@ class SpokenAnswer:
         if not self._emitted:
             # Leading blank lines would otherwise hit the "\n" stop before any word.
             self._pending = self._pending.lstrip()
+            if self._may_still_be_a_label():
+                return ""
         cut = self._cut_position()
         if cut is not None:
             self.done = True
@@ -52,6 +58,15 @@ class SpokenAnswer:
             return ""
         self.done = True
         return self._emit(self._pending.rstrip())
+
+    def _may_still_be_a_label(self) -> bool:
+        """Drop a leading speaker label; True while the pending text could still become one."""
+        for label in self._leading_labels:
+            if self._pending.startswith(label):
+                self._pending = self._pending[len(label) :].lstrip()
+            if label.startswith(self._pending):
+                return True
+        return False
 
     def _cut_position(self) -> int | None:
         """Where the answer must end within the pending text, if it must."""

@@ -1,16 +1,21 @@
 """The prompt for the embedded Gemma 3 270M model, built from the engine's chat history.
 
 Gemma 3 270M as shipped here is a *base* model: it continues text, it does not follow
-instructions. What makes it answer like a voice assistant is a short few-shot transcript that
-shows the persona answering in one short sentence; the model then continues the pattern.
+instructions. What makes it answer like a voice assistant is a few-shot transcript that shows
+an assistant answering what was asked, in one short sentence: facts, directions, how-to steps,
+a comment on a statement or a famous line, a joke; the model then continues the pattern. No
+example talks about the assistant itself: the model copied such a line ("I am a voice
+assistant.") to a third of the questions it could not answer.
 
 Two layouts are supported:
 
-- `"transcript"` (default, for the base model): plain `User:` / `Assistant:` lines. Measured on
-  the fixed question set in `voice/tests/engine/llm/local_quality_questions.py`, Gemma's own turn
-  tokens make the base model end almost every answer with a stray word ("webpages",
-  "SUBSCRIBE") because it never learned `<end_of_turn>`; the transcript ends cleanly at a newline.
-  It is tokenized without special tokens, so no text can turn into a control token.
+- `"transcript"` (default, for the base model): plain `Q:` / `A:` lines, the examples first
+  and the same for every agent (llama.cpp keeps them cached when agents take turns), then the
+  agent's instructions, then the conversation. Measured on the fixed question set in
+  `voice/tests/engine/llm/local_quality_questions.py`, Gemma's own turn tokens make the base
+  model end almost every answer with a stray word ("webpages", "SUBSCRIBE") because it never
+  learned `<end_of_turn>`; the transcript ends cleanly at a newline. It is tokenized without
+  special tokens, so no text can turn into a control token.
 - `"turns"` (for an instruction-tuned Gemma GGUF set through `AURA_LLM_GGUF`): Gemma's
   `<start_of_turn>user ... <end_of_turn>` format, which the `-it` models were trained on.
 
@@ -34,29 +39,55 @@ DEFAULT_PERSONA = "You are a helpful, concise voice assistant."
 # Long tenant instructions drown a 270M model's few-shot pattern; the first sentences matter most.
 MAX_PERSONA_CHARS = 600
 
-# The pattern the base model continues: varied everyday questions, one short sentence each,
-# including a follow-up that depends on the previous turn. None of them is in the quality set.
+# The pattern the base model continues: varied everyday questions and statements, one short
+# sentence each, including a follow-up that depends on the previous turn. None of them is in
+# the quality set; none has the assistant talk about itself.
 FEW_SHOT_EXCHANGES: tuple[tuple[str, str], ...] = (
-    ("Hi there!", "Hello! How can I help you today?"),
+    ("Hi there!", "Hello! Nice to hear from you."),
     ("What is the capital of Japan?", "The capital of Japan is Tokyo."),
     ("And what about Germany?", "The capital of Germany is Berlin."),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted the Mona Lisa."),
+    (
+        "How do I get to the Eiffel Tower?",
+        "Take the metro to Bir-Hakeim station; the tower is a short walk from there.",
+    ),
     (
         "How do I cook rice?",
         "Rinse the rice, simmer it in twice as much water, and wait about fifteen minutes.",
     ),
     (
+        "May the Force be with you.",
+        "That is the famous blessing from Star Wars: it wishes someone luck and strength.",
+    ),
+    (
+        "I think we should all recycle more.",
+        "Good idea: recycling saves energy and keeps waste out of landfills.",
+    ),
+    (
+        "Scientists in a new study say the oceans are getting warmer every year,",
+        "Warmer oceans bleach coral reefs and make storms stronger, so that study matters.",
+    ),
+    (
         "Make me laugh.",
         "Why did the scarecrow win an award? Because he was outstanding in his field!",
     ),
+    ("Thanks a lot!", "You're welcome!"),
     ("How many legs does a spider have?", "A spider has eight legs."),
     (
-        "What are you?",
-        "I am a voice assistant. I can answer questions and help with everyday tasks.",
+        "Can you tell me a good recipe for pancakes?",
+        "Mix a cup of flour, an egg and a cup of milk, then fry small ladlefuls in butter.",
     ),
-    ("Thanks a lot!", "You're welcome!"),
+    ("Testing, testing.", "Loud and clear: I can hear you."),
 )
 
-TRANSCRIPT_STOP = ("\n", "User:", "Assistant:", "<end_of_turn>", "<start_of_turn>")
+# The transcript's speaker labels. Measured on the quality set, terse "Q"/"A" labels get more
+# facts right than "User"/"Assistant" ("Jupiter.", "Shakespeare." where those gave "Earth"
+# and "The author of the play."), whose "Assistant" pulls the base model towards chatbot talk.
+USER_LABEL = "Q"
+ASSISTANT_LABEL = "A"
+
+# "A:" is no stop: the model does not write it mid-line, and "Vitamin A: ..." must survive.
+TRANSCRIPT_STOP = ("\n", f"{USER_LABEL}:", "<end_of_turn>", "<start_of_turn>")
 TURNS_STOP = ("<end_of_turn>", "<start_of_turn>", "\nUser:", "\nAssistant:")
 
 # Gemma's control tokens as text: `<start_of_turn>`, `</s>`, `<unused12>`, `<image_soft_token>`...
@@ -66,7 +97,8 @@ _CONTROL_TOKEN = re.compile(
     re.IGNORECASE,
 )
 _WHITESPACE = re.compile(r"\s+")
-_ROLE_LABEL = re.compile(r"\b(User|Assistant)\s*:", re.IGNORECASE)
+# Any speaker label either prompt style uses or used: user text cannot start a turn with one.
+_ROLE_LABEL = re.compile(r"\b(User|Assistant|Model|Q|A)\s*:", re.IGNORECASE)
 
 TokenCounter = Callable[[str], int]
 
@@ -79,6 +111,7 @@ class GemmaPrompt:
         text: The prompt, ending where the model's answer starts.
         stop: Strings that end the answer when the model writes them.
         parse_special: Whether control tokens in `text` must be tokenized as such.
+        leading_labels: Speaker labels to drop if the model repeats one to open its answer.
         kept_messages: History messages that fit in the budget.
         dropped_messages: Oldest history messages left out to fit the budget.
     """
@@ -88,6 +121,7 @@ class GemmaPrompt:
     parse_special: bool
     kept_messages: int
     dropped_messages: int
+    leading_labels: tuple[str, ...] = ()
 
 
 def neutralise(text: str) -> str:
@@ -140,6 +174,7 @@ def build_gemma_prompt(
         parse_special=render.parse_special,
         kept_messages=len(kept),
         dropped_messages=len(lines) - len(kept),
+        leading_labels=render.leading_labels,
     )
 
 
@@ -193,6 +228,7 @@ class _Renderer:
     cue: str
     stop: tuple[str, ...]
     parse_special: bool
+    leading_labels: tuple[str, ...] = ()
 
     def header(self, persona: str) -> str:
         raise NotImplementedError
@@ -217,22 +253,30 @@ class _Renderer:
 
 
 class _TranscriptRenderer(_Renderer):
-    cue = "Assistant:"
+    cue = f"{ASSISTANT_LABEL}:"
     stop = TRANSCRIPT_STOP
     parse_special = False
+    leading_labels = (f"{ASSISTANT_LABEL}:",)
 
     def header(self, persona: str) -> str:
         shots = "".join(
             self.line("user", question) + self.line("assistant", answer)
             for question, answer in FEW_SHOT_EXCHANGES
         )
+        # The examples come first and are the same for every agent, so llama.cpp keeps them
+        # cached when agents with different instructions take turns: only the persona line
+        # and the conversation are read anew (measured: a new agent's first token after ~60 ms
+        # instead of ~500 ms with the persona opening the prompt).
         return (
-            f"{persona} Below is a conversation between a user and the assistant; "
-            f"the assistant answers in one or two short sentences.\n\n{shots}"
+            f"Below, {USER_LABEL} is what the user says and {ASSISTANT_LABEL} is the "
+            f"assistant's reply. The assistant knows a lot and always gives a real answer in "
+            f"one or two short sentences: a fact, a practical step, or a friendly comment on "
+            f"what the user said.\n\n{shots}\n{persona} The assistant knows a lot and "
+            f"always gives a real answer in one or two short sentences.\n\n"
         )
 
     def line(self, role: Literal["user", "assistant"], content: str) -> str:
-        label = "User" if role == "user" else "Assistant"
+        label = USER_LABEL if role == "user" else ASSISTANT_LABEL
         return f"{label}: {content}\n"
 
 

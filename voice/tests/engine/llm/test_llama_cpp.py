@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 
+from conftest import REPO_ROOT
 from voice.engine.config import ToolSpec
 from voice.engine.llm.base import ChatMessage, Finish, LLMChunk, LLMRequest, TextDelta
+from voice.engine.llm.gemma_prompt import FEW_SHOT_EXCHANGES
 from voice.engine.llm.llama_cpp import DEFAULT_N_CTX, LlamaCppLLM
-from voice.tests.engine.llm.conftest import AnswerRecord, Measurement
-from voice.tests.engine.llm.local_quality_questions import QUALITY_QUESTIONS, QualityQuestion
+from voice.tests.engine.llm.conftest import Measurement, QualityRun
+from voice.tests.engine.llm.local_quality_questions import (
+    ADDRESSED_GOAL,
+    CANNED_GOAL,
+    QUALITY_QUESTIONS,
+    QualityQuestion,
+    judge,
+)
+
+QUALITY_QUESTIONS_BY_NAME = {item.name: item for item in QUALITY_QUESTIONS}
 
 pytestmark = pytest.mark.models
 
@@ -45,36 +58,13 @@ def has_repetition_loop(text: str) -> bool:
 
 
 @pytest.mark.parametrize("item", QUALITY_QUESTIONS, ids=lambda item: item.name)
-async def test_everyday_question_gets_a_short_coherent_answer(
-    local_llm: LlamaCppLLM, answer_log: list[AnswerRecord], item: QualityQuestion
+def test_every_question_gets_a_short_clean_spoken_answer(
+    quality_run: QualityRun, item: QualityQuestion
 ) -> None:
-    started = time.perf_counter()
-    first_token_at: float | None = None
-    pieces: list[str] = []
-    finish: Finish | None = None
-    async for chunk in local_llm.stream(LLMRequest(messages=item.messages)):
-        if isinstance(chunk, TextDelta):
-            first_token_at = first_token_at or time.perf_counter()
-            pieces.append(chunk.text)
-        elif isinstance(chunk, Finish):
-            finish = chunk
-    ended = time.perf_counter()
-    answer = "".join(pieces)
-    assert finish is not None
-    assert first_token_at is not None, f"no answer to {item.question!r}"
-    answer_log.append(
-        AnswerRecord(
-            name=item.name,
-            question=item.question,
-            answer=answer,
-            first_token_ms=(first_token_at - started) * 1000,
-            # Decoding speed: the tokens after the first, over the time after the first.
-            tokens_per_s=(finish.usage.completion_tokens - 1) / max(ended - first_token_at, 1e-6),
-            completion_tokens=finish.usage.completion_tokens,
-        )
-    )
+    record, _verdict = quality_run.record(item.name)
+    answer, finish = record.answer, record.finish
 
-    assert answer
+    assert answer, f"no answer to {item.question!r}"
     assert answer.strip() == answer
     assert len(SENTENCE_END.findall(answer)) <= 2
     assert len(answer.split()) <= MAX_ANSWER_WORDS
@@ -85,8 +75,42 @@ async def test_everyday_question_gets_a_short_coherent_answer(
     assert finish.reason == "stop"
     assert finish.usage.prompt_tokens > 0
     assert 0 < finish.usage.completion_tokens <= 64
-    if item.expect is not None:
-        assert re.search(item.expect, answer, re.IGNORECASE), answer
+    if item.must:
+        assert item.mentions_key_words(answer), answer
+
+
+def test_few_answers_are_canned_and_most_address_the_question(quality_run: QualityRun) -> None:
+    # Deterministic sampling (temperature 0, fixed seed): the same figures on every run.
+    assert quality_run.canned_share() <= CANNED_GOAL
+    assert quality_run.addressed_share() >= ADDRESSED_GOAL
+    # Measured before: "I'm a voice assistant." to 6 of 23, JFK's words and "how do I get to
+    # Dublin?" among them.
+    assert not [r.answer for r in quality_run.records if "assistant" in r.answer.lower()]
+
+
+def test_scoring_tells_canned_echoed_and_copied_replies_from_answers() -> None:
+    capital, jfk, hello = (
+        QUALITY_QUESTIONS_BY_NAME["capital"],
+        QUALITY_QUESTIONS_BY_NAME["jfk"],
+        QUALITY_QUESTIONS_BY_NAME["greeting"],
+    )
+    verdicts = judge(
+        [
+            (capital, "The capital of France is Paris."),
+            (jfk, "I'm a voice assistant."),
+            (jfk, "And so my fellow Americans ask not what your country can do for you."),
+            (jfk, FEW_SHOT_EXCHANGES[0][1]),
+            (hello, "Hello!"),
+        ]
+    )
+
+    assert [(v.canned, v.addresses) for v in verdicts] == [
+        (False, True),
+        (True, False),
+        (False, False),
+        (True, False),
+        (False, True),
+    ]
 
 
 async def test_the_same_conversation_gets_the_same_answer(local_llm: LlamaCppLLM) -> None:
@@ -214,3 +238,63 @@ async def test_tools_are_ignored_and_the_answer_is_text(local_llm: LlamaCppLLM) 
     assert all(isinstance(chunk, TextDelta | Finish) for chunk in chunks)
     assert isinstance(chunks[-1], Finish)
     assert chunks[-1].reason == "stop"
+
+
+# A process that loads the model, abandons a prompt while it is being read (as the engine does
+# with a speculative answer) and answers once, logging at INFO to stderr like `voice_chat`.
+QUIET_TERMINAL_SCRIPT = """
+import asyncio, json, logging, sys
+from voice.engine.llm.base import ChatMessage, LLMRequest, TextDelta
+from voice.engine.llm.llama_cpp import LlamaCppLLM
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+routed = []
+capture = logging.Handler(level=logging.DEBUG)
+capture.emit = lambda record: routed.append(record.getMessage())
+native = logging.getLogger("llama_cpp.native")
+native.addHandler(capture)
+native.setLevel(logging.DEBUG)
+native.propagate = False
+
+async def main():
+    llm = LlamaCppLLM(n_threads=1)
+    await llm.load()
+    history = tuple(
+        ChatMessage(role=role, content=f"Message {n} about soil and tomatoes.")
+        for n in range(40) for role in ("user", "assistant")
+    )
+    abandoned = asyncio.create_task(
+        anext(llm.stream(LLMRequest(messages=(*history, ChatMessage(role="user", content="Hi")))))
+    )
+    await asyncio.sleep(0.05)
+    abandoned.cancel()
+    await asyncio.gather(abandoned, return_exceptions=True)
+    question = LLMRequest(messages=(ChatMessage(role="user", content="What color is the sky?"),))
+    answer = "".join([c.text async for c in llm.stream(question) if isinstance(c, TextDelta)])
+    print(json.dumps({"answer": answer, "routed": routed}))
+
+asyncio.run(main())
+"""
+
+
+def test_llama_cpp_writes_nothing_to_the_terminal_and_its_lines_go_to_debug_logs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", QUIET_TERMINAL_SCRIPT],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    *other_output, summary_line = done.stdout.splitlines()
+    summary = json.loads(summary_line)
+    assert "blue" in summary["answer"].lower()
+    # The terminal has only Python's own log records: no native llama.cpp line at all.
+    assert other_output == []
+    assert "removing memory module entries" not in done.stderr
+    assert not [line for line in done.stderr.splitlines() if re.match(r"^\w+: ", line)]
+    assert [line for line in done.stderr.splitlines() if "Loaded gemma3-270m" in line]
+    # Where they went instead: the debug log, with llama.cpp's own level.
+    routed = summary["routed"]
+    assert any(line.startswith("[warning] decode: removing memory module") for line in routed)
+    assert any("llama_kv_cache" in line for line in routed)
