@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
@@ -42,6 +43,8 @@ from bench.tenants_steps import child_env, run_step
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIG, SMALL = "aura_bench_tenants", "aura_bench_tenants_small"
 SAMPLE_ORGANIZATIONS = 10
+# Connections per process with the psycopg pool on (DATABASE_POOL_MAX_SIZE), for comparison.
+POOL_SIZE = 4
 DAPHNE = [sys.executable, "-m", "daphne"]
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -80,7 +83,7 @@ def recreate(database: str) -> None:
 
 
 @contextmanager
-def servers(database: str, count: int, logs: Path) -> Any:
+def servers(database: str, count: int, logs: Path, **extra_env: str) -> Any:
     with ExitStack() as stack:
         bases = []
         for index in range(count):
@@ -98,7 +101,7 @@ def servers(database: str, count: int, logs: Path) -> Any:
                 process(
                     command,
                     f"http://127.0.0.1:{port}/healthz",
-                    child_env(database),
+                    {**child_env(database), **extra_env},
                     logs / f"{database}-daphne-{index}.log",
                 )
             )
@@ -204,11 +207,11 @@ def per_request_cost(database: str, logs: Path) -> dict[str, Any]:
         }
 
 
-def touch_everything(database: str, logs: Path) -> dict[str, Any]:
+def touch_everything(database: str, logs: Path, **extra_env: str) -> dict[str, Any]:
     """RSS of a server before and after one request to every organization, and connections
     held by 3 servers and a worker once that traffic spread over them."""
     keys = run_step(database, "keys", "all")
-    with servers(database, 3, logs) as bases, worker(database, logs):
+    with servers(database, 3, logs, **extra_env) as bases, worker(database, logs, **extra_env):
         server = next(
             p
             for p in psutil.process_iter(["cmdline"])
@@ -247,12 +250,58 @@ def migrations_at_scale(database: str) -> dict[str, Any]:
 
 
 def storage(database: str) -> dict[str, Any]:
-    started = time.perf_counter()
-    subprocess.run(
-        ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f", os.devnull, database],
-        check=True,
+    """Catalog and database size, and how long a full `pg_dump` (custom format) takes."""
+    with tempfile.TemporaryDirectory() as scratch:
+        dump = Path(scratch) / "dump"
+        started = time.perf_counter()
+        subprocess.run(
+            ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f", str(dump), database],
+            check=True,
+        )
+        seconds = time.perf_counter() - started
+        dump_mb = dump.stat().st_size / 2**20
+    return {
+        **run_step(database, "catalog"),
+        "pg_dump_s": round(seconds, 1),
+        "pg_dump_mb": round(dump_mb, 1),
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures docs/benchmarks.md quotes, as a Markdown table."""
+    migrations, per_request = results["migrations"], results["per_request"]
+    touched, pooled = (
+        results["touch_every_organization"],
+        results["touch_every_organization_pooled"],
     )
-    return {**run_step(database, "catalog"), "pg_dump_s": round(time.perf_counter() - started, 1)}
+    beat, stored = results["beat_cycle"], results["storage"]
+    rows = [
+        ("organizations", results["organizations"]),
+        ("migrate_schemas, one new no-op migration, s", migrations["migrate_schemas_noop_s"]),
+        ("aura_setup with nothing to do, s", migrations["aura_setup_noop_s"]),
+        ("start-up check query, ms", migrations["startup_check"]["organizations_behind_query_ms"]),
+        ("REST p50 / p99 at N, ms", _pair(per_request["at_n"]["rest_ms"])),
+        ("REST p50 / p99 at 2, ms", _pair(per_request["at_2"]["rest_ms"])),
+        ("REST p50 ratio N / 2", per_request["rest_p50_ratio"]),
+        ("realtime connect p50 / p99 at N, ms", _pair(per_request["at_n"]["realtime_connect_ms"])),
+        ("realtime connect p50 ratio N / 2", per_request["connect_p50_ratio"]),
+        ("server RSS growth after every organization, MB", touched["rss_mb_growth"]),
+        ("PostgreSQL connections, 3 servers + worker", touched["postgres_connections"]["total"]),
+        (f"... with a pool of {POOL_SIZE} per process", pooled["postgres_connections"]["total"]),
+        ("beat rollup cycle, 10% active, s", beat["cycle_s"]),
+        ("... one task per organization, s", beat["every_organization_s"]),
+        ("database size, MB / pg_dump, s", f"{stored['database_mb']} / {stored['pg_dump_s']}"),
+    ]
+    for name in ("provisioning_copy", "provisioning_migrate"):
+        if name in results:
+            rows.insert(1, (f"{name.replace('_', ', ')} per second", results[name]["per_second"]))
+    lines = ["| figure | value |", "| --- | --- |"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
+def _pair(figures: dict[str, float]) -> str:
+    return f"{figures['p50']} / {figures['p99']}"
 
 
 def main() -> None:
@@ -291,11 +340,15 @@ def main() -> None:
         ),
     }
     results["touch_every_organization"] = touch_everything(BIG, logs)
+    results["touch_every_organization_pooled"] = touch_everything(
+        BIG, logs, DATABASE_POOL_MAX_SIZE=str(POOL_SIZE)
+    )
     results["beat_cycle"] = run_step(BIG, "beat")
     results["storage"] = storage(BIG)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tenants.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -94,6 +94,19 @@ DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 # (checked before reuse) instead of paying a PostgreSQL connect on every call.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Or one psycopg pool per process, shared by its threads (docs/deployment/scaling.md): at most
+# this many connections whatever the thread count; idle ones close after a minute. The pool
+# is correct with per-schema search paths: django-tenants sets the path again on every
+# connection a thread takes from it.
+DATABASE_POOL_MAX_SIZE: int = env.int("DATABASE_POOL_MAX_SIZE", default=0)
+if DATABASE_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections instead
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "max_idle": 60.0,
+        "timeout": 30.0,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
