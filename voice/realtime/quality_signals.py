@@ -81,7 +81,6 @@ class SessionSignals:
         self.responding = False
         self.transcribing: set[str] = set()
         self.agent_ended = False
-        self.transport_failed = False
         self.feedback_written = 0
         self._underruns_seen = 0
         self._late_ms_seen = 0.0
@@ -107,12 +106,6 @@ class SessionSignals:
                 self.last_error_code = event.error_code or "failed"
         elif isinstance(event, ev.ConversationEnded):
             self.agent_ended = True
-
-    def pump_failed(self) -> None:
-        """Sending to the client broke down: the turn in flight failed at the transport."""
-        self.transport_failed = True
-        if self.responding or self.transcribing:
-            TURNS.labels(status="failed", failed_stage="transport").inc()
 
     # --- the client's playback reports ----------------------------------------------------
 
@@ -143,7 +136,10 @@ class SessionSignals:
             return OutcomeDecision(Outcome.ENDED_BY_OPERATOR, "session_ended", True)
         if close_code == CLOSE_BUDGET:
             return OutcomeDecision(Outcome.REFUSED, "budget_exceeded", True)
-        if self.transport_failed or close_code == CLOSE_SERVER_ERROR:
+        if close_code == CLOSE_SERVER_ERROR:
+            # The server broke the connection: the turn in flight failed at the transport.
+            if self.responding or self.transcribing:
+                TURNS.labels(status="failed", failed_stage="transport").inc()
             return OutcomeDecision(Outcome.FAILED, "transport_error", False)
         reason = {CLOSE_IDLE: "idle_timeout", CLOSE_MAX_DURATION: "session_expired"}.get(
             close_code or 0, "client_closed"

@@ -246,9 +246,7 @@ class RealtimeTransport:
             self._budget_check = None
         for task in tasks:
             task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        if any(isinstance(r, Exception) for r in results[:1]):  # the pump broke down
-            self.signals.pump_failed()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.session is not None:
             session, self.session = self.session, None
             ACTIVE_SESSIONS.dec()

@@ -61,9 +61,7 @@ def test_no_agent_can_ask_for_its_audio_to_be_kept(org_alpha, alpha):
     """AURA stores no audio: the setting is gone, and asking for it is an error, not a no-op."""
     response = alpha.post("/api/v1/agents", {"name": "Keeper", "audio_retention": True})
     assert response.status_code == 400
-    assert response.json()["errors"][0]["attr"] == "audio_retention" or "audio_retention" in (
-        response.content.decode()
-    )
+    assert "audio_retention" in response.json()["errors"]
     with schema_context(org_alpha.schema_name):
         assert not Agent.objects.filter(name="Keeper").exists()
     plain = alpha.post("/api/v1/agents", {"name": "Plain", "audio_retention": False})
