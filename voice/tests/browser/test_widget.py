@@ -422,9 +422,9 @@ async def screenshot_the_dashboard(
                 "Satisfaction",
             ):
                 assert shown in content, shown
-            today = page.locator("tbody tr").first
-            assert "100 %" in await today.inner_text()  # one conversation, rated thumbs up
             await page.screenshot(path=path, full_page=True)
+            today = await page.locator(".aura-dashboard tbody tr").first.inner_text()
+            assert "100 % of 2" in today, today  # the conversation and an answer, thumbs up
         finally:
             await browser.close()
     return path
