@@ -141,8 +141,7 @@ async def test_a_new_session_is_refused_once_the_budget_is_spent(
         assert error["type"] == "insufficient_quota"
         assert "monthly budget" in error["message"]
         # Refused at the door: no conversation, but counted for the success rate.
-        refused = await sync_to_async(refusals_of)(org_alpha)
-        assert refused == [("budget", 1)]
+        assert await sync_to_async(refusals_of)(org_alpha) == [("budget", 1)]
 
         # Raising the budget lets sessions in again, at once.
         await set_budget(org_alpha, spent + Decimal("100"))
