@@ -9,7 +9,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from aura_project.api.views import api_not_found
-from conversations.api import ConversationMessagesViewSet, ConversationViewSet, MessageViewSet
+from conversations.api import (
+    ConversationFeedbackViewSet,
+    ConversationMessagesViewSet,
+    ConversationViewSet,
+    FeedbackViewSet,
+    MessageViewSet,
+)
 from monitoring.api import (
     ActivityRollupViewSet,
     UsageRecordViewSet,
@@ -30,7 +36,13 @@ router.register(
     ConversationMessagesViewSet,
     basename="conversation-message",
 )
+router.register(
+    r"conversations/(?P<conversation_id>[0-9a-fA-F-]{36})/feedback",
+    ConversationFeedbackViewSet,
+    basename="conversation-feedback",
+)
 router.register("messages", MessageViewSet, basename="message")
+router.register("feedback", FeedbackViewSet, basename="feedback")
 router.register("tools", WebhookToolViewSet, basename="webhook-tool")
 router.register("provider-credentials", ProviderCredentialViewSet, basename="provider-credential")
 router.register("usage/records", UsageRecordViewSet, basename="usage-record")

@@ -14,7 +14,9 @@ from django.utils.safestring import SafeString, mark_safe
 from conversations.models import (
     ActivityRollup,
     Conversation,
+    Feedback,
     Message,
+    MosScore,
     TurnMetrics,
     UsageRecord,
     UsageRollup,
@@ -41,15 +43,37 @@ class TurnMetricsInline(ReadOnlyAdminMixin, admin.TabularInline):
         "llm_first_token_ms",
         "prompt_tokens",
         "completion_tokens",
+        "failed_stage",
+        "error_code",
+        "input_level_dbfs",
+        "clipping_ratio",
+        "snr_db",
+        "arrival_jitter_ms",
+        "arrival_gaps",
     )
+    readonly_fields = fields
+    extra = 0
+
+
+class FeedbackInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Feedback
+    fields = ("created_at", "item_id", "rating", "comment", "source")
+    readonly_fields = fields
+    extra = 0
+
+
+class MosScoreInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = MosScore
+    verbose_name_plural = "audio quality (DNSMOS P.835, sampled)"
+    fields = ("created_at", "direction", "item_id", "sig", "bak", "ovrl", "audio_s")
     readonly_fields = fields
     extra = 0
 
 
 @admin.register(Conversation, site=tenant_admin_site)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "agent", "end_user_id", "status", "message_count")
-    list_filter = ("status", "agent")
+    list_display = ("started_at", "agent", "end_user_id", "status", "outcome", "message_count")
+    list_filter = ("status", "outcome", "agent")
     search_fields = ("end_user_id", "messages__text")
     date_hierarchy = "started_at"
     readonly_fields = (
@@ -60,11 +84,15 @@ class ConversationAdmin(admin.ModelAdmin):
         "status",
         "started_at",
         "ended_at",
+        "outcome",
+        "outcome_reason",
+        "playback_underruns",
+        "late_audio_ms",
         "summary",
         "transcript",
     )
     fields = readonly_fields
-    inlines = (TurnMetricsInline, MessageInline)
+    inlines = (TurnMetricsInline, FeedbackInline, MosScoreInline, MessageInline)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).select_related("agent")

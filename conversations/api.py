@@ -13,10 +13,11 @@ from rest_framework.response import Response
 
 from aura_project.api.errors import NotFoundError
 from aura_project.api.filters import UtcDateTimeFilter
-from aura_project.api.views import OrganizationViewSet
-from conversations.models import Conversation, Message
+from aura_project.api.views import OrganizationViewSet, created
+from conversations.models import Conversation, Feedback, Message
 from conversations.selectors import conversations_matching, messages_matching
-from conversations.services import conversation_delete
+from conversations.services import FEEDBACK_COMMENT_MAX_CHARS, conversation_delete, feedback_record
+from monitoring.metrics import FEEDBACK
 
 SEARCH_HELP = (
     "Full-text search of message text (PostgreSQL, English stemming), in web-search syntax: "
@@ -35,6 +36,8 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "session_id",
             "end_user_id",
             "status",
+            "outcome",
+            "outcome_reason",
             "summary",
             "message_count",
             "started_at",
@@ -63,8 +66,68 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
         read_only_fields = fields
 
 
+class FeedbackSerializer(serializers.ModelSerializer[Feedback]):
+    class Meta:
+        model = Feedback
+        fields = [
+            "id",
+            "conversation",
+            "item_id",
+            "message",
+            "rating",
+            "comment",
+            "source",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class FeedbackCreateSerializer(serializers.Serializer[dict[str, str]]):
+    rating = serializers.ChoiceField(choices=Feedback.Rating.choices)
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=FEEDBACK_COMMENT_MAX_CHARS,
+        trim_whitespace=True,
+    )
+    item_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The rated answer's item id; omit to rate the whole conversation.",
+    )
+
+
+class FeedbackFilter(django_filters.FilterSet):
+    conversation = django_filters.UUIDFilter(field_name="conversation_id")
+    rating = django_filters.ChoiceFilter(choices=Feedback.Rating.choices)
+    source = django_filters.ChoiceFilter(choices=Feedback.Source.choices)
+    target = django_filters.ChoiceFilter(
+        choices=[("conversation", "Conversation"), ("answer", "Answer")], method="by_target"
+    )
+    has_comment = django_filters.BooleanFilter(method="by_comment")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Feedback
+        fields = ["conversation", "rating", "source"]
+
+    def by_target(self, queryset: QuerySet[Feedback], name: str, value: str) -> QuerySet[Feedback]:
+        if value == "conversation":
+            return queryset.filter(item_id="")
+        return queryset.exclude(item_id="")
+
+    def by_comment(
+        self, queryset: QuerySet[Feedback], name: str, value: bool
+    ) -> QuerySet[Feedback]:
+        return queryset.exclude(comment="") if value else queryset.filter(comment="")
+
+
 class ConversationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
+    outcome = django_filters.ChoiceFilter(choices=Conversation.Outcome.choices)
     agent = django_filters.NumberFilter(field_name="agent_id", min_value=1)
     end_user_id = django_filters.CharFilter(max_length=200)
     session_id = django_filters.CharFilter(max_length=64)
@@ -74,7 +137,7 @@ class ConversationFilter(django_filters.FilterSet):
 
     class Meta:
         model = Conversation
-        fields = ["status", "agent", "end_user_id", "session_id"]
+        fields = ["status", "outcome", "agent", "end_user_id", "session_id"]
 
     def search(
         self, queryset: QuerySet[Conversation], name: str, value: str
@@ -157,3 +220,72 @@ class ConversationMessagesViewSet(mixins.ListModelMixin, OrganizationViewSet):
         if not Conversation.objects.filter(pk=conversation_id).exists():
             raise NotFoundError("No such conversation.")
         return super().list(request, *args, **kwargs)
+
+
+def _conversation_or_404(conversation_id: str) -> Conversation:
+    # An unknown (or another organization's) conversation is a 404.
+    try:
+        return Conversation.objects.get(pk=uuid.UUID(conversation_id))
+    except (ValueError, Conversation.DoesNotExist) as error:
+        raise NotFoundError("No such conversation.") from error
+
+
+@extend_schema(tags=["conversations"])
+class FeedbackViewSet(mixins.ListModelMixin, OrganizationViewSet):
+    """Ratings (thumbs up or down, maybe a comment) of every conversation, newest first."""
+
+    required_scope = "conversations"
+    serializer_class = FeedbackSerializer
+    filterset_class = FeedbackFilter
+    ordering_fields = ["created_at", "updated_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[Feedback]:
+        return Feedback.objects.all()
+
+
+@extend_schema(tags=["conversations"])
+class ConversationFeedbackViewSet(mixins.ListModelMixin, OrganizationViewSet):
+    """The ratings of one conversation; POST rates it (or one answer) for a server-side
+    integration. Visitors rate their own conversation over the realtime socket instead
+    (`aura.feedback`): a publishable key has no access here."""
+
+    required_scope = "conversations"
+    serializer_class = FeedbackSerializer
+    filterset_class = FeedbackFilter
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[Feedback]:
+        if getattr(self, "swagger_fake_view", False):
+            return Feedback.objects.none()
+        return Feedback.objects.filter(conversation_id=self.kwargs["conversation_id"])
+
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        _conversation_or_404(self.kwargs["conversation_id"])
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=FeedbackCreateSerializer, responses={201: FeedbackSerializer})
+    def create(self, request: Request, conversation_id: str) -> Response:
+        conversation = _conversation_or_404(conversation_id)
+        params = FeedbackCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        item_id = params.validated_data.get("item_id", "")
+        if (
+            item_id
+            and not conversation.messages.filter(
+                item_id=item_id, role=Message.Role.ASSISTANT
+            ).exists()
+        ):
+            raise NotFoundError("No such answer in this conversation.", code="unknown_item")
+        feedback = feedback_record(
+            conversation=conversation,
+            rating=params.validated_data["rating"],
+            comment=params.validated_data.get("comment", ""),
+            item_id=item_id,
+            source=Feedback.Source.API,
+        )
+        FEEDBACK.labels(
+            rating=feedback.rating, target="answer" if item_id else "conversation"
+        ).inc()
+        return created(FeedbackSerializer(feedback).data)

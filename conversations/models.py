@@ -19,6 +19,16 @@ class Conversation(models.Model):
         ACTIVE = "active", "Active"
         ENDED = "ended", "Ended"
 
+    class Outcome(models.TextChoices):
+        """How it ended (docs/api/usage-and-billing.md#conversation-success-rate)."""
+
+        COMPLETED = "completed", "Completed"
+        ENDED_BY_AGENT = "ended_by_agent", "Ended by the agent"
+        ABANDONED = "abandoned", "Abandoned by the user"
+        ENDED_BY_OPERATOR = "ended_by_operator", "Ended by an operator"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     agent = models.ForeignKey(
         "voice.Agent",
@@ -37,6 +47,14 @@ class Conversation(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField(default=timezone.now, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Written whenever a socket lets go of it (a resume overwrites it); blank while live.
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    # Why: the error code of a failure, or what ended it (idle_timeout, budget_exceeded, ...).
+    outcome_reason = models.CharField(max_length=64, blank=True)
+    # What the widget reported of its playback (aura.playback.position): audio that was
+    # due but not there (an underrun), and how late it came, summed over the conversation.
+    playback_underruns = models.PositiveIntegerField(default=0)
+    late_audio_ms = models.FloatField(default=0)
 
     class Meta:
         ordering = ["-started_at"]
@@ -107,12 +125,113 @@ class TurnMetrics(models.Model):
     audio_out_s = models.FloatField(default=0)
     route = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, blank=True)
+    # The stage a failed turn failed at (stt, llm, tts, tool, transport) and its error code.
+    failed_stage = models.CharField(max_length=16, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    # Quality of the user's audio in this turn (voice/engine/audio_quality.py); no audio kept.
+    input_level_dbfs = models.FloatField(null=True, blank=True)
+    clipping_ratio = models.FloatField(null=True, blank=True)
+    noise_floor_dbfs = models.FloatField(null=True, blank=True)
+    snr_db = models.FloatField(null=True, blank=True)
+    arrival_jitter_ms = models.FloatField(null=True, blank=True)
+    arrival_gaps = models.PositiveIntegerField(null=True, blank=True)
+    stt_confidence = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["conversation", "created_at"]
 
     def __str__(self) -> str:
         return f"Turn {self.response_id or self.pk} of {self.conversation_id}"
+
+
+class Feedback(models.Model):
+    """A thumbs up or down (and maybe a comment) on a conversation or one of its answers."""
+
+    class Rating(models.TextChoices):
+        UP = "up", "Thumbs up"
+        DOWN = "down", "Thumbs down"
+
+    class Source(models.TextChoices):
+        REALTIME = "realtime", "Realtime session"
+        API = "api", "REST API"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="feedback"
+    )
+    # Blank for the conversation as a whole; else the rated answer's realtime item id (its
+    # message may be written after the rating arrives, hence the id and not only a key).
+    item_id = models.CharField(max_length=64, blank=True)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
+    )
+    rating = models.CharField(max_length=4, choices=Rating.choices)
+    comment = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            # Rating again changes the rating: one per conversation, one per answer.
+            models.UniqueConstraint(fields=["conversation", "item_id"], name="feedback_unique")
+        ]
+
+    def __str__(self) -> str:
+        target = self.item_id or "conversation"
+        return f"{self.rating} on {target} of {self.conversation_id}"
+
+
+class MosScore(models.Model):
+    """DNSMOS P.835 of one sampled stretch of audio (a user's turn or a spoken answer).
+
+    Scored by a Celery task from audio handed over in memory; the audio itself is never kept.
+    """
+
+    class Direction(models.TextChoices):
+        INPUT = "input", "User speech"
+        OUTPUT = "output", "Synthesized answer"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="mos_scores"
+    )
+    item_id = models.CharField(max_length=64, blank=True)
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    sig = models.FloatField()
+    bak = models.FloatField()
+    ovrl = models.FloatField()
+    audio_s = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"MOS {self.ovrl:.2f} ({self.direction}) of {self.conversation_id}"
+
+
+class SessionRefusal(models.Model):
+    """Realtime sessions refused at the door (no conversation began), counted per hour."""
+
+    class Reason(models.TextChoices):
+        CAP = "cap", "Session or rate cap"
+        BUDGET = "budget", "Budget exhausted"
+        AUTH = "auth", "Authentication or permission"
+        OTHER = "other", "Other"
+
+    hour = models.DateTimeField()
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour"]
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "reason"], name="session_refusal_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} refused ({self.reason}) at {self.hour:%Y-%m-%d %H:00}"
 
 
 # The summable columns that usage records and their rollups share.
@@ -226,6 +345,22 @@ class ActivityRollup(models.Model):
     prompt_tokens = models.PositiveBigIntegerField(default=0)
     completion_tokens = models.PositiveBigIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=16, decimal_places=6, default=0)
+    # Outcomes of the conversations started in the period, and the sessions refused in it.
+    conversations_ended = models.PositiveIntegerField(default=0)
+    conversations_succeeded = models.PositiveIntegerField(default=0)
+    conversations_failed = models.PositiveIntegerField(default=0)
+    conversations_abandoned = models.PositiveIntegerField(default=0)
+    sessions_refused = models.PositiveIntegerField(default=0)
+    # Ratings given in the period (conversations and answers alike).
+    feedback_up = models.PositiveIntegerField(default=0)
+    feedback_down = models.PositiveIntegerField(default=0)
+    # Audio quality of the period's turns (averages over the turns that measured it).
+    input_level_dbfs_avg = models.FloatField(null=True, blank=True)
+    clipping_ratio_avg = models.FloatField(null=True, blank=True)
+    snr_db_avg = models.FloatField(null=True, blank=True)
+    input_mos_ovrl_avg = models.FloatField(null=True, blank=True)
+    output_mos_ovrl_avg = models.FloatField(null=True, blank=True)
+    playback_underruns = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -249,3 +384,15 @@ class ActivityRollup(models.Model):
     @property
     def error_rate(self) -> float:
         return self.failed_turns / self.turns if self.turns else 0.0
+
+    @property
+    def success_rate(self) -> float | None:
+        """Conversations that succeeded, of those that ended or were refused (None: none)."""
+        attempts = self.conversations_ended + self.sessions_refused
+        return self.conversations_succeeded / attempts if attempts else None
+
+    @property
+    def satisfaction(self) -> float | None:
+        """The share of ratings that were thumbs up (None: nobody rated)."""
+        rated = self.feedback_up + self.feedback_down
+        return self.feedback_up / rated if rated else None

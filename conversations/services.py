@@ -8,12 +8,20 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
-from conversations.models import Conversation, Message, TurnMetrics
+from conversations.models import (
+    Conversation,
+    Feedback,
+    Message,
+    MosScore,
+    SessionRefusal,
+    TurnMetrics,
+)
 from voice.engine.assembly import build_llm
+from voice.engine.errors import InvalidRequestError
 from voice.engine.llm.base import ChatMessage
 from voice.engine.summarize import summarize
 from voice.selectors import agent_config, agent_for_session
@@ -68,7 +76,38 @@ METRIC_FIELDS = {
     "audio_out_s": "audio_out_s",
     "llm_route": "route",
     "status": "status",
+    "failed_stage": "failed_stage",
+    "error_code": "error_code",
 }
+# The engine's audio quality keys (voice.engine.turns.Turn.measure_quality) -> model fields.
+AUDIO_QUALITY_FIELDS = {
+    "level_dbfs": "input_level_dbfs",
+    "clipping_ratio": "clipping_ratio",
+    "noise_floor_dbfs": "noise_floor_dbfs",
+    "snr_db": "snr_db",
+    "arrival_jitter_ms": "arrival_jitter_ms",
+    "arrival_gaps": "arrival_gaps",
+    "stt_confidence": "stt_confidence",
+}
+FEEDBACK_COMMENT_MAX_CHARS = 2000
+
+
+def _turn_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    columns = {
+        column: metrics[name]
+        for name, column in METRIC_FIELDS.items()
+        if metrics.get(name) is not None
+    }
+    for column in ("failed_stage", "error_code"):
+        if column in columns:
+            columns[column] = storable_text(str(columns[column]))[:64]
+    quality = metrics.get("audio_quality")
+    if isinstance(quality, Mapping):
+        for name, column in AUDIO_QUALITY_FIELDS.items():
+            value = quality.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                columns[column] = int(value) if column == "arrival_gaps" else float(value)
+    return columns
 
 
 def storable_text(text: str) -> str:
@@ -125,14 +164,7 @@ def conversation_record_turn(
         )
     Message.objects.bulk_create(created)
     if metrics:
-        TurnMetrics.objects.create(
-            conversation=conversation,
-            **{
-                column: metrics[name]
-                for name, column in METRIC_FIELDS.items()
-                if metrics.get(name) is not None
-            },
-        )
+        TurnMetrics.objects.create(conversation=conversation, **_turn_columns(metrics))
     return created
 
 
@@ -155,6 +187,118 @@ def conversation_end(*, conversation_id: str) -> None:
     Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.ACTIVE).update(
         status=Conversation.Status.ENDED, ended_at=timezone.now()
     )
+
+
+@transaction.atomic
+def conversation_record_outcome(
+    *,
+    conversation_id: str,
+    outcome: str,
+    reason: str = "",
+    end: bool = False,
+    playback_underruns: int = 0,
+    late_audio_ms: float = 0.0,
+) -> bool:
+    """How a socket let go of the conversation (a later resume overwrites it); `end` also
+    ends it for good. False if the conversation is gone."""
+    if outcome not in Conversation.Outcome.values:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    changes: dict[str, Any] = {
+        "outcome": outcome,
+        "outcome_reason": storable_text(reason)[:64],
+        "playback_underruns": F("playback_underruns") + max(0, playback_underruns),
+        "late_audio_ms": F("late_audio_ms") + max(0.0, late_audio_ms),
+    }
+    updated = Conversation.objects.filter(pk=conversation_id).update(**changes)
+    if end:
+        conversation_end(conversation_id=conversation_id)
+    return updated > 0
+
+
+@transaction.atomic
+def feedback_record(
+    *,
+    conversation: Conversation,
+    rating: str,
+    comment: str = "",
+    item_id: str = "",
+    source: str,
+) -> Feedback:
+    """Rate a conversation (blank `item_id`) or one of its answers; rating again replaces the
+    rating. The caller has checked that the rater may rate this conversation."""
+    if rating not in Feedback.Rating.values:
+        raise InvalidRequestError("rating is 'up' or 'down'", param="rating")
+    if len(comment) > FEEDBACK_COMMENT_MAX_CHARS:
+        raise InvalidRequestError(
+            f"comment is over {FEEDBACK_COMMENT_MAX_CHARS} characters", param="comment"
+        )
+    item_id = storable_text(item_id)[:64]
+    message = (
+        conversation.messages.filter(item_id=item_id).order_by("position").first()
+        if item_id
+        else None
+    )
+    now = timezone.now()
+    feedback, _ = Feedback.objects.update_or_create(
+        conversation=conversation,
+        item_id=item_id,
+        defaults={
+            "rating": rating,
+            "comment": storable_text(comment.strip()),
+            "message": message,
+            "source": source,
+            "updated_at": now,
+        },
+        create_defaults={
+            "rating": rating,
+            "comment": storable_text(comment.strip()),
+            "message": message,
+            "source": source,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return feedback
+
+
+@transaction.atomic
+def mos_record(
+    *,
+    conversation_id: str,
+    item_id: str,
+    direction: str,
+    sig: float,
+    bak: float,
+    ovrl: float,
+    audio_s: float,
+) -> MosScore | None:
+    """Keep one DNSMOS score (never the audio); None if the conversation is gone."""
+    if not Conversation.objects.filter(pk=conversation_id).exists():
+        return None
+    return MosScore.objects.create(
+        conversation_id=conversation_id,
+        item_id=item_id[:64],
+        direction=direction,
+        sig=sig,
+        bak=bak,
+        ovrl=ovrl,
+        audio_s=audio_s,
+    )
+
+
+@transaction.atomic
+def session_refusal_count(*, reason: str) -> None:
+    """Count one session refused this hour (one row per hour and reason, however many)."""
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    this_hour = SessionRefusal.objects.filter(hour=hour, reason=reason)
+    if this_hour.update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():
+            SessionRefusal.objects.create(hour=hour, reason=reason, count=1)
+    except IntegrityError:
+        # Another refusal created the hour's row meanwhile.
+        this_hour.update(count=F("count") + 1)
 
 
 def conversation_summarize(*, conversation_id: str) -> bool:

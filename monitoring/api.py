@@ -40,6 +40,15 @@ class UsageRollupSerializer(serializers.ModelSerializer[UsageRollup]):
 class ActivityRollupSerializer(serializers.ModelSerializer[ActivityRollup]):
     minutes = serializers.FloatField(read_only=True)
     error_rate = serializers.FloatField(read_only=True)
+    success_rate = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Conversations completed or ended by the agent, of those that ended or were "
+        "refused (null: none did).",
+    )
+    satisfaction = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Share of ratings that were thumbs up."
+    )
 
     class Meta:
         model = ActivityRollup
@@ -58,6 +67,21 @@ class ActivityRollupSerializer(serializers.ModelSerializer[ActivityRollup]):
             "prompt_tokens",
             "completion_tokens",
             "cost_usd",
+            "success_rate",
+            "conversations_ended",
+            "conversations_succeeded",
+            "conversations_failed",
+            "conversations_abandoned",
+            "sessions_refused",
+            "satisfaction",
+            "feedback_up",
+            "feedback_down",
+            "input_level_dbfs_avg",
+            "clipping_ratio_avg",
+            "snr_db_avg",
+            "input_mos_ovrl_avg",
+            "output_mos_ovrl_avg",
+            "playback_underruns",
             "computed_at",
         ]
         read_only_fields = fields

@@ -49,6 +49,24 @@ def dashboard_context(*, organization: Organization, days: int = 30) -> dict[str
             [round(day.error_rate * 100, 1) for day in activity],
             unit="%",
         ),
+        line_chart(
+            "Conversation success rate and satisfaction (%)",
+            labels,
+            [
+                Series("success", [_percent(day.success_rate) for day in activity]),
+                Series("thumbs up", [_percent(day.satisfaction) for day in activity]),
+            ],
+            unit="%",
+        ),
+        line_chart(
+            "Audio quality (DNSMOS overall, 1-5)",
+            labels,
+            [
+                Series("user speech", [_rounded(day.input_mos) for day in activity]),
+                Series("spoken answers", [_rounded(day.output_mos) for day in activity]),
+            ],
+            unit="",
+        ),
     ]
     budget = budget_status(organization)
     return {
@@ -58,6 +76,14 @@ def dashboard_context(*, organization: Organization, days: int = 30) -> dict[str
         "budget": budget,
         "month_to_date_usd": usage_month_to_date_cost(),
     }
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(share * 100, 1)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,78 @@ CELERY_TASK_DURATION = Histogram(
     buckets=TASK_BUCKETS_S,
 )
 
+# Quality signals (docs/deployment/monitoring.md#quality-signals).
+TURNS = Counter(
+    "aura_turns",
+    "Turns finished, by status (completed, cancelled, failed) and, for a failed one, the stage "
+    "it failed at (stt, llm, tts, tool, transport, internal).",
+    ["status", "failed_stage"],
+)
+CONVERSATIONS = Counter(
+    "aura_conversations",
+    "Conversations let go of by a socket, by outcome (completed, ended_by_agent, abandoned, "
+    "ended_by_operator, failed, refused); sessions refused at the door count as refused.",
+    ["outcome"],
+)
+SESSIONS_REFUSED = Counter(
+    "aura_sessions_refused", "Sessions refused at the door, by reason.", ["reason"]
+)
+FEEDBACK = Counter(
+    "aura_feedback",
+    "Ratings given, by rating (up, down) and target (conversation, answer).",
+    ["rating", "target"],
+)
+AUDIO_INPUT_LEVEL = Histogram(
+    "aura_audio_input_level_dbfs",
+    "Speech level of user turns (RMS, dBFS).",
+    buckets=(-60.0, -50.0, -40.0, -35.0, -30.0, -25.0, -20.0, -15.0, -10.0, -5.0, 0.0),
+)
+AUDIO_CLIPPING = Histogram(
+    "aura_audio_clipping_ratio",
+    "Share of clipped samples in user turns.",
+    buckets=(0.0, 0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5),
+)
+AUDIO_SNR = Histogram(
+    "aura_audio_snr_db",
+    "Speech-to-noise estimate of user turns (dB), from the VAD's segmentation.",
+    buckets=(0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0),
+)
+AUDIO_INPUT_JITTER = Histogram(
+    "aura_audio_input_jitter_seconds",
+    "Arrival jitter of input audio against real time, per user turn.",
+    buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5),
+)
+AUDIO_INPUT_GAPS = Counter(
+    "aura_audio_input_gaps", "Input audio that arrived over 100 ms later than real time."
+)
+STT_CONFIDENCE = Histogram(
+    "aura_stt_confidence",
+    "Transcription confidence where the provider reports one (0-1).",
+    buckets=(0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
+PLAYBACK_UNDERRUNS = Counter(
+    "aura_playback_underruns", "Times the widget's playback ran dry mid-answer (it reports)."
+)
+PLAYBACK_LATE_AUDIO = Counter(
+    "aura_playback_late_audio_seconds", "Time the widget waited for audio that was due."
+)
+AUDIO_MOS = Histogram(
+    "aura_audio_mos",
+    "DNSMOS P.835 of sampled audio, by direction (input: user speech, output: synthesized "
+    "answers) and dimension (sig, bak, ovrl).",
+    ["direction", "dimension"],
+    buckets=(1.0, 1.5, 2.0, 2.5, 3.0, 3.25, 3.5, 3.75, 4.0, 4.5, 5.0),
+)
+_QUALITY_HISTOGRAMS = {
+    "audio_level_dbfs": (AUDIO_INPUT_LEVEL, 1.0),
+    "audio_clipping_ratio": (AUDIO_CLIPPING, 1.0),
+    "audio_snr_db": (AUDIO_SNR, 1.0),
+    "audio_arrival_jitter_ms": (AUDIO_INPUT_JITTER, 0.001),
+    "audio_stt_confidence": (STT_CONFIDENCE, 1.0),
+}
+KNOWN_TURN_STATUSES = frozenset({"completed", "cancelled", "incomplete", "failed"})
+KNOWN_FAILED_STAGES = frozenset({"", "stt", "llm", "tts", "tool", "transport", "internal"})
+
 _STAGES = {
     "stt_ms": "stt",
     "llm_first_token_ms": "llm_first_token",
@@ -133,6 +205,16 @@ class PrometheusMetricsSink:
             self._circuit_transition(labels)
         elif name == "barge_in":
             BARGE_INS.labels(outcome=labels.get("outcome", "interrupted")).inc(value)
+        elif name == "turn":
+            TURNS.labels(
+                status=_bounded(status, KNOWN_TURN_STATUSES),
+                failed_stage=_bounded(labels.get("failed_stage", ""), KNOWN_FAILED_STAGES),
+            ).inc(value)
+        elif name in _QUALITY_HISTOGRAMS:
+            histogram, scale = _QUALITY_HISTOGRAMS[name]
+            histogram.observe(value * scale)
+        elif name == "audio_arrival_gaps":
+            AUDIO_INPUT_GAPS.inc(value)
 
     @staticmethod
     def _circuit_transition(labels: Mapping[str, str]) -> None:

@@ -73,6 +73,14 @@ class DailyActivity:
     voice_to_voice_p50_ms: float | None
     voice_to_voice_p95_ms: float | None
     conversations: int = 0
+    success_rate: float | None = None
+    satisfaction: float | None = None
+    ratings: int = 0
+    input_mos: float | None = None
+    output_mos: float | None = None
+    clipping_ratio: float | None = None
+    snr_db: float | None = None
+    playback_underruns: int = 0
 
 
 def daily_activity(*, days: int = 30, today: date | None = None) -> list[DailyActivity]:
@@ -101,6 +109,14 @@ def daily_activity(*, days: int = 30, today: date | None = None) -> list[DailyAc
                 voice_to_voice_p50_ms=rollup.voice_to_voice_p50_ms,
                 voice_to_voice_p95_ms=rollup.voice_to_voice_p95_ms,
                 conversations=rollup.conversations,
+                success_rate=rollup.success_rate,
+                satisfaction=rollup.satisfaction,
+                ratings=rollup.feedback_up + rollup.feedback_down,
+                input_mos=rollup.input_mos_ovrl_avg,
+                output_mos=rollup.output_mos_ovrl_avg,
+                clipping_ratio=rollup.clipping_ratio_avg,
+                snr_db=rollup.snr_db_avg,
+                playback_underruns=rollup.playback_underruns,
             )
         )
     return result

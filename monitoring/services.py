@@ -11,13 +11,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from conversations.models import (
     USAGE_AMOUNTS,
     ActivityRollup,
     Conversation,
+    Feedback,
+    MosScore,
+    SessionRefusal,
     TurnMetrics,
     UsageRecord,
     UsageRollup,
@@ -91,8 +94,13 @@ def usage_roll_up(*, period: str, period_start: datetime) -> ActivityRollup:
         audio_out_seconds=Sum("audio_seconds", filter=Q(stage="audio_out"), default=0.0),
         cost_usd=Sum("cost_usd", default=Decimal(0)),
     )
-    turns = TurnMetrics.objects.filter(created_at__gte=start, created_at__lt=end).aggregate(
-        turns=Count("id"), failed_turns=Count("id", filter=Q(status="failed"))
+    period_turns = TurnMetrics.objects.filter(created_at__gte=start, created_at__lt=end)
+    turns = period_turns.aggregate(
+        turns=Count("id"),
+        failed_turns=Count("id", filter=Q(status="failed")),
+        input_level_dbfs_avg=Avg("input_level_dbfs"),
+        clipping_ratio_avg=Avg("clipping_ratio"),
+        snr_db_avg=Avg("snr_db"),
     )
     p50, p95 = _voice_to_voice_percentiles(start, end)
     activity, _ = ActivityRollup.objects.update_or_create(
@@ -106,10 +114,54 @@ def usage_roll_up(*, period: str, period_start: datetime) -> ActivityRollup:
             ).count(),
             "voice_to_voice_p50_ms": p50,
             "voice_to_voice_p95_ms": p95,
+            **_outcomes(start, end),
+            **_satisfaction(start, end),
+            **_mos(start, end),
             "computed_at": now,
         },
     )
     return activity
+
+
+SUCCESSFUL_OUTCOMES = (Conversation.Outcome.COMPLETED, Conversation.Outcome.ENDED_BY_AGENT)
+
+
+def _outcomes(start: datetime, end: datetime) -> dict[str, int]:
+    """Outcomes of the conversations started in the period, and the sessions refused in it
+    (the success rate's terms: docs/api/usage-and-billing.md#conversation-success-rate)."""
+    outcome = Conversation.Outcome
+    counts = (
+        Conversation.objects.filter(started_at__gte=start, started_at__lt=end)
+        .exclude(outcome="")
+        .aggregate(
+            conversations_ended=Count("id"),
+            conversations_succeeded=Count("id", filter=Q(outcome__in=SUCCESSFUL_OUTCOMES)),
+            conversations_failed=Count(
+                "id", filter=Q(outcome__in=(outcome.FAILED, outcome.REFUSED))
+            ),
+            conversations_abandoned=Count("id", filter=Q(outcome=outcome.ABANDONED)),
+            playback_underruns=Sum("playback_underruns", default=0),
+        )
+    )
+    counts["sessions_refused"] = SessionRefusal.objects.filter(
+        hour__gte=start, hour__lt=end
+    ).aggregate(refused=Sum("count", default=0))["refused"]
+    return counts
+
+
+def _satisfaction(start: datetime, end: datetime) -> dict[str, int]:
+    return Feedback.objects.filter(updated_at__gte=start, updated_at__lt=end).aggregate(
+        feedback_up=Count("id", filter=Q(rating=Feedback.Rating.UP)),
+        feedback_down=Count("id", filter=Q(rating=Feedback.Rating.DOWN)),
+    )
+
+
+def _mos(start: datetime, end: datetime) -> dict[str, float | None]:
+    scores = MosScore.objects.filter(created_at__gte=start, created_at__lt=end)
+    return scores.aggregate(
+        input_mos_ovrl_avg=Avg("ovrl", filter=Q(direction=MosScore.Direction.INPUT)),
+        output_mos_ovrl_avg=Avg("ovrl", filter=Q(direction=MosScore.Direction.OUTPUT)),
+    )
 
 
 def _voice_to_voice_percentiles(

@@ -2,7 +2,9 @@
 # Make sure the tools the operations tests use are installed: Debian's nginx (the scale-out test
 # runs it as a child process in front of three daphne servers) and a Docker Compose client to
 # validate docker-compose.*.yml with (`docker compose` if the plugin is there, else Debian's
-# docker-compose). No Docker engine is needed or started. Idempotent and quiet when present.
+# docker-compose), and Debian's prometheus for its promtool (the alert rules' unit tests run
+# `promtool test rules`). No Docker engine or Prometheus server is needed or left running.
+# Idempotent and quiet when present.
 set -euo pipefail
 
 missing=()
@@ -11,6 +13,9 @@ if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
 fi
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
     missing+=(docker-compose)
+fi
+if ! command -v promtool >/dev/null; then
+    missing+=(prometheus)
 fi
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
@@ -32,8 +37,11 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
 # No recommends: docker-compose would otherwise pull in the Docker engine, which is not needed.
 $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts nginx on port 80 when it can; the tests run their own, so stop that one.
-if command -v service >/dev/null && service nginx status >/dev/null 2>&1; then
-    $sudo service nginx stop >/dev/null 2>&1 || true
-fi
+# Debian starts nginx on port 80 (and prometheus on 9090) when it can; the tests run their own
+# nginx and only promtool of prometheus, so stop those services.
+for service_name in nginx prometheus; do
+    if command -v service >/dev/null && service "$service_name" status >/dev/null 2>&1; then
+        $sudo service "$service_name" stop >/dev/null 2>&1 || true
+    fi
+done
 echo "==> Installed ${missing[*]}"

@@ -17,6 +17,7 @@ from voice.engine.errors import AuraError
 from voice.realtime.auth import SCOPE_AUTH_ERROR, SCOPE_CREDENTIALS, RealtimeCredentials
 from voice.realtime.control import key_group, organization_group, session_group
 from voice.realtime.limits import connect_admitted
+from voice.realtime.quality_signals import record_refusal
 from voice.realtime.server_events import error_event
 from voice.realtime.transport import (
     CLOSE_CODES,
@@ -159,5 +160,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.send(bytes_data=data)
 
     async def _refuse(self, error: AuraError) -> None:
+        await record_refusal(self.scope.get(SCOPE_CREDENTIALS), error)
         await self.send_json({"event_id": "event_refused", **error_event(error)})
         await self.close(code=close_code_for(error))

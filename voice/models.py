@@ -58,8 +58,6 @@ class Agent(models.Model):
     public_overrides = models.JSONField(
         default=list, blank=True, validators=[validate_public_overrides]
     )
-    # Off by default: no audio is stored unless an organization opts in.
-    audio_retention = models.BooleanField(default=False)
     is_default = models.BooleanField(default=False)
     webhook_tools: models.ManyToManyField[WebhookTool, Any] = models.ManyToManyField(
         "WebhookTool", blank=True, related_name="agents"

@@ -29,7 +29,6 @@ AGENT_FIELDS = (
     "max_output_tokens",
     "memory_enabled",
     "public_overrides",
-    "audio_retention",
     "is_default",
 )
 

@@ -278,6 +278,9 @@ AURA_TRUSTED_PROXIES: list[str] = env.list("AURA_TRUSTED_PROXIES", default=[])
 # Realtime session limits.
 AURA_SESSION_IDLE_TIMEOUT_SECONDS: int = env.int("AURA_SESSION_IDLE_TIMEOUT_SECONDS", default=300)
 AURA_SESSION_MAX_SECONDS: int = env.int("AURA_SESSION_MAX_SECONDS", default=3600)
+# Share of user turns and spoken answers scored with DNSMOS P.835 by a Celery task (0 turns
+# it off); each costs ~0.2 s of one worker core (docs/deployment/monitoring.md).
+AURA_MOS_SAMPLE_RATE: float = min(1.0, max(0.0, env.float("AURA_MOS_SAMPLE_RATE", default=0.05)))
 # Load the embedded models when the server starts, so that no conversation waits for them.
 AURA_WARM_UP_LOCAL_MODELS: bool = env.bool("AURA_WARM_UP_LOCAL_MODELS", default=True)
 # Bearer token a Prometheus scraper sends to /metrics; unset, only loopback may read it.

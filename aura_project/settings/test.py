@@ -34,3 +34,5 @@ AURA_REALTIME_CONNECTS_PER_ADDRESS = env(
 AURA_CLIENT_SECRETS_RATE_PER_ADDRESS = env(
     "AURA_CLIENT_SECRETS_RATE_PER_ADDRESS", default="1000000/minute"
 )
+# No DNSMOS samples unless a test asks for them (they would sit on the test queue otherwise).
+AURA_MOS_SAMPLE_RATE = env.float("AURA_MOS_SAMPLE_RATE", default=0.0)

@@ -131,7 +131,7 @@ def test_the_dashboard_charts_the_organizations_own_rollups(
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert html.count('viewBox="0 0 640 200"') == 4
+    assert html.count('viewBox="0 0 640 200"') == 6  # incl. success/satisfaction, DNSMOS
     for title in ("Conversation minutes per day", "Cost per day (USD)", "Voice to voice latency"):
         assert title in html
     # Today's bar carries its exact value: 1.5 minutes, $0.01 (4,000 tokens at $0.0025/1k).

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django_tenants.utils import schema_context
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -139,6 +140,8 @@ async def test_a_new_session_is_refused_once_the_budget_is_spent(
         assert error["code"] == "budget_exceeded"
         assert error["type"] == "insufficient_quota"
         assert "monthly budget" in error["message"]
+        # Refused at the door: no conversation, but counted for the success rate.
+        assert await sync_to_async(refusals_of)(org_alpha) == [("budget", 1)]
 
         # Raising the budget lets sessions in again, at once.
         await set_budget(org_alpha, spent + Decimal("100"))
@@ -225,3 +228,10 @@ def test_the_warning_and_the_stop_are_fractions_of_the_budget() -> None:
     assert not BudgetStatus(Decimal("10"), Decimal("10"), 80).warning
     # A zero budget stops everything.
     assert BudgetStatus(Decimal("0"), Decimal("0"), 80).exceeded
+
+
+def refusals_of(organization: Any) -> list[tuple[str, int]]:
+    from conversations.models import SessionRefusal
+
+    with schema_context(organization.schema_name):
+        return list(SessionRefusal.objects.values_list("reason", "count"))

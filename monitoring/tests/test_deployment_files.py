@@ -216,7 +216,12 @@ def test_every_alert_parses_and_names_only_exported_metrics():
 def test_alerts_cover_errors_latency_providers_and_resources():
     used = set().union(*(selector_names(rule["expr"]) for rule in alert_rules()))
     for needed in (
-        "aura_turn_stage_seconds_count",  # error rate
+        "aura_turns_total",  # error rate: every failed turn, whatever stage
+        "aura_conversations_total",  # success rate, refused sessions included
+        "aura_sessions_refused_total",
+        "aura_audio_mos_sum",  # audio quality
+        "aura_audio_clipping_ratio_bucket",
+        "aura_playback_underruns_total",
         "aura_turn_stage_seconds_bucket",  # latency
         "aura_provider_errors_total",
         "aura_provider_circuits",
@@ -226,6 +231,23 @@ def test_alerts_cover_errors_latency_providers_and_resources():
         "aura_celery_tasks_total",
     ):
         assert needed in used
+
+
+def test_the_alert_rules_pass_their_unit_tests():
+    """`promtool test rules`: each alert fires on the series it is about (an STT failure, a
+    refused session, low DNSMOS, underruns, a slow stage) and stays quiet when all is well."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: run `make ops-tools` (Debian's prometheus package)"
+    result = subprocess.run(
+        [promtool, "test", "rules", "alerts_test.yml"],
+        cwd=DEPLOY / "prometheus",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
 
 
 def test_a_broken_expression_is_caught():

@@ -170,3 +170,65 @@ def test_rolling_up_again_recomputes_instead_of_adding(a_day_of_usage: dict[str,
         assert UsageRollup.objects.filter(period="day", period_start=DAY).count() == 4
     assert first.pk == second.pk
     assert (first.cost_usd, first.turns) == (second.cost_usd, second.turns)
+
+
+# A day of its own for the quality signals.
+QUALITY_DAY = datetime(2021, 6, 1, tzinfo=UTC)
+
+
+def test_a_day_rolls_up_success_rate_satisfaction_and_audio_quality(org_alpha: Any) -> None:
+    """Outcomes, refusals, ratings, per-turn audio quality and DNSMOS scores of one day."""
+    from conversations.models import Feedback, MosScore, SessionRefusal
+
+    at = QUALITY_DAY.replace(hour=9)
+    with schema_context(org_alpha.schema_name):
+        outcomes = ["completed", "completed", "ended_by_agent", "failed", "abandoned", ""]
+        conversations = [
+            Conversation.objects.create(started_at=at, outcome=outcome, playback_underruns=1)
+            for outcome in outcomes
+        ]
+        SessionRefusal.objects.create(hour=at, reason="cap", count=2)
+        for conversation, rating in zip(conversations, ["up", "up", "up", "down"], strict=False):
+            Feedback.objects.create(
+                conversation=conversation,
+                rating=rating,
+                source="api",
+                created_at=at,
+                updated_at=at,
+            )
+        for level, clipping, snr, status, stage in [
+            (-20.0, 0.0, 30.0, "completed", ""),
+            (-30.0, 0.02, 10.0, "failed", "stt"),
+        ]:
+            TurnMetrics.objects.create(
+                conversation=conversations[0],
+                created_at=at,
+                input_level_dbfs=level,
+                clipping_ratio=clipping,
+                snr_db=snr,
+                status=status,
+                failed_stage=stage,
+            )
+        for direction, ovrl in [("input", 3.0), ("input", 4.0), ("output", 4.2)]:
+            MosScore.objects.create(
+                conversation=conversations[0],
+                direction=direction,
+                sig=ovrl,
+                bak=ovrl,
+                ovrl=ovrl,
+                created_at=at,
+            )
+        day = usage_roll_up(period="day", period_start=at)
+    # Ended: the five with an outcome; succeeded: completed twice and ended by the agent.
+    assert (day.conversations_ended, day.conversations_succeeded) == (5, 3)
+    assert (day.conversations_failed, day.conversations_abandoned) == (1, 1)
+    assert day.sessions_refused == 2
+    assert day.success_rate == pytest.approx(3 / 7)
+    assert (day.feedback_up, day.feedback_down, day.satisfaction) == (3, 1, 0.75)
+    assert (day.turns, day.failed_turns) == (2, 1)
+    assert day.input_level_dbfs_avg == pytest.approx(-25.0)
+    assert day.clipping_ratio_avg == pytest.approx(0.01)
+    assert day.snr_db_avg == pytest.approx(20.0)
+    assert day.input_mos_ovrl_avg == pytest.approx(3.5)
+    assert day.output_mos_ovrl_avg == pytest.approx(4.2)
+    assert day.playback_underruns == 5

@@ -138,6 +138,7 @@ export class AudioIO extends EventTarget {
     playback.totalPlayedSamples = message.totalPlayedSamples;
     playback.bufferedMs = message.bufferedMs;
     playback.underruns = message.underruns;
+    playback.lateMs = message.lateMs;
     this.dispatchEvent(new CustomEvent("playback", { detail: message }));
   }
 

@@ -79,6 +79,24 @@ export class AuraVoiceWidget extends HTMLElement {
         </header>
         <div class="meter" role="meter" aria-label="Microphone level" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0"><div class="meter-bar"></div></div>
         <ol class="transcript" role="log" aria-live="polite" aria-label="Conversation transcript"></ol>
+        <form class="typing">
+          <label class="sr-only" for="aura-text">Type a message</label>
+          <input id="aura-text" class="text-input" type="text" autocomplete="off" maxlength="2000" placeholder="Type a message…" disabled>
+          <button type="submit" class="send" aria-label="Send message" disabled>Send</button>
+        </form>
+        <form class="rating" hidden aria-label="Rate this conversation">
+          <p class="rating-question">How was this conversation?</p>
+          <div class="rating-choices">
+            <button type="button" class="rate-up" aria-pressed="false" aria-label="Good conversation">👍</button>
+            <button type="button" class="rate-down" aria-pressed="false" aria-label="Bad conversation">👎</button>
+          </div>
+          <label class="sr-only" for="aura-comment">Comment (optional)</label>
+          <input id="aura-comment" class="comment" type="text" maxlength="2000" placeholder="Anything to add? (optional)">
+          <div class="rating-actions">
+            <button type="submit" class="rating-send" disabled>Send and end</button>
+            <button type="button" class="rating-skip">Skip</button>
+          </div>
+        </form>
         <footer>
           <button type="button" class="mute" aria-pressed="false" aria-label="Mute microphone" disabled>Mute</button>
           <button type="button" class="end" aria-label="End conversation" disabled>End</button>
@@ -95,7 +113,19 @@ export class AuraVoiceWidget extends HTMLElement {
     this.root.innerHTML = this.template();
     this.$(".launcher").addEventListener("click", () => this.onLauncher());
     this.$(".mute").addEventListener("click", () => this.toggleMute());
-    this.$(".end").addEventListener("click", () => this.end());
+    this.$(".end").addEventListener("click", () => this.askForRating());
+    this.$(".typing").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.sendText();
+    });
+    this.$(".rate-up").addEventListener("click", () => this.chooseRating("up"));
+    this.$(".rate-down").addEventListener("click", () => this.chooseRating("down"));
+    this.$(".rating").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.sendRating();
+    });
+    this.$(".rating-skip").addEventListener("click", () => this.end());
+    this.$(".transcript").addEventListener("click", (event) => this.onTranscriptClick(event));
     this.$(".panel").addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.preventDefault();
@@ -153,9 +183,15 @@ export class AuraVoiceWidget extends HTMLElement {
       sessionRate: SESSION_RATE_HZ,
     });
     this.wire();
+    this.rating = null;
+    this.feedbackSent = [];
+    this.$(".rating").hidden = true;
+    this.$(".typing").hidden = false;
     this.$(".launcher-label").textContent = "Conversation";
     this.$(".mute").disabled = false;
     this.$(".end").disabled = false;
+    this.$(".text-input").disabled = false;
+    this.$(".send").disabled = false;
     this.$(".mute").setAttribute("aria-pressed", "false");
     this.$(".mute").setAttribute("aria-label", "Mute microphone");
     this.$(".mute").textContent = "Mute";
@@ -187,9 +223,79 @@ export class AuraVoiceWidget extends HTMLElement {
     this.renderLevel(0);
   }
 
+  /** Type instead of speaking: a user text message, answered in voice and in text. */
+  sendText() {
+    const input = this.$(".text-input");
+    const text = input.value.trim();
+    if (!text || !this.session || !this.session.isOpen) return;
+    // A typed message interrupts the answer that is playing, as speech would.
+    if (this.playing || this.responding) this.stopPlayback();
+    const itemId = `item_typed_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    this.session.send({
+      type: "conversation.item.create",
+      item: { id: itemId, type: "message", role: "user", content: [{ type: "input_text", text }] },
+    });
+    if (!this.responding) this.session.send({ type: "response.create" });
+    this.message(itemId, "user");
+    this.setText(itemId, text);
+    this.awaitingAnswer = true;
+    input.value = "";
+    this.render();
+  }
+
+  /** Rate one answer (unobtrusive thumbs beside it); rating again replaces the rating. */
+  rateAnswer(itemId, rating) {
+    const entry = this.messages.get(itemId);
+    if (!entry || !this.session) return;
+    this.session.send({ type: "aura.feedback", rating, item_id: itemId });
+    this.feedbackSent.push({ itemId, rating });
+    for (const button of entry.element.querySelectorAll(".thumb")) {
+      button.setAttribute("aria-pressed", String(button.dataset.rating === rating));
+    }
+  }
+
+  onTranscriptClick(event) {
+    const button = event.target.closest && event.target.closest(".thumb");
+    if (!button) return;
+    const message = button.closest(".message");
+    if (message) this.rateAnswer(message.dataset.itemId, button.dataset.rating);
+  }
+
+  /** "End": ask how it went first, while the session is still open to take the answer. */
+  askForRating() {
+    if (!this.active) return;
+    if (!this.session || !this.session.isOpen) {
+      this.end();
+      return;
+    }
+    this.audio.setMuted(true);
+    if (this.playing || this.responding) this.stopPlayback();
+    this.$(".typing").hidden = true;
+    this.$(".rating").hidden = false;
+    this.$(".rate-up").focus();
+  }
+
+  chooseRating(rating) {
+    this.rating = rating;
+    this.$(".rate-up").setAttribute("aria-pressed", String(rating === "up"));
+    this.$(".rate-down").setAttribute("aria-pressed", String(rating === "down"));
+    this.$(".rating-send").disabled = false;
+  }
+
+  sendRating() {
+    if (this.rating && this.session) {
+      const comment = this.$(".comment").value.trim();
+      this.session.send({ type: "aura.feedback", rating: this.rating, ...(comment ? { comment } : {}) });
+      this.feedbackSent.push({ itemId: null, rating: this.rating });
+    }
+    this.end();
+  }
+
   end() {
     if (!this.active) return;
     this.active = false;
+    this.$(".rating").hidden = true;
+    this.$(".typing").hidden = false;
     this.session.close();
     this.audio.stop().catch((error) => console.warn("AURA: audio did not stop cleanly", error));
     this.connection = "ended";
@@ -213,6 +319,8 @@ export class AuraVoiceWidget extends HTMLElement {
   finishUi() {
     this.$(".mute").disabled = true;
     this.$(".end").disabled = true;
+    this.$(".text-input").disabled = true;
+    this.$(".send").disabled = true;
     this.$(".launcher-label").textContent = "Talk to us";
     this.renderLevel(0);
   }
@@ -278,10 +386,13 @@ export class AuraVoiceWidget extends HTMLElement {
     this.playbackItemId = report.itemId;
     if (report.itemId && !this.locallyFlushed.has(report.itemId)) {
       // How far the listener really got: the server cuts the transcript there on barge-in.
+      // With the player's running underrun count and wait for late audio (quality signals).
       this.session.send({
         type: "aura.playback.position",
         item_id: report.itemId,
         played_ms: Math.round(report.playedMs),
+        underruns: report.underruns || 0,
+        late_ms: Math.round(report.lateMs || 0),
       });
     }
     this.render();
@@ -361,6 +472,9 @@ export class AuraVoiceWidget extends HTMLElement {
       case "aura.playback.flush":
         this.onServerFlush(event);
         break;
+      case "aura.feedback.recorded":
+        this.feedbackRecorded = (this.feedbackRecorded || 0) + 1;
+        break;
       case "error":
         console.warn("AURA:", event.error && event.error.message, event.error);
         break;
@@ -395,6 +509,27 @@ export class AuraVoiceWidget extends HTMLElement {
     if (!entry) return;
     this.setText(item.id, itemText(item));
     if (item.status === "incomplete") this.markCut(item.id);
+    this.addThumbs(entry);
+  }
+
+  addThumbs(entry) {
+    if (entry.role !== "assistant" || entry.element.querySelector(".thumbs")) return;
+    const thumbs = document.createElement("span");
+    thumbs.className = "thumbs";
+    for (const [rating, symbol, label] of [
+      ["up", "👍", "Good answer"],
+      ["down", "👎", "Bad answer"],
+    ]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "thumb";
+      button.dataset.rating = rating;
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-label", label);
+      button.textContent = symbol;
+      thumbs.append(button);
+    }
+    entry.element.append(thumbs);
   }
 
   onResponseDone(response) {
@@ -562,6 +697,8 @@ export class AuraVoiceWidget extends HTMLElement {
           createdAt,
         })),
       serverFlushes: [...this.serverFlushes],
+      feedbackSent: [...(this.feedbackSent || [])],
+      feedbackRecorded: this.feedbackRecorded || 0,
       events: this.eventLog.map(([at, type]) => `${at} ${type}`),
       audio: this.audio ? JSON.parse(JSON.stringify(this.audio.stats)) : null,
       session: this.session

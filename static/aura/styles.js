@@ -159,4 +159,33 @@ footer button {
 footer button[aria-pressed="true"] { background: #fde68a; }
 footer .end { background: #fee2e2; color: #991b1b; }
 footer button:disabled { opacity: 0.5; cursor: default; }
+.typing {
+  display: flex;
+  gap: 8px;
+  padding: 8px 16px 0;
+}
+.typing[hidden], .rating[hidden] { display: none; }
+.typing input, .rating .comment {
+  flex: 1;
+  min-width: 0;
+  padding: 8px 10px;
+  border: 1px solid #d1d5db;
+  border-radius: 8px;
+  font: inherit;
+}
+.typing input:focus-visible, .rating .comment:focus-visible { outline: 3px solid #f59e0b; outline-offset: 1px; }
+.typing .send { padding: 8px 12px; background: #2f6fb0; color: #fff; }
+.typing .send:disabled { opacity: 0.5; }
+.rating { padding: 10px 16px 0; display: grid; gap: 8px; }
+.rating-question { margin: 0; font-weight: 600; }
+.rating-choices, .rating-actions { display: flex; gap: 8px; }
+.rating-choices button { font-size: 20px; padding: 4px 14px; background: #f3f4f6; }
+.rating-choices button[aria-pressed="true"] { background: #bfdbfe; }
+.rating-actions button { flex: 1; padding: 8px 12px; background: #f3f4f6; }
+.rating-send { background: #2f6fb0 !important; color: #fff; }
+.rating-send:disabled { opacity: 0.5; }
+.thumbs { display: inline-flex; gap: 2px; margin-left: 6px; opacity: 0.45; }
+.message:hover .thumbs, .thumbs:focus-within, .thumbs:has([aria-pressed="true"]) { opacity: 1; }
+.thumb { padding: 0 4px; font-size: 13px; background: transparent; line-height: 1.4; }
+.thumb[aria-pressed="true"] { background: #dbeafe; }
 `;

@@ -85,6 +85,15 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
         required=False, help_text="The agent sessions use when they name none; exactly one is."
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The setting was removed: AURA stores no audio, and a client that asks for it must
+        # not believe it is kept (false, the only true answer, is accepted and ignored).
+        if self.initial_data.get("audio_retention") not in (None, False):
+            raise serializers.ValidationError(
+                {"audio_retention": "AURA stores no audio: audio retention does not exist."}
+            )
+        return attrs
+
     class Meta:
         model = Agent
         fields = [
@@ -102,7 +111,6 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
             "max_output_tokens",
             "memory_enabled",
             "public_overrides",
-            "audio_retention",
             "is_default",
             "created_at",
             "updated_at",
@@ -114,11 +122,10 @@ class AgentFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
     is_default = django_filters.BooleanFilter()
     memory_enabled = django_filters.BooleanFilter()
-    audio_retention = django_filters.BooleanFilter()
 
     class Meta:
         model = Agent
-        fields = ["name", "is_default", "memory_enabled", "audio_retention"]
+        fields = ["name", "is_default", "memory_enabled"]
 
 
 def _settings(validated: dict[str, Any]) -> dict[str, Any]:

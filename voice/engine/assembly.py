@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from voice.engine.breaker import process_breakers
 from voice.engine.config import AgentConfig, RouteConfig
 from voice.engine.ports import (
+    AudioSampler,
     MemorySource,
     MetricsSink,
     ResponseGate,
@@ -30,6 +31,7 @@ def build_voice_session(
     metrics: MetricsSink | None = None,
     tool_executor: ToolExecutor | None = None,
     response_gate: ResponseGate | None = None,
+    audio_sampler: AudioSampler | None = None,
 ) -> VoiceSession:
     """A session over the config's routes (routers report their decisions as events).
 
@@ -44,6 +46,7 @@ def build_voice_session(
         transcript_sink=transcript_sink,
         metrics=metrics,
         response_gate=response_gate,
+        audio_sampler=audio_sampler,
     )
 
 

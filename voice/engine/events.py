@@ -84,12 +84,30 @@ class InputCleared:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class InputTimeout:
+    """No speech for the turn detector's `idle_timeout_ms`: the silence becomes a user turn."""
+
+    item_id: str
+    audio_start_ms: int
+    audio_end_ms: int
+
+
 # --- conversation items ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class ItemAdded:
     """An item entered the conversation (committed audio, `add_item`, or a response's output)."""
+
+    item: Item
+    previous_item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDone:
+    """An item is final (its transcript, text or arguments complete), as GA's
+    `conversation.item.done` says."""
 
     item: Item
     previous_item_id: str | None = None
@@ -294,6 +312,12 @@ class TurnMetrics:
     audio_out_s: float
     llm_route: str | None
     speculative: bool
+    # How the turn ended ("completed", "cancelled", "failed") and, if it failed, where.
+    status: str = "completed"
+    failed_stage: str | None = None
+    error_code: str | None = None
+    # Input audio quality (voice.engine.audio_quality): level, clipping, noise, arrival.
+    audio_quality: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +340,9 @@ SessionEvent = (
     | SpeechStopped
     | InputCommitted
     | InputCleared
+    | InputTimeout
     | ItemAdded
+    | ItemDone
     | ItemTruncated
     | TranscriptionDelta
     | TranscriptionCompleted

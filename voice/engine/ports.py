@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from voice.engine.llm.base import ChatMessage
 
@@ -57,3 +60,23 @@ class ResponseGate(Protocol):
     async def responses_left(self) -> bool:
         """Whether a response could start now, counting nothing (asked before speculating)."""
         ...
+
+
+class AudioSampler(Protocol):
+    """Takes a sampled share of user turns and spoken answers for quality scoring (DNSMOS).
+
+    The engine asks `wants_sample` before it keeps an answer's audio (so unsampled answers
+    cost nothing) and hands the audio over once; the sampler must not block the event loop
+    and must not store the audio anywhere that outlives the scoring.
+    """
+
+    def wants_sample(self) -> bool: ...
+
+    def sample(
+        self,
+        *,
+        direction: Literal["input", "output"],
+        item_id: str,
+        audio: npt.NDArray[np.int16],
+        rate_hz: int,
+    ) -> None: ...

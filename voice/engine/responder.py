@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 from voice.engine import conversation as items
 from voice.engine.conversation import Conversation
+from voice.engine.errors import AuraError
 from voice.engine.event_queue import EventQueue
 from voice.engine.events import ConversationEnded, ResponseDone, ResponseReason, TurnMetrics
 from voice.engine.llm.base import ChatMessage
 from voice.engine.log_context import current_turn
+from voice.engine.outcome import failure_stage
 from voice.engine.ports import Clock, MetricsSink, TranscriptSink
 from voice.engine.response import ResponseOptions, ResponseRun, ResponseServices
 from voice.engine.response_output import Interruption, MessageOutput, truncate_to_heard
@@ -184,11 +186,18 @@ class Responder:
             self._active = None
         # Only a completed answer can still be playing out; a cut one was flushed already.
         self._last_message = run.message if done.status == "completed" else None
+        failed = done.status == "failed"
         metrics = run.timeline.metrics(
             response_id=run.id,
             input_tokens=done.usage.input_tokens,
             output_tokens=done.usage.output_tokens,
             audio_out_s=run.audio_out_s,
+            status=done.status,
+            # A response fails at the language model unless its error names another stage.
+            failed_stage=failure_stage(done.error, default="llm") if failed else None,
+            error_code=(done.error.code if done.error is not None else "internal_error")
+            if failed
+            else None,
         )
         await self._ports.events.put(metrics)
         observe(self._ports.metrics, metrics, {"status": done.status})
@@ -204,6 +213,24 @@ class Responder:
                 # The goodbye must be heard before the transport hangs up.
                 await asyncio.sleep(run.message.playback.unplayed_ms() / 1000)
             await self._ports.events.put(ConversationEnded())
+
+    async def turn_failed_before_response(
+        self, timeline: TurnTimeline, *, stage: str, error: AuraError
+    ) -> None:
+        """A user turn that failed before any response began (its transcription): counted
+        and recorded like any failed turn, so the error rate sees every stage."""
+        metrics = timeline.metrics(
+            response_id="",
+            input_tokens=0,
+            output_tokens=0,
+            audio_out_s=0.0,
+            status="failed",
+            failed_stage=stage,
+            error_code=error.code,
+        )
+        await self._ports.events.put(metrics)
+        observe(self._ports.metrics, metrics, {"status": "failed"})
+        self._ports.tasks.spawn(self._report_turn(metrics, "failed", ()), name="report-turn")
 
     async def _report_turn(
         self, metrics: TurnMetrics, status: str, usage: tuple[UsageRecord, ...]

@@ -30,6 +30,7 @@ from voice.engine.events import (
     FunctionCallArgumentsDelta,
     FunctionCallArgumentsDone,
     ItemAdded,
+    ItemDone,
     Modality,
     OutputItemAdded,
     OutputItemDone,
@@ -39,7 +40,7 @@ from voice.engine.events import (
     TextDone,
 )
 from voice.engine.playback import PlaybackClock, SpokenText
-from voice.engine.ports import Clock
+from voice.engine.ports import AudioSampler, Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class OutputSettings:
     events: EventQueue
     clock: Clock
     on_message: Callable[[MessageOutput], None]
+    sampler: AudioSampler | None = None
 
 
 class MessageOutput:
@@ -68,6 +70,12 @@ class MessageOutput:
         self.playback = PlaybackClock(settings.clock, lead_ms=settings.playback_lead_ms)
         self.encoder: OutputAudioEncoder | None = None
         self.frame_ms = settings.frame_ms
+        # The synthesized audio, kept only for an answer sampled for quality scoring.
+        sampler = settings.sampler
+        self.sampled_audio: list[npt.NDArray[np.int16]] | None = (
+            [] if sampler is not None and sampler.wants_sample() else None
+        )
+        self.sampled_rate_hz = 0
 
     @property
     def in_progress(self) -> bool:
@@ -143,6 +151,9 @@ class ResponseOutput:
             message.encoder = OutputAudioEncoder(
                 self._settings.output_format, source_rate_hz=rate_hz, frame_ms=message.frame_ms
             )
+        if message.sampled_audio is not None:
+            message.sampled_audio.append(pcm)
+            message.sampled_rate_hz = rate_hz
         for frame in message.encoder.encode(pcm):
             await self._send_frame(message, frame)
 
@@ -159,11 +170,13 @@ class ResponseOutput:
             FunctionCallArgumentsDone(rid, entry.id, index, call_id, name, entry.arguments)
         )
         await self._emit(OutputItemDone(rid, index, entry.snapshot()))
+        await self._emit(ItemDone(entry.snapshot()))
 
     async def call_output(self, entry: Entry) -> None:
         """A server tool's result: a conversation item, not an output of the response."""
         previous_item_id = self._settings.conversation.add(entry)
         await self._emit(ItemAdded(entry.snapshot(), previous_item_id))
+        await self._emit(ItemDone(entry.snapshot(), previous_item_id))
 
     async def close_message(self, *, completed: bool) -> None:
         message = self.message
@@ -186,6 +199,21 @@ class ResponseOutput:
             await self._emit(TextDone(rid, entry.id, index, 0, entry.text))
         await self._emit(ContentPartDone(rid, entry.id, index, 0, self._part_type, entry.text))
         await self._emit(OutputItemDone(rid, index, entry.snapshot()))
+        await self._emit(ItemDone(entry.snapshot()))
+        if completed:
+            self._hand_over_sample(message)
+
+    def _hand_over_sample(self, message: MessageOutput) -> None:
+        sampler, audio = self._settings.sampler, message.sampled_audio
+        message.sampled_audio = None
+        if sampler is None or not audio:
+            return
+        sampler.sample(
+            direction="output",
+            item_id=message.entry.id,
+            audio=np.concatenate(audio),
+            rate_hz=message.sampled_rate_hz,
+        )
 
     def cut(self, unqueued_clauses: list[str]) -> Interruption:
         """Barge-in: withdraw frames the transport has not taken; cut the text to the heard."""

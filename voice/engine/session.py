@@ -27,8 +27,10 @@ from voice.engine.events import (
     AudioDelta,
     InputCleared,
     InputCommitted,
+    InputTimeout,
     Item,
     ItemAdded,
+    ItemDone,
     ItemTruncated,
     RouteDecision,
     SessionError,
@@ -36,11 +38,14 @@ from voice.engine.events import (
     SpeechStarted,
     SpeechStopped,
     TranscriptionCompleted,
+    TranscriptionDelta,
     TranscriptionFailed,
 )
 from voice.engine.llm.base import ChatMessage, LLMRequest
+from voice.engine.outcome import failure_stage
 from voice.engine.playback import DEFAULT_LEAD_MS
 from voice.engine.ports import (
+    AudioSampler,
     Clock,
     MemorySource,
     MetricsSink,
@@ -89,6 +94,7 @@ class VoiceSession:
         playback_lead_ms: int = DEFAULT_LEAD_MS,
         max_events: int = DEFAULT_MAX_EVENTS,
         response_gate: ResponseGate | None = None,
+        audio_sampler: AudioSampler | None = None,
     ) -> None:
         """Build a session; nothing runs until it is entered.
 
@@ -107,6 +113,8 @@ class VoiceSession:
             max_events: events buffered for a slow transport before producers wait.
             response_gate: admits the responses turn detection starts by itself (rate
                 limits); a refused one is not started and is reported as a `SessionError`.
+            audio_sampler: takes a sampled share of user turns and spoken answers for
+                quality scoring (DNSMOS); none by default.
         """
         self.config = config
         self.conversation = Conversation()
@@ -122,7 +130,10 @@ class VoiceSession:
         self._playback_lead_ms = playback_lead_ms
         self._events = EventQueue(max_events)
         self._tasks = TaskSet("voice-session")
-        self._turns = UserTurns(config, self._clock, self._stt)
+        self._audio_sampler = audio_sampler
+        self._turns = UserTurns(
+            config, self._clock, self._stt, busy=lambda: self._responder.active is not None
+        )
         self._responder = Responder(
             ResponderPorts(
                 conversation=self.conversation,
@@ -246,6 +257,7 @@ class VoiceSession:
         entry = _entry_from_item(item)
         previous_item_id = self.conversation.add(entry)
         await self._emit(ItemAdded(entry.snapshot(), previous_item_id))
+        await self._emit(ItemDone(entry.snapshot(), previous_item_id))
         return entry.id
 
     async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
@@ -304,6 +316,8 @@ class VoiceSession:
                 self._speculate(signal.turn)
             elif signal.kind == "speech_resumed":
                 signal.turn.abandon_speculation()
+            elif signal.kind == "idle_timeout":
+                await self._idle_timeout(signal.turn)
             else:
                 await self._emit(SpeechStopped(signal.turn.item_id, signal.turn.audio_end_ms))
                 await self._commit(signal.turn)
@@ -347,8 +361,34 @@ class VoiceSession:
         self._transcriptions.add(task)
         task.add_done_callback(self._transcriptions.discard)
 
+    async def _idle_timeout(self, turn: Turn) -> None:
+        """The user said nothing for `idle_timeout_ms`: as GA does, the quiet becomes an
+        (empty) user turn and the agent answers it (it may ask whether anyone is there)."""
+        await self._emit(InputTimeout(turn.item_id, turn.audio_start_ms, turn.audio_end_ms))
+        entry = items.user_message("", item_id=turn.item_id, audio=True)
+        previous_item_id = self.conversation.add(entry)
+        await self._emit(InputCommitted(turn.item_id, previous_item_id))
+        await self._emit(ItemAdded(entry.snapshot(), previous_item_id))
+        await self._emit(TranscriptionCompleted(turn.item_id, "", 0.0))
+        await self._emit(ItemDone(entry.snapshot(), previous_item_id))
+        if self._responds_automatically() and await self._admit_automatic_response():
+            await self._responder.start(self._default_options(), turn.timeline)
+
+    def _measure_quality(self, turn: Turn) -> asyncio.Future[dict[str, float]]:
+        """The turn's audio quality, computed in a worker thread while it is transcribed."""
+        return asyncio.get_running_loop().run_in_executor(None, turn.measure_quality)
+
+    def _sample_input(self, turn: Turn) -> None:
+        sampler = self._audio_sampler
+        if sampler is None or turn.audio is None or not sampler.wants_sample():
+            return
+        start, end = turn.speech_samples
+        speech = turn.audio[start:end] if end > start else turn.audio
+        sampler.sample(direction="input", item_id=turn.item_id, audio=speech, rate_hz=16_000)
+
     async def _finish_turn(self, turn: Turn, entry: items.Entry) -> None:
         """Transcribe the committed turn, then answer (or resume, or do nothing)."""
+        quality = self._measure_quality(turn)
         try:
             transcript = await turn.final_transcript()
         except AuraError as error:
@@ -356,11 +396,20 @@ class VoiceSession:
             self.conversation.remove(entry.id)
             await self._emit(TranscriptionFailed(turn.item_id, error))
             await self._emit(SessionError(error))
+            turn.timeline.audio_quality.update(await quality)
+            await self._responder.turn_failed_before_response(
+                turn.timeline, stage=failure_stage(error, default="stt"), error=error
+            )
             return
+        _record_quality(turn.timeline, quality, getattr(transcript, "confidence", None))
+        self._sample_input(turn)
         entry.text, entry.status = transcript.text.strip(), "completed"
+        for delta in transcript_deltas(entry.text):
+            await self._emit(TranscriptionDelta(turn.item_id, delta))
         await self._emit(
             TranscriptionCompleted(turn.item_id, entry.text, transcript.audio_duration_s)
         )
+        await self._emit(ItemDone(entry.snapshot()))
         window_ms = self.config.false_barge_in_window_ms
         stopped_at_s = turn.speech_stopped_at_s
         if await self._responder.resume_if_false_barge_in(
@@ -421,6 +470,7 @@ class VoiceSession:
                 events=self._events,
                 clock=self._clock,
                 on_message=self._responder.remember_message,
+                sampler=self._audio_sampler,
             ),
         )
 
@@ -456,6 +506,37 @@ class VoiceSession:
 
     async def _emit(self, event: SessionEvent) -> None:
         await self._events.put(event)
+
+
+# Words per `conversation.item.input_audio_transcription.delta` when the provider gives only
+# the final text: clients that render deltas see it arrive, as they would from OpenAI.
+DELTA_WORDS = 4
+
+
+def transcript_deltas(text: str) -> list[str]:
+    """The transcript in pieces of a few words that join back to exactly `text`."""
+    words = text.split(" ")
+    pieces = [" ".join(words[i : i + DELTA_WORDS]) for i in range(0, len(words), DELTA_WORDS)]
+    return [piece if i == 0 else " " + piece for i, piece in enumerate(pieces) if text]
+
+
+def _record_quality(
+    timeline: TurnTimeline, quality: asyncio.Future[dict[str, float]], confidence: object
+) -> None:
+    """Fill the turn's audio quality in when its thread is done (long before the turn's
+    metrics are reported, at the end of its answer); the answer does not wait for it."""
+    if isinstance(confidence, int | float):
+        timeline.audio_quality["stt_confidence"] = float(confidence)
+
+    def filled(done: asyncio.Future[dict[str, float]]) -> None:
+        if done.cancelled():
+            return
+        if done.exception() is not None:
+            logger.warning("audio quality measurement failed", exc_info=done.exception())
+            return
+        timeline.audio_quality.update(done.result())
+
+    quality.add_done_callback(filled)
 
 
 def _entry_from_item(item: Item) -> items.Entry:

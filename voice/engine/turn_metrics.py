@@ -65,6 +65,8 @@ class TurnTimeline:
     speculative: bool = False
     llm_route: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    # The user's audio in this turn (voice.engine.audio_quality), once measured.
+    audio_quality: dict[str, float] = field(default_factory=dict)
 
     def mark_once(self, name: str, at_s: float) -> None:
         if getattr(self, name) is None:
@@ -77,6 +79,9 @@ class TurnTimeline:
         input_tokens: int,
         output_tokens: int,
         audio_out_s: float,
+        status: str = "completed",
+        failed_stage: str | None = None,
+        error_code: str | None = None,
     ) -> TurnMetrics:
         # A speculative transcript is often ready before speech_stopped: it cost no waiting.
         stt_ms = _elapsed_ms(self.speech_stopped_at, self.transcript_at)
@@ -96,6 +101,10 @@ class TurnTimeline:
             audio_out_s=round(audio_out_s, 3),
             llm_route=self.llm_route,
             speculative=self.speculative,
+            status=status,
+            failed_stage=failed_stage,
+            error_code=error_code,
+            audio_quality=dict(self.audio_quality),
         )
 
 
@@ -119,6 +128,10 @@ def observe(sink: MetricsSink | None, metrics: TurnMetrics, labels: Mapping[str,
         value = getattr(metrics, name)
         if value is not None:
             sink.observe(name, float(value), labels)
+    # Every turn, whatever stage it failed at: the error and success rates count these.
+    sink.observe("turn", 1.0, {**labels, "failed_stage": metrics.failed_stage or ""})
+    for name, value in metrics.audio_quality.items():
+        sink.observe(f"audio_{name}", float(value), labels)
     sink.observe("audio_in_s", metrics.audio_in_s, labels)
     sink.observe("audio_out_s", metrics.audio_out_s, labels)
     sink.observe("output_tokens", float(metrics.output_tokens), labels)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voice.engine.audio.decoder import InputAudioDecoder
+from voice.engine.audio_quality import ArrivalQuality, ArrivalStats, InputQuality, input_quality
 from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.events import new_id
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Audio = npt.NDArray[np.int16]
-SignalKind = Literal["speech_started", "silence_started", "speech_resumed", "speech_stopped"]
+SignalKind = Literal[
+    "speech_started", "silence_started", "speech_resumed", "speech_stopped", "idle_timeout"
+]
 
 # Audio waiting for the turn detector; more means the session is stuck (events unread).
 MAX_BACKLOG_S = 30
@@ -116,6 +119,29 @@ class Turn:
     speculation: Speculation | None = None
     # When the server received the last sample of speech (see turn_metrics.ArrivalClock).
     speech_end_at: float | None = None
+    # Where the words are in `audio` (the VAD's segmentation; all of it for a manual commit).
+    speech_samples: tuple[int, int] = (0, 0)
+    arrival: ArrivalQuality | None = None
+
+    def measure_quality(self) -> dict[str, float]:
+        """The audio quality of this turn (CPU work: run it in a worker thread)."""
+        quality: dict[str, float] = {}
+        if self.audio is not None:
+            start, end = self.speech_samples
+            measured: InputQuality | None = input_quality(
+                self.audio, speech_start=start, speech_end=end
+            )
+            if measured is not None:
+                quality["level_dbfs"] = measured.level_dbfs
+                quality["clipping_ratio"] = measured.clipping_ratio
+                if measured.noise_floor_dbfs is not None:
+                    quality["noise_floor_dbfs"] = measured.noise_floor_dbfs
+                if measured.snr_db is not None:
+                    quality["snr_db"] = measured.snr_db
+        if self.arrival is not None:
+            quality["arrival_jitter_ms"] = self.arrival.jitter_ms
+            quality["arrival_gaps"] = float(self.arrival.gaps)
+        return quality
 
     def speculate(self, tasks: TaskSet, audio: Audio) -> Speculation:
         """Start transcribing `audio` (the turn so far) in the background."""
@@ -180,10 +206,22 @@ class TurnSignal:
 class UserTurns:
     """Input audio in, turn signals out; the manual buffer when turn detection is off."""
 
-    def __init__(self, config: AgentConfig, clock: Clock, stt: Transcriber) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        clock: Clock,
+        stt: Transcriber,
+        *,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._clock = clock
         self._stt = stt
+        # Whether the agent is answering: no idle timeout runs meanwhile.
+        self._busy = busy
         self._arrivals = ArrivalClock()
+        self._arrival_stats = ArrivalStats()
+        # Audio position (ms) where the current quiet began, for `idle_timeout_ms`.
+        self._quiet_since_ms = 0
         self._backlog: deque[Audio] = deque()
         self._backlog_samples = 0
         self._audio_waiting = asyncio.Event()
@@ -220,7 +258,9 @@ class UserTurns:
         audio = self._decoder.decode(data)
         if len(audio) == 0:
             return
-        self._arrivals.audio_arrived(len(audio), self._clock.monotonic())
+        now = self._clock.monotonic()
+        self._arrivals.audio_arrived(len(audio), now)
+        self._arrival_stats.chunk_arrived(len(audio), now)
         if self._backlog_samples > MAX_BACKLOG_S * PIPELINE_RATE_HZ:
             raise InvalidRequestError(
                 "input audio is not being consumed (are the session's events being read?)",
@@ -252,7 +292,36 @@ class UserTurns:
             signal = self._signal(event)
             if signal is not None:
                 signals.append(signal)
+        timeout = self._idle_timeout()
+        if timeout is not None:
+            signals.append(timeout)
         return signals
+
+    def _position_ms(self) -> int:
+        return self._detector.processed_ms + self._detector_offset_ms
+
+    def _idle_timeout(self) -> TurnSignal | None:
+        """GA's `idle_timeout_ms`: no speech for that long after the last answer (or the last
+        turn) makes the quiet audio a turn of its own, `audio_start_ms`..`audio_end_ms`."""
+        detection_config = self._config.turn_detection
+        position_ms = self._position_ms()
+        if (
+            detection_config is None
+            or detection_config.idle_timeout_ms is None
+            or self._turn is not None
+            or self._detector.in_speech
+            or self._busy()
+        ):
+            self._quiet_since_ms = position_ms
+            return None
+        if position_ms - self._quiet_since_ms < detection_config.idle_timeout_ms:
+            return None
+        turn = self._new_turn(audio_start_ms=self._quiet_since_ms)
+        turn.audio_end_ms = position_ms
+        turn.audio = np.zeros(0, dtype=np.int16)
+        turn.timeline.user_item_id = turn.item_id
+        self._quiet_since_ms = position_ms
+        return TurnSignal("idle_timeout", turn)
 
     def _signal(self, event: detection.TurnEvent) -> TurnSignal | None:
         if isinstance(event, detection.SpeechStarted):
@@ -290,8 +359,18 @@ class UserTurns:
             manual=manual,
         )
 
-    def _stop(self, turn: Turn, audio: Audio, audio_end_ms: int) -> None:
+    def _stop(
+        self,
+        turn: Turn,
+        audio: Audio,
+        audio_end_ms: int,
+        *,
+        speech_samples: tuple[int, int] | None = None,
+    ) -> None:
         turn.audio = audio
+        turn.speech_samples = speech_samples or self._speech_within(turn, audio, audio_end_ms)
+        turn.arrival = self._arrival_stats.take()
+        self._quiet_since_ms = audio_end_ms
         turn.timeline.user_item_id = turn.item_id
         turn.audio_end_ms = audio_end_ms
         turn.speech_stopped_at_s = self._clock.monotonic()
@@ -312,8 +391,21 @@ class UserTurns:
             return None
         turn.audio_start_ms = max(0, self._arrivals.total_ms - round(_duration_s(audio) * 1000))
         turn.speech_end_at = self._clock.monotonic()
-        self._stop(turn, audio, self._arrivals.total_ms)
+        # A manual commit carries no segmentation: the whole buffer counts as speech.
+        self._stop(turn, audio, self._arrivals.total_ms, speech_samples=(0, len(audio)))
         return turn
+
+    def _speech_within(self, turn: Turn, audio: Audio, audio_end_ms: int) -> tuple[int, int]:
+        """Where the VAD heard words in a detected turn's audio: after the prefix padding and
+        before the end-of-turn silence (both unvoiced by the VAD's own decision)."""
+        detection_config = self._config.turn_detection
+        if detection_config is None:
+            return (0, len(audio))
+        utterance_start_ms = audio_end_ms - round(_duration_s(audio) * 1000)
+        start = (turn.audio_start_ms - utterance_start_ms) * PIPELINE_RATE_HZ // 1000
+        end = len(audio) - detection_config.silence_duration_ms * PIPELINE_RATE_HZ // 1000
+        start = min(max(start, 0), len(audio))
+        return (start, max(start, end))
 
     def clear(self) -> None:
         self._backlog.clear()

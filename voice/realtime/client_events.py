@@ -28,7 +28,7 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 # .tool_call_id are 64 characters); OpenAI documents no limit, so this is AURA's.
 MAX_ITEM_ID_CHARS = 64
 # AURA's own client events (documented extensions).
-EXTENSION_TYPES = {"aura.playback.position"}
+EXTENSION_TYPES = {"aura.playback.position", "aura.feedback"}
 # A text frame is UTF-8, so a lone surrogate can only arrive as a JSON escape (\ud800).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 

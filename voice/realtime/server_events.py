@@ -143,8 +143,19 @@ _STANDARD: dict[type, Callable[[Any], Json]] = {
         "previous_item_id": e.previous_item_id,
     },
     ev.InputCleared: lambda e: {"type": "input_audio_buffer.cleared"},
+    ev.InputTimeout: lambda e: {
+        "type": "input_audio_buffer.timeout_triggered",
+        "item_id": e.item_id,
+        "audio_start_ms": e.audio_start_ms,
+        "audio_end_ms": e.audio_end_ms,
+    },
     ev.ItemAdded: lambda e: {
         "type": "conversation.item.added",
+        "item": item_json(e.item),
+        "previous_item_id": e.previous_item_id,
+    },
+    ev.ItemDone: lambda e: {
+        "type": "conversation.item.done",
         "item": item_json(e.item),
         "previous_item_id": e.previous_item_id,
     },
@@ -277,6 +288,10 @@ _EXTENSIONS: dict[type, Callable[[Any], Json]] = {
         "audio_out_s": e.audio_out_s,
         "llm_route": e.llm_route,
         "speculative": e.speculative,
+        "status": e.status,
+        "failed_stage": e.failed_stage,
+        "error_code": e.error_code,
+        "audio_quality": dict(e.audio_quality),
     },
     ev.ConversationEnded: lambda e: {"type": "aura.conversation.ended", "reason": e.reason},
     # The widget needs the heard position to cut its transcript on barge-in.

@@ -53,6 +53,13 @@ from voice.realtime.limits import (
     slot_caps,
 )
 from voice.realtime.persistence import ConversationStore
+from voice.realtime.quality_signals import (
+    CeleryAudioSampler,
+    CloseRecordingSocket,
+    SessionSignals,
+    record_feedback,
+    record_outcome,
+)
 from voice.realtime.resume import (
     Snapshot,
     resume_keep_alive,
@@ -131,7 +138,9 @@ class RealtimeTransport:
     ) -> None:
         self.credentials = credentials
         self.client_address = client_address
-        self.socket = socket
+        # Quality signals (quality_signals.py): the close code tells how a session ended.
+        self.socket = CloseRecordingSocket(socket)
+        self.signals = SessionSignals()
         self.options = options
         self.build_session = build_session
         self.schema_name = credentials.tenant.schema_name
@@ -197,6 +206,9 @@ class RealtimeTransport:
             metrics=PrometheusMetricsSink(),
             tool_executor=self._webhook_executor,
             response_gate=self,
+            audio_sampler=CeleryAudioSampler(
+                schema_name=self.schema_name, conversation_id=conversation_id
+            ),
         )
         ACTIVE_SESSIONS.inc()  # paired with the decrement in close(), which clears `session`
         await self.session.__aenter__()
@@ -253,6 +265,13 @@ class RealtimeTransport:
         if self.store is not None:
             store, self.store = self.store, None
             await store.close()
+            await record_outcome(
+                self.signals,
+                schema_name=self.schema_name,
+                conversation_id=store.conversation_id,
+                close_code=self.socket.close_code,
+                lost=self._lost,
+            )
             if self._ended:
                 await in_schema(
                     self.schema_name, conversation_end, conversation_id=store.conversation_id
@@ -362,6 +381,20 @@ class RealtimeTransport:
                 "aura.playback.position needs item_id and played_ms", code="invalid_event"
             )
         self._live().playback_position(item_id, float(played_ms))
+        self.signals.playback_reported(payload)
+
+    async def _feedback(self, payload: dict[str, Any]) -> None:
+        if self.store is None:
+            raise InvalidRequestError("the session is not open", code="session_closed")
+        recorded = await record_feedback(
+            self.signals,
+            payload,
+            session=self._live(),
+            schema_name=self.schema_name,
+            conversation_id=self.store.conversation_id,
+        )
+        if self.options.extensions:
+            await self._send(recorded)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -411,6 +444,7 @@ class RealtimeTransport:
         counts = SessionEventMetrics(PrometheusMetricsSink())
         async for event in session.events(merge_audio_up_to_ms=MERGE_AUDIO_UP_TO_MS):
             counts.observe(event)
+            self.signals.observe(event)
             if isinstance(event, ev.AudioDelta) and self.options.binary_audio:
                 await self.socket.send_bytes(event.audio)
             else:
@@ -648,6 +682,7 @@ _HANDLERS: dict[str, Handler] = {
     "response.create": RealtimeTransport._response_create,
     "response.cancel": RealtimeTransport._response_cancel,
     "aura.playback.position": RealtimeTransport._playback_position,
+    "aura.feedback": RealtimeTransport._feedback,
 }
 
 

@@ -43,7 +43,6 @@ def test_an_agent_with_every_setting_is_stored_as_given(org_alpha, alpha):
         "webhook_tools": [tool["name"]],
         "max_output_tokens": 300,
         "memory_enabled": False,
-        "audio_retention": True,
     }
     response = alpha.post("/api/v1/agents", body)
     assert response.status_code == 201, response.content
@@ -54,13 +53,20 @@ def test_an_agent_with_every_setting_is_stored_as_given(org_alpha, alpha):
         assert agent.turn_detection == {"type": "server_vad", "silence_duration_ms": 700}
         assert [t.name for t in agent.webhook_tools.all()] == ["lookup_order"]
         assert agent.memory_enabled is False
-        assert agent.audio_retention is True
         assert agent.is_default is False
     assert alpha.get(f"/api/v1/agents/{created['id']}").json() == created
 
 
-def test_audio_retention_is_off_by_default(alpha):
-    assert alpha.post("/api/v1/agents", {"name": "Plain"}).json()["audio_retention"] is False
+def test_no_agent_can_ask_for_its_audio_to_be_kept(org_alpha, alpha):
+    """AURA stores no audio: the setting is gone, and asking for it is an error, not a no-op."""
+    response = alpha.post("/api/v1/agents", {"name": "Keeper", "audio_retention": True})
+    assert response.status_code == 400
+    assert "audio_retention" in response.json()["errors"]
+    with schema_context(org_alpha.schema_name):
+        assert not Agent.objects.filter(name="Keeper").exists()
+    plain = alpha.post("/api/v1/agents", {"name": "Plain", "audio_retention": False})
+    assert plain.status_code == 201
+    assert "audio_retention" not in plain.json()
 
 
 def test_changing_an_agent_checks_it_again(org_alpha, alpha):

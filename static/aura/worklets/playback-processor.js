@@ -46,6 +46,8 @@ class AuraPlaybackProcessor extends AudioWorkletProcessor {
     this.totalPlayedSamples = 0;
     this.totalPlayedAfterFlush = 0;
     this.underruns = 0;
+    // Samples of silence played while an item's audio was due but had not arrived.
+    this.lateSamples = 0;
     this.port.onmessage = (event) => this.receive(event.data);
   }
 
@@ -125,6 +127,9 @@ class AuraPlaybackProcessor extends AudioWorkletProcessor {
     const channel = output[0];
     const frames = channel.length;
     let written = 0;
+    if (!this.playing && this.current && !this.current.complete && !this.current.flushed) {
+      this.lateSamples += frames;
+    }
     if (!this.playing && this.canStart()) {
       this.playing = true;
       this.report("started");
@@ -182,6 +187,7 @@ class AuraPlaybackProcessor extends AudioWorkletProcessor {
       totalPlayedSamples: this.totalPlayedSamples,
       bufferedMs: (this.bufferedSamples * 1000) / sampleRate,
       underruns: this.underruns,
+      lateMs: (this.lateSamples * 1000) / sampleRate,
     });
   }
 }

@@ -26,6 +26,9 @@ import jiwer
 import numpy as np
 import pytest
 import soundfile
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+from django_tenants.utils import schema_context
 from playwright.async_api import async_playwright
 
 from conftest import TEST_AUDIO
@@ -54,6 +57,7 @@ INTERRUPTION = "english.wav"  # "One, two, three."
 # utterance starts after one of these pauses.
 PAUSES_MS = (3200, 1400, 2100, 2800, 3600, 4500, 5400)
 MAX_WORD_ERROR_RATE = 0.25
+ADMIN_PASSWORD = "a long enough password 42"
 CHROMIUM_FLAGS = (
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -171,7 +175,7 @@ async def demo_page_url(widget_server: DaphneProcess, org_alpha: Any) -> str:
 
 
 async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
-    chromium_executable: Path, demo_page_url: str, tmp_path: Path
+    chromium_executable: Path, demo_page_url: str, tmp_path: Path, org_alpha: Any
 ) -> None:
     assert TEST_AUDIO.is_dir(), f"the recordings should be at {TEST_AUDIO}"
 
@@ -206,6 +210,11 @@ async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(
                     widget_stats.write_text(json.dumps(await stats(page), indent=1))
                 print(f"\nwidget screenshot: {screenshot}\nwidget stats: {widget_stats}")  # noqa: T201
             await context.close()
+    await assert_ratings_stored(org_alpha)
+    dashboard = await screenshot_the_dashboard(
+        chromium_executable, demo_page_url, org_alpha, tmp_path
+    )
+    print(f"\ndashboard screenshot: {dashboard}")  # noqa: T201
     # Browsers ask for /favicon.ico by themselves; every other request must succeed.
     failed = [line for line in failed if not line.endswith("/favicon.ico")]
     assert not failed, failed
@@ -300,11 +309,125 @@ async def run_conversation(page: Any, url: str, output_dir: Path) -> None:
         lambda s: s["session"]["audioFramesSent"] > sent + 10,
         timeout_s=10,
     )
+    await type_a_question_and_rate_the_answer(page)
+
+    # Ending asks how it went: thumbs and a comment, from the keyboard, then the socket closes.
     await page.get_by_role("button", name="End conversation").press("Enter")
+    good = page.get_by_role("button", name="Good conversation")
+    await good.press("Enter")  # focused when the question appears
+    assert await good.get_attribute("aria-pressed") == "true"
+    comment = page.get_by_role("textbox", name="Comment (optional)")
+    await comment.fill("Clear answers.")
+    await comment.press("Enter")
     ended = await wait_for(
         page, "the end", lambda s: s["session"]["status"] == "closed", timeout_s=10
     )
     assert ended["state"] == "ended"
+    assert {"itemId": None, "rating": "up"} in ended["feedbackSent"]
+
+
+async def type_a_question_and_rate_the_answer(page: Any) -> None:
+    """The text box beside the microphone: typed, sent with Enter, answered (spoken and shown);
+    then the answer's own thumbs, unobtrusive until used."""
+    question = "What is the capital of France?"
+    box = page.get_by_role("textbox", name="Type a message")
+    await box.focus()
+    await page.keyboard.type(question)
+    await page.keyboard.press("Enter")
+    assert await box.input_value() == ""
+
+    def answer_to_typed(current: dict[str, Any]) -> dict[str, Any] | None:
+        entries = current["transcript"]
+        typed = [i for i, e in enumerate(entries) if e["role"] == "user" and e["text"] == question]
+        if not typed:
+            return None
+        after = entries[typed[0] + 1 :]
+        return next((e for e in after if e["role"] == "assistant" and words(e["full"])), None)
+
+    current = await wait_for(
+        page, "an answer to the typed question", lambda s: answer_to_typed(s), timeout_s=90
+    )
+    answer = answer_to_typed(current)
+    assert answer is not None
+    thumb = page.locator(f'.message[data-item-id="{answer["itemId"]}"] .thumb[data-rating="up"]')
+    await wait_for_visible(thumb)
+    await thumb.focus()
+    await page.keyboard.press("Enter")
+    assert await thumb.get_attribute("aria-pressed") == "true"
+    await wait_for(
+        page, "the rating to be stored", lambda s: s["feedbackRecorded"] >= 1, timeout_s=10
+    )
+
+
+async def wait_for_visible(locator: Any) -> None:
+    # The thumbs appear when the answer's output item is done (it may still be speaking).
+    await locator.wait_for(state="attached", timeout=90_000)
+
+
+async def assert_ratings_stored(organization: Any) -> None:
+    """What the visitor rated is stored with their conversation, and it has an outcome."""
+    from conversations.models import Conversation, Feedback
+
+    def read() -> tuple[list[tuple[str, str, bool]], list[str]]:
+        with schema_context(organization.schema_name):
+            ratings = [
+                (f.rating, f.comment, bool(f.item_id)) for f in Feedback.objects.order_by("item_id")
+            ]
+            outcomes = list(Conversation.objects.values_list("outcome", flat=True))
+            return ratings, outcomes
+
+    deadline = time.monotonic() + 20
+    ratings, outcomes = await sync_to_async(read)()
+    while not all(outcomes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        ratings, outcomes = await sync_to_async(read)()
+    assert ("up", "Clear answers.", False) in ratings
+    assert any(rated_answer for _, _, rated_answer in ratings)
+    assert outcomes
+    assert all(outcome in ("completed", "abandoned") for outcome in outcomes), outcomes
+
+
+async def screenshot_the_dashboard(
+    chromium_executable: Path, demo_page_url: str, organization: Any, tmp_path: Path
+) -> Path:
+    """The organization's admin signs in and opens the dashboard: success rate, satisfaction
+    and audio quality of today, rolled up from the conversation that just happened."""
+    from django.contrib.auth.models import User
+
+    from monitoring.services import usage_roll_up
+
+    def prepare() -> None:
+        with schema_context(organization.schema_name):
+            User.objects.create_superuser("owner", "owner@example.com", ADMIN_PASSWORD)
+            usage_roll_up(period="day", period_start=timezone.now())
+
+    await sync_to_async(prepare)()
+    path = tmp_path / "dashboard.png"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium_executable), headless=True, args=list(CHROMIUM_FLAGS)
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1800})
+            await page.goto(demo_page_url + "admin/login/")
+            await page.fill("input[name=username]", "owner")
+            await page.fill("input[name=password]", ADMIN_PASSWORD)
+            await page.click("input[type=submit]")
+            await page.goto(demo_page_url + "admin/conversations/activityrollup/")
+            content = await page.content()
+            for shown in (
+                "Conversation success rate and satisfaction",
+                "Audio quality (DNSMOS overall",
+                "Success",
+                "Satisfaction",
+            ):
+                assert shown in content, shown
+            await page.screenshot(path=path, full_page=True)
+            today = await page.locator(".aura-dashboard tbody tr").first.inner_text()
+            assert "100 % of 2" in today, today  # the conversation and an answer, thumbs up
+        finally:
+            await browser.close()
+    return path
 
 
 async def assert_served_for_embedding(script_url: str) -> None:

@@ -94,6 +94,22 @@ async def test_a_spoken_turn_is_heard_transcribed_and_answered_in_voice(daphne_s
         "transcript"
     ]
     assert words(transcript) in ("one two three", "1 2 3", "one two three "), transcript
+    # GA's order: the transcript streams as deltas, then completes, then the item is final.
+    user_item = of_type(received, "input_audio_buffer.committed")[0]["item_id"]
+    deltas = [
+        e
+        for e in of_type(received, "conversation.item.input_audio_transcription.delta")
+        if e["item_id"] == user_item
+    ]
+    assert "".join(e["delta"] for e in deltas) == transcript
+    completed_at = types.index("conversation.item.input_audio_transcription.completed")
+    assert all(received.index(e) < completed_at for e in deltas)
+    item_done = [
+        e for e in of_type(received, "conversation.item.done") if e["item"]["id"] == user_item
+    ]
+    assert item_done
+    assert received.index(item_done[0]) > completed_at
+    assert item_done[0]["item"]["content"][0]["transcript"] == transcript
     audio = b"".join(
         base64.b64decode(e["delta"]) for e in of_type(received, "response.output_audio.delta")
     )
@@ -102,6 +118,40 @@ async def test_a_spoken_turn_is_heard_transcribed_and_answered_in_voice(daphne_s
     done = received[-1]["response"]
     assert done["status"] == "completed"
     assert done["usage"]["output_tokens"] > 0
+    answer = done["output"][0]["id"]
+    answer_done = [
+        e for e in of_type(received, "conversation.item.done") if e["item"]["id"] == answer
+    ]
+    assert answer_done, "the answer's conversation.item.done is missing"
+    assert types.index("response.output_item.done") < received.index(answer_done[0])
+
+
+async def test_an_idle_timeout_turns_silence_into_a_turn_the_agent_answers(
+    daphne_server, org_alpha, simulator
+):
+    """`idle_timeout_ms`: no speech for that long makes the quiet a turn (GA's
+    input_audio_buffer.timeout_triggered, then committed) and the agent speaks up."""
+    await configure_agent(
+        org_alpha,
+        llm_routes=simulator_route(simulator, "nudge"),
+        turn_detection={"type": "server_vad", "idle_timeout_ms": 1500},
+    )
+    await simulator.configure(reply="Are you still there?")
+    client = sdk_client(daphne_server, await issue_key(org_alpha))
+    async with client.realtime.connect(model="aura-local") as connection:
+        await events_until(connection, "session.created")
+        silence = base64.b64encode(bytes(4800)).decode()  # 100 ms at 24 kHz
+        for _ in range(25):
+            await connection.input_audio_buffer.append(audio=silence)
+        received = await events_until(connection, "response.done", timeout_s=60)
+    types = [event["type"] for event in received]
+    timeout = of_type(received, "input_audio_buffer.timeout_triggered")[0]
+    assert timeout["audio_end_ms"] - timeout["audio_start_ms"] >= 1500
+    assert types.index("input_audio_buffer.timeout_triggered") < types.index(
+        "input_audio_buffer.committed"
+    )
+    assert of_type(received, "input_audio_buffer.committed")[0]["item_id"] == timeout["item_id"]
+    assert received[-1]["response"]["status"] == "completed"
 
 
 async def test_response_cancel_and_item_truncate_behave_as_openai_documents(
