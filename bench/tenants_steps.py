@@ -190,7 +190,14 @@ def catalog() -> dict[str, Any]:
     return {"pg_class_rows": int(relations), "database_mb": round(int(size) / 2**20, 1)}
 
 
+def schemas() -> list[str]:
+    from tenants.sweeps import active_schema_names
+
+    return sorted(active_schema_names())
+
+
 STEPS: dict[str, Callable[..., Any]] = {
+    "schemas": schemas,
     "staff-key": staff_key,
     "keys": keys,
     "connections": connections,
