@@ -27,6 +27,13 @@ SEARCH_HELP = (
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
     message_count = serializers.IntegerField(read_only=True)
+    # Empty while the conversation is still going: the schema must say so.
+    outcome = serializers.ChoiceField(
+        choices=Conversation.Outcome.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="How the conversation ended; empty while it is active.",
+    )
 
     class Meta:
         model = Conversation
