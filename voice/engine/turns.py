@@ -23,7 +23,7 @@ from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.events import new_id
 from voice.engine.ports import Clock
-from voice.engine.stt.base import Transcript
+from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints
 from voice.engine.task_set import TaskSet
 from voice.engine.turn_metrics import ArrivalClock, TurnTimeline
 from voice.engine.vad import turn_detector as detection
@@ -47,7 +47,11 @@ class Transcriber(Protocol):
     def runs_locally(self) -> bool: ...
 
     async def transcribe(
-        self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
+        self,
+        audio_16k: npt.NDArray[np.int16],
+        *,
+        language: str | None = None,
+        hints: TranscriptionHints = NO_HINTS,
     ) -> Transcript: ...
 
 
@@ -106,6 +110,7 @@ class Turn:
     stt: Transcriber
     language: str
     clock: Clock
+    hints: TranscriptionHints = NO_HINTS
     item_id: str = field(default_factory=lambda: new_id("item"))
     audio_start_ms: int = 0
     audio_end_ms: int = 0
@@ -129,7 +134,7 @@ class Turn:
 
     async def _guess(self, audio: Audio, timeline: TurnTimeline) -> Transcript | None:
         try:
-            transcript = await self.stt.transcribe(audio, language=self.language)
+            transcript = await self.stt.transcribe(audio, language=self.language, hints=self.hints)
         except AuraError as error:
             # The confirmed turn transcribes again and reports the failure properly.
             logger.warning("speculative transcription failed: %s", error.message)
@@ -166,7 +171,7 @@ class Turn:
                 return transcript
         self.abandon_speculation()
         assert self.audio is not None
-        transcript = await self.stt.transcribe(self.audio, language=self.language)
+        transcript = await self.stt.transcribe(self.audio, language=self.language, hints=self.hints)
         self.timeline.transcript_at = self.clock.monotonic()
         return transcript
 
@@ -286,6 +291,9 @@ class UserTurns:
             stt=self._stt,
             language=self._config.language,
             clock=self._clock,
+            hints=TranscriptionHints(
+                terms=self._config.vocabulary, prompt=self._config.transcription_prompt
+            ),
             audio_start_ms=audio_start_ms,
             manual=manual,
         )
