@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voice.engine import conversation as items
+from voice.engine.audio.echo import PlayedAudio
 from voice.engine.audio.encoder import OutputAudioEncoder
 from voice.engine.config import AudioFormat
 from voice.engine.conversation import Conversation, Entry
@@ -68,6 +69,8 @@ class MessageOutput:
         self.playback = PlaybackClock(settings.clock, lead_ms=settings.playback_lead_ms)
         self.encoder: OutputAudioEncoder | None = None
         self.frame_ms = settings.frame_ms
+        # The echo guard's reference: what the client's speaker plays for this item.
+        self.played = PlayedAudio()
 
     @property
     def in_progress(self) -> bool:
@@ -143,6 +146,7 @@ class ResponseOutput:
             message.encoder = OutputAudioEncoder(
                 self._settings.output_format, source_rate_hz=rate_hz, frame_ms=message.frame_ms
             )
+        message.played.append(pcm, rate_hz)
         for frame in message.encoder.encode(pcm):
             await self._send_frame(message, frame)
 

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from voice.engine import conversation as items
 from voice.engine import router
+from voice.engine.audio.echo import EchoReference
 from voice.engine.audio.wire import wire_duration_ms
 from voice.engine.config import AgentConfig
 from voice.engine.context import build_request
@@ -55,7 +56,7 @@ from voice.engine.response import (
     StreamingModel,
     Synthesizer,
 )
-from voice.engine.response_output import OutputSettings, truncate_to_heard
+from voice.engine.response_output import MessageOutput, OutputSettings, truncate_to_heard
 from voice.engine.router import LLMRouter, STTRouter, TTSRouter
 from voice.engine.task_set import TaskSet
 from voice.engine.tools import ToolRegistry
@@ -122,7 +123,9 @@ class VoiceSession:
         self._playback_lead_ms = playback_lead_ms
         self._events = EventQueue(max_events)
         self._tasks = TaskSet("voice-session")
-        self._turns = UserTurns(config, self._clock, self._stt)
+        # What the client's speaker plays, for the input's echo guard.
+        self._echo_reference = EchoReference()
+        self._turns = UserTurns(config, self._clock, self._stt, self._echo_reference)
         self._responder = Responder(
             ResponderPorts(
                 conversation=self.conversation,
@@ -420,9 +423,13 @@ class VoiceSession:
                 conversation=self.conversation,
                 events=self._events,
                 clock=self._clock,
-                on_message=self._responder.remember_message,
+                on_message=self._message_started,
             ),
         )
+
+    def _message_started(self, message: MessageOutput) -> None:
+        self._responder.remember_message(message)
+        self._echo_reference.playing(message.played, message.playback.heard_ms)
 
     # --- helpers --------------------------------------------------------------------------
 

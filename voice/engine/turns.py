@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from voice.engine.audio.decoder import InputAudioDecoder
+from voice.engine.audio.echo import EchoReference
+from voice.engine.audio.front_end import InputFrontEnd
 from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.events import new_id
@@ -185,7 +187,13 @@ class TurnSignal:
 class UserTurns:
     """Input audio in, turn signals out; the manual buffer when turn detection is off."""
 
-    def __init__(self, config: AgentConfig, clock: Clock, stt: Transcriber) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        clock: Clock,
+        stt: Transcriber,
+        echo_reference: EchoReference | None = None,
+    ) -> None:
         self._clock = clock
         self._stt = stt
         self._arrivals = ArrivalClock()
@@ -196,6 +204,7 @@ class UserTurns:
         self._last_speculation: Speculation | None = None
         self._config = config
         self._decoder = InputAudioDecoder(config.input_format)
+        self._front_end = InputFrontEnd(config, echo_reference)
         # With turn detection off the detector only buffers, bounded, until `commit`.
         self._detector = detection.TurnDetector(config.turn_detection)
         self._detector_offset_ms = 0
@@ -211,6 +220,7 @@ class UserTurns:
         self._stt = stt
         if previous.input_format != config.input_format:
             self._decoder = InputAudioDecoder(config.input_format)
+        self._front_end = self._front_end.reconfigured(config)
         if previous.turn_detection != config.turn_detection:
             self._detector = detection.TurnDetector(config.turn_detection)
             # A new detector counts from zero (from the audio it has not seen yet); session
@@ -222,7 +232,10 @@ class UserTurns:
             self._turn = None
 
     def append(self, data: bytes) -> None:
-        audio = self._decoder.decode(data)
+        decoded = self._decoder.decode(data)
+        if len(decoded) == 0:
+            return
+        audio = self._front_end.process(decoded)
         if len(audio) == 0:
             return
         self._arrivals.audio_arrived(len(audio), self._clock.monotonic())
@@ -310,7 +323,13 @@ class UserTurns:
 
     def commit(self) -> Turn | None:
         """Make the buffered audio a turn (`input_audio_buffer.commit`); None if there is none."""
-        # Audio still in the backlog belongs to the buffer being committed.
+        # Audio still in the backlog (or short of a front-end hop) belongs to the buffer
+        # being committed.
+        rest = self._front_end.flush()
+        if len(rest):
+            self._arrivals.audio_arrived(len(rest), self._clock.monotonic())
+            self._backlog.append(rest)
+            self._backlog_samples += len(rest)
         for signal in self._drain_backlog():
             logger.debug("turn signal %s superseded by a manual commit", signal.kind)
         manual = self._config.turn_detection is None
