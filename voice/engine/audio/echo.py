@@ -25,8 +25,9 @@ whatever the room does to the sound and whatever jitter the network adds to the 
    Before the path is known, the expected echo is the loudest reference of the last 450 ms at
    its own level: a person must speak louder than the assistant's audio to barge in then.
 
-Cost: two 512-point FFTs per 10 ms, plus a lag search every 250 ms while audio plays; ~0.1 ms
-per 10 ms frame on average (bench/noise.py measures it), nothing while the assistant is silent.
+Cost, on the event loop: two 512-point FFTs per 10 ms hop while an answer plays or echoes
+(~80 us per hop, bench/noise.py), plus one vectorised lag search every 250 ms (~1 ms on an
+idle core); ~2 us per hop while the assistant is silent.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from voice.engine.audio.resample import resample
 from voice.engine.config import PIPELINE_RATE_HZ
@@ -53,6 +55,7 @@ BAND_EDGES_HZ = np.geomspace(200, 4_000, 17)
 MIN_LAG_HOPS = -4
 MAX_LAG_HOPS = 40
 HISTORY_HOPS = 200
+_LAGS = np.arange(MIN_LAG_HOPS, MAX_LAG_HOPS + 1)
 SEARCH_EVERY_HOPS = 25
 # Reverberation: the echo of a sound lasts after it; the loudest of these hops is expected.
 REVERB_HOPS = 8
@@ -266,41 +269,48 @@ class EchoGuard:
         return unknown_path
 
     def _search_echo_path(self) -> None:
-        """Find the lag at which the microphone follows the reference, and the path's gain."""
+        """Find the lag at which the microphone follows the reference, and the path's gain.
+
+        All lags at once (one array of lag x hop x band), so a search costs ~1 ms of numpy
+        rather than a Python loop per lag. The microphone's window ends `-MIN_LAG_HOPS` hops
+        back, so that negative lags find their reference in the history too.
+        """
         if self._active_hops < MIN_ACTIVE_HOPS:
             return
-        mic = self._mic_log[-HISTORY_HOPS:]
-        mic_heard = self._mic_power[-HISTORY_HOPS:].sum(axis=1) >= POWER_FLOOR * mic.shape[1]
-        mic_heard &= ~self._speech[-HISTORY_HOPS:]
-        best_correlation, best_lag = -1.0, 0
-        for lag in range(MIN_LAG_HOPS, MAX_LAG_HOPS + 1):
-            end = len(self._ref_log) - max(lag, 0)
-            ref = self._ref_log[end - HISTORY_HOPS : end]
-            active = self._ref_active[end - HISTORY_HOPS : end] & mic_heard
-            if lag < 0:
-                ref, active, mic_part = ref[-lag:], active[-lag:], mic[:lag]
-            else:
-                mic_part = mic
-            correlation = _correlation(mic_part[active], ref[active])
-            if correlation > best_correlation:
-                best_correlation, best_lag = correlation, lag
-        if best_correlation >= ECHO_FOUND_CORRELATION:
-            self.state, self.lag_hops = "found", max(best_lag, 0)
-            end = len(self._ref_log) - self.lag_hops
-            ref = self._ref_log[end - HISTORY_HOPS : end]
-            active = self._ref_active[end - HISTORY_HOPS : end] & mic_heard
-            self._log_gain = np.median(mic[active] - ref[active], axis=0)
-        elif best_correlation < NO_ECHO_CORRELATION and self._active_hops >= NO_ECHO_AFTER_HOPS:
+        rows, bands = self._mic_log.shape
+        mic_end = rows + MIN_LAG_HOPS
+        mic = self._mic_log[mic_end - HISTORY_HOPS : mic_end]
+        usable = self._mic_power[mic_end - HISTORY_HOPS : mic_end].sum(axis=1) >= (
+            POWER_FLOOR * bands
+        )
+        usable &= ~self._speech[mic_end - HISTORY_HOPS : mic_end]
+        starts = mic_end - HISTORY_HOPS - _LAGS
+        refs = sliding_window_view(self._ref_log, HISTORY_HOPS, axis=0)[starts].transpose(0, 2, 1)
+        active = sliding_window_view(self._ref_active, HISTORY_HOPS)[starts] & usable
+        correlations = _correlations(mic, refs, active)
+        best = int(np.argmax(correlations))
+        if correlations[best] >= ECHO_FOUND_CORRELATION:
+            self.state, self.lag_hops = "found", max(int(_LAGS[best]), 0)
+            pairs = active[best]
+            self._log_gain = np.median(mic[pairs] - refs[best][pairs], axis=0)
+        elif correlations[best] < NO_ECHO_CORRELATION and self._active_hops >= NO_ECHO_AFTER_HOPS:
             self.state = "none"
 
 
-def _correlation(x: Floats, y: Floats) -> float:
-    """Pearson correlation of two hop x band tables, each band's mean removed."""
-    if len(x) < MIN_ACTIVE_HOPS // 2:
-        return 0.0
-    x_centred = x - x.mean(axis=0)
-    y_centred = y - y.mean(axis=0)
-    denominator = np.sqrt((x_centred**2).sum() * (y_centred**2).sum())
-    if denominator == 0:
-        return 0.0
-    return float((x_centred * y_centred).sum() / denominator)
+def _correlations(mic: Floats, refs: Floats, active: npt.NDArray[np.bool_]) -> Floats:
+    """Per lag: Pearson correlation of the microphone's and the reference's log band energies
+    over the hops `active` marks, each band's mean removed (which absorbs the path's gain)."""
+    weights = active[:, :, None].astype(np.float64)
+    counts = weights.sum(axis=1)
+    enough = counts[:, 0] >= MIN_ACTIVE_HOPS // 2
+    counts = np.maximum(counts, 1.0)
+    mic_centred = (
+        mic[None] - (weights * mic[None]).sum(axis=1, keepdims=True) / counts[:, None]
+    ) * weights
+    ref_centred = (refs - (weights * refs).sum(axis=1, keepdims=True) / counts[:, None]) * weights
+    covariance = (mic_centred * ref_centred).sum(axis=(1, 2))
+    spread = np.sqrt((mic_centred**2).sum(axis=(1, 2)) * (ref_centred**2).sum(axis=(1, 2)))
+    correlations: Floats = np.where(
+        enough & (spread > 0), covariance / np.where(spread > 0, spread, 1.0), 0.0
+    )
+    return correlations
