@@ -435,6 +435,7 @@ class Simulator:
                 status=400,
             )
         record.detail["language"] = form.get("language")
+        record.detail["prompt"] = form.get("prompt")
         record.detail["duration_s"] = duration_s
         self._finish(record, "completed")
         text = directives.say if directives.say is not None else self.settings.transcript

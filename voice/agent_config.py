@@ -6,10 +6,11 @@ starts (stored rows predate validation changes, so they are checked again).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from voice.engine.config import AgentConfig, RouteConfig, TurnDetectionConfig
+from voice.engine.config import AgentConfig, NoiseReduction, RouteConfig, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError
 from voice.engine.tools import builtin_specs
 
@@ -146,6 +147,80 @@ def turn_detection_from_json(value: Any) -> TurnDetectionConfig | None:
     )
 
 
+MAX_VOCABULARY_TERMS = 100
+MAX_TERM_CHARS = 64
+MAX_TRANSCRIPTION_PROMPT_CHARS = 1_000
+NOISE_REDUCTION_TYPES: tuple[NoiseReduction, ...] = ("near_field", "far_field")
+LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+
+
+def _printable(text: str) -> bool:
+    return all(character.isprintable() for character in text)
+
+
+def vocabulary_from_json(value: Any) -> tuple[str, ...]:
+    """An agent's terms (product and proper names): a list of short strings, duplicates dropped."""
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise InvalidRequestError("vocabulary must be a list of terms", param="vocabulary")
+    if len(value) > MAX_VOCABULARY_TERMS:
+        raise InvalidRequestError(
+            f"vocabulary may hold at most {MAX_VOCABULARY_TERMS} terms", param="vocabulary"
+        )
+    terms = []
+    for term in value:
+        if (
+            not isinstance(term, str)
+            or not 0 < len(term.strip()) <= MAX_TERM_CHARS
+            or not _printable(term)
+        ):
+            raise InvalidRequestError(
+                f"each vocabulary term must be 1-{MAX_TERM_CHARS} printable characters",
+                param="vocabulary",
+            )
+        terms.append(term.strip())
+    return tuple(dict.fromkeys(terms))
+
+
+def transcription_prompt_from_json(value: Any, *, param: str) -> str:
+    if value is None:
+        return ""
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_TRANSCRIPTION_PROMPT_CHARS
+        or not _printable(value.replace("\n", " "))
+    ):
+        raise InvalidRequestError(
+            f"{param} must be text of at most {MAX_TRANSCRIPTION_PROMPT_CHARS} characters",
+            param=param,
+        )
+    return value.strip()
+
+
+def transcription_language_from_json(value: Any, *, param: str) -> str:
+    if not isinstance(value, str) or not LANGUAGE_CODE.match(value):
+        raise InvalidRequestError(
+            f"{param} must be a language code such as en or en-US", param=param
+        )
+    return value
+
+
+def noise_reduction_from_json(value: Any) -> NoiseReduction | None:
+    """OpenAI's `noise_reduction` object (`{"type": "near_field"}`), or None for off."""
+    param = "session.audio.input.noise_reduction"
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    if set(value if isinstance(value, Mapping) else ()) - {"type"} or kind not in (
+        NOISE_REDUCTION_TYPES
+    ):
+        raise InvalidRequestError(
+            f"{param} must be null or {{type: {' | '.join(NOISE_REDUCTION_TYPES)}}}", param=param
+        )
+    return kind
+
+
 def public_overrides_from_json(value: Any) -> tuple[str, ...]:
     """The session fields an agent lets publishable-key clients change, checked."""
     if (
@@ -171,6 +246,7 @@ def agent_config_from_settings(
     turn_detection: Any,
     max_output_tokens: int | None,
     builtin_tools: Any = (),
+    vocabulary: Any = (),
 ) -> AgentConfig:
     if not isinstance(builtin_tools, Sequence) or isinstance(builtin_tools, str):
         raise InvalidRequestError("builtin_tools must be a list of names", param="builtin_tools")
@@ -184,4 +260,5 @@ def agent_config_from_settings(
         turn_detection=turn_detection_from_json(turn_detection),
         max_output_tokens=max_output_tokens,
         tools=builtin_specs(builtin_tools),
+        vocabulary=vocabulary_from_json(vocabulary),
     )

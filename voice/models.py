@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from voice.agent_config import public_overrides_from_json
+from voice.agent_config import public_overrides_from_json, vocabulary_from_json
 from voice.engine.errors import InvalidRequestError
 
 
@@ -35,6 +35,13 @@ def validate_public_overrides(value: Any) -> None:
         raise ValidationError(error.message) from error
 
 
+def validate_vocabulary(value: Any) -> None:
+    try:
+        vocabulary_from_json(value)
+    except InvalidRequestError as error:
+        raise ValidationError(error.message) from error
+
+
 class Agent(models.Model):
     """One assistant configuration; sessions start from it and may adjust it per session."""
 
@@ -42,6 +49,13 @@ class Agent(models.Model):
     instructions = models.TextField(default="You are a helpful, concise voice assistant.")
     voice = models.CharField(max_length=100, blank=True)
     language = models.CharField(max_length=16, default="en")
+    # Product and proper names the speech-to-text should spell right ("ComfyUI", "Quorvex").
+    vocabulary = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_vocabulary],
+        help_text='A list of terms, for example ["Quorvex", "ComfyUI"].',
+    )
     # Ordered routes for the smart router: [{"provider", "model", "base_url"?, ...}, ...]
     stt_routes = models.JSONField(default=default_stt_routes)
     llm_routes = models.JSONField(default=default_llm_routes)

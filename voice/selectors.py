@@ -154,4 +154,5 @@ def _settings_config(agent: Agent) -> AgentConfig:
         turn_detection=agent.turn_detection,
         max_output_tokens=agent.max_output_tokens,
         builtin_tools=agent.builtin_tools,
+        vocabulary=agent.vocabulary,
     )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from aura_project.encryption import encrypt
-from voice.agent_config import public_overrides_from_json
+from voice.agent_config import public_overrides_from_json, vocabulary_from_json
 from voice.engine.errors import InvalidRequestError
 from voice.engine.tools import BUILTINS
 from voice.models import Agent, ProviderCredential, WebhookTool
@@ -21,6 +21,7 @@ AGENT_FIELDS = (
     "instructions",
     "voice",
     "language",
+    "vocabulary",
     "stt_routes",
     "llm_routes",
     "tts_routes",
@@ -34,6 +35,8 @@ AGENT_FIELDS = (
 
 
 def _validate(agent: Agent) -> None:
+    """Refuse what a session would refuse; store the vocabulary trimmed, without duplicates."""
+    agent.vocabulary = list(vocabulary_from_json(agent.vocabulary))
     if not agent.name or len(agent.name) > 100:
         raise InvalidRequestError("name must be 1-100 characters", param="name")
     # Building the engine's config runs every check a session would run at start.

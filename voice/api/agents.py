@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from aura_project.api.views import OrganizationViewSet, created
-from voice.agent_config import PUBLIC_OVERRIDABLE
+from voice.agent_config import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, PUBLIC_OVERRIDABLE
 from voice.models import Agent, WebhookTool
 from voice.services import agent_create, agent_delete, agent_update
 
@@ -44,6 +44,13 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
     instructions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
     voice = serializers.CharField(max_length=100, required=False, allow_blank=True)
     language = serializers.CharField(max_length=16, required=False)
+    vocabulary = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_TERM_CHARS),
+        required=False,
+        max_length=MAX_VOCABULARY_TERMS,
+        help_text="Product and proper names the speech-to-text should spell right; every STT "
+        "route is told them (faster-whisper hotwords, OpenAI's transcription prompt).",
+    )
     stt_routes = _routes("Speech to text, in order of preference.")
     llm_routes = _routes("Language models, in order of preference.")
     tts_routes = _routes("Text to speech, in order of preference.")
@@ -102,6 +109,7 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
             "instructions",
             "voice",
             "language",
+            "vocabulary",
             "stt_routes",
             "llm_routes",
             "tts_routes",

@@ -14,6 +14,8 @@ PIPELINE_RATE_HZ = 16_000
 SUPPORTED_RATES_HZ = (8_000, 16_000, 24_000, 48_000)
 
 AudioEncoding = Literal["pcm16", "pcmu", "pcma"]
+# OpenAI's `audio.input.noise_reduction.type`; None: the input is used as it comes.
+NoiseReduction = Literal["near_field", "far_field"]
 # Which key a cloud route without one of its own uses (see `RouteConfig.key_fallback`).
 KeyFallback = Literal["platform", "none", "unreadable"]
 
@@ -104,3 +106,12 @@ class AgentConfig:
     context_token_budget: int = 1_500
     # A barge-in with no words transcribed within this window is "false": the answer resumes.
     false_barge_in_window_ms: int = 1_200
+    # The agent's own words (product and proper names) and the session's transcription prompt
+    # (`audio.input.transcription.prompt`): every STT route is told them.
+    vocabulary: tuple[str, ...] = ()
+    transcription_prompt: str = ""
+    # Noise suppression and gain before VAD and STT (`audio.input.noise_reduction`).
+    noise_reduction: NoiseReduction | None = None
+    # Input that is the client's speaker playing the answer back (echo) is not speech: it
+    # neither starts a turn nor interrupts the answer (voice.engine.audio.echo).
+    echo_guard: bool = True

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voice.engine import conversation as items
+from voice.engine.audio.echo import PlayedAudio
 from voice.engine.audio.encoder import OutputAudioEncoder
 from voice.engine.config import AudioFormat
 from voice.engine.conversation import Conversation, Entry
@@ -76,6 +77,8 @@ class MessageOutput:
             [] if sampler is not None and sampler.wants_sample() else None
         )
         self.sampled_rate_hz = 0
+        # The echo guard's reference: what the client's speaker plays for this item.
+        self.played = PlayedAudio()
 
     @property
     def in_progress(self) -> bool:
@@ -154,6 +157,7 @@ class ResponseOutput:
         if message.sampled_audio is not None:
             message.sampled_audio.append(pcm)
             message.sampled_rate_hz = rate_hz
+        message.played.append(pcm, rate_hz)
         for frame in message.encoder.encode(pcm):
             await self._send_frame(message, frame)
 

@@ -35,7 +35,7 @@ from voice.engine.errors import (
 from voice.engine.llm.base import LanguageModel, LLMChunk, LLMRequest
 from voice.engine.openai_client import REQUEST_FAULT_STATUSES
 from voice.engine.ports import Clock, MonotonicClock
-from voice.engine.stt.base import SpeechToText, Transcript
+from voice.engine.stt.base import NO_HINTS, SpeechToText, Transcript, TranscriptionHints
 from voice.engine.tts.base import TextToSpeech
 from voice.engine.usage import GenerationTally, Outcome, UsageMeter
 
@@ -464,9 +464,13 @@ class STTRouter(_Router[SpeechToText]):
         return stt_from_route(route)
 
     async def transcribe(
-        self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
+        self,
+        audio_16k: npt.NDArray[np.int16],
+        *,
+        language: str | None = None,
+        hints: TranscriptionHints = NO_HINTS,
     ) -> Transcript:
-        """Return the first route's transcript that succeeds.
+        """Return the first route's transcript that succeeds (each route gets the hints).
 
         Raises:
             RoutesExhaustedError: Every route failed or was skipped.
@@ -481,7 +485,7 @@ class STTRouter(_Router[SpeechToText]):
             provider, breaker = admitted
             self._decide(route, "selected")
             try:
-                transcript = await provider.transcribe(audio_16k, language=language)
+                transcript = await provider.transcribe(audio_16k, language=language, hints=hints)
                 if self.meter is not None:
                     seconds = audio_16k.size / PIPELINE_RATE_HZ
                     self.meter.stt(route.provider, route.model, seconds=seconds)

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from voice.engine import conversation as items
 from voice.engine import router
+from voice.engine.audio.echo import EchoReference
 from voice.engine.audio.wire import wire_duration_ms
 from voice.engine.config import AgentConfig
 from voice.engine.context import build_request
@@ -60,7 +61,7 @@ from voice.engine.response import (
     StreamingModel,
     Synthesizer,
 )
-from voice.engine.response_output import OutputSettings, truncate_to_heard
+from voice.engine.response_output import MessageOutput, OutputSettings, truncate_to_heard
 from voice.engine.router import LLMRouter, STTRouter, TTSRouter
 from voice.engine.task_set import TaskSet
 from voice.engine.tools import ToolRegistry
@@ -131,8 +132,14 @@ class VoiceSession:
         self._events = EventQueue(max_events)
         self._tasks = TaskSet("voice-session")
         self._audio_sampler = audio_sampler
+        # What the client's speaker plays, for the input's echo guard.
+        self._echo_reference = EchoReference()
         self._turns = UserTurns(
-            config, self._clock, self._stt, busy=lambda: self._responder.active is not None
+            config,
+            self._clock,
+            self._stt,
+            self._echo_reference,
+            busy=lambda: self._responder.active is not None,
         )
         self._responder = Responder(
             ResponderPorts(
@@ -469,10 +476,14 @@ class VoiceSession:
                 conversation=self.conversation,
                 events=self._events,
                 clock=self._clock,
-                on_message=self._responder.remember_message,
+                on_message=self._message_started,
                 sampler=self._audio_sampler,
             ),
         )
+
+    def _message_started(self, message: MessageOutput) -> None:
+        self._responder.remember_message(message)
+        self._echo_reference.playing(message.played, message.playback.heard_ms)
 
     # --- helpers --------------------------------------------------------------------------
 

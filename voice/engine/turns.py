@@ -19,12 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from voice.engine.audio.decoder import InputAudioDecoder
+from voice.engine.audio.echo import EchoReference
+from voice.engine.audio.front_end import InputFrontEnd
 from voice.engine.audio_quality import ArrivalQuality, ArrivalStats, InputQuality, input_quality
 from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.events import new_id
 from voice.engine.ports import Clock
-from voice.engine.stt.base import Transcript
+from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints
 from voice.engine.task_set import TaskSet
 from voice.engine.turn_metrics import ArrivalClock, TurnTimeline
 from voice.engine.vad import turn_detector as detection
@@ -50,7 +52,11 @@ class Transcriber(Protocol):
     def runs_locally(self) -> bool: ...
 
     async def transcribe(
-        self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
+        self,
+        audio_16k: npt.NDArray[np.int16],
+        *,
+        language: str | None = None,
+        hints: TranscriptionHints = NO_HINTS,
     ) -> Transcript: ...
 
 
@@ -109,6 +115,7 @@ class Turn:
     stt: Transcriber
     language: str
     clock: Clock
+    hints: TranscriptionHints = NO_HINTS
     item_id: str = field(default_factory=lambda: new_id("item"))
     audio_start_ms: int = 0
     audio_end_ms: int = 0
@@ -155,7 +162,7 @@ class Turn:
 
     async def _guess(self, audio: Audio, timeline: TurnTimeline) -> Transcript | None:
         try:
-            transcript = await self.stt.transcribe(audio, language=self.language)
+            transcript = await self.stt.transcribe(audio, language=self.language, hints=self.hints)
         except AuraError as error:
             # The confirmed turn transcribes again and reports the failure properly.
             logger.warning("speculative transcription failed: %s", error.message)
@@ -192,7 +199,7 @@ class Turn:
                 return transcript
         self.abandon_speculation()
         assert self.audio is not None
-        transcript = await self.stt.transcribe(self.audio, language=self.language)
+        transcript = await self.stt.transcribe(self.audio, language=self.language, hints=self.hints)
         self.timeline.transcript_at = self.clock.monotonic()
         return transcript
 
@@ -211,6 +218,7 @@ class UserTurns:
         config: AgentConfig,
         clock: Clock,
         stt: Transcriber,
+        echo_reference: EchoReference | None = None,
         *,
         busy: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -229,6 +237,7 @@ class UserTurns:
         self._last_speculation: Speculation | None = None
         self._config = config
         self._decoder = InputAudioDecoder(config.input_format)
+        self._front_end = InputFrontEnd(config, echo_reference)
         # With turn detection off the detector only buffers, bounded, until `commit`.
         self._detector = detection.TurnDetector(config.turn_detection)
         self._detector_offset_ms = 0
@@ -244,6 +253,7 @@ class UserTurns:
         self._stt = stt
         if previous.input_format != config.input_format:
             self._decoder = InputAudioDecoder(config.input_format)
+        self._front_end = self._front_end.reconfigured(config)
         if previous.turn_detection != config.turn_detection:
             self._detector = detection.TurnDetector(config.turn_detection)
             # A new detector counts from zero (from the audio it has not seen yet); session
@@ -255,7 +265,10 @@ class UserTurns:
             self._turn = None
 
     def append(self, data: bytes) -> None:
-        audio = self._decoder.decode(data)
+        decoded = self._decoder.decode(data)
+        if len(decoded) == 0:
+            return
+        audio = self._front_end.process(decoded)
         if len(audio) == 0:
             return
         now = self._clock.monotonic()
@@ -355,6 +368,9 @@ class UserTurns:
             stt=self._stt,
             language=self._config.language,
             clock=self._clock,
+            hints=TranscriptionHints(
+                terms=self._config.vocabulary, prompt=self._config.transcription_prompt
+            ),
             audio_start_ms=audio_start_ms,
             manual=manual,
         )
@@ -381,7 +397,13 @@ class UserTurns:
 
     def commit(self) -> Turn | None:
         """Make the buffered audio a turn (`input_audio_buffer.commit`); None if there is none."""
-        # Audio still in the backlog belongs to the buffer being committed.
+        # Audio still in the backlog (or short of a front-end hop) belongs to the buffer
+        # being committed.
+        rest = self._front_end.flush()
+        if len(rest):
+            self._arrivals.audio_arrived(len(rest), self._clock.monotonic())
+            self._backlog.append(rest)
+            self._backlog_samples += len(rest)
         for signal in self._drain_backlog():
             logger.debug("turn signal %s superseded by a manual commit", signal.kind)
         manual = self._config.turn_detection is None

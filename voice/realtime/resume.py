@@ -85,6 +85,7 @@ def config_from_json(data: dict[str, Any]) -> AgentConfig:
             "tts_routes": tuple(_route(r) for r in data["tts_routes"]),
             "tools": tuple(ToolSpec(**t) for t in data["tools"]),
             "output_modalities": tuple(data["output_modalities"]),
+            "vocabulary": tuple(data.get("vocabulary", ())),
         }
     )
 

@@ -11,7 +11,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from voice.agent_config import turn_detection_from_json
+from voice.agent_config import (
+    noise_reduction_from_json,
+    transcription_language_from_json,
+    transcription_prompt_from_json,
+    turn_detection_from_json,
+)
 from voice.engine.config import (
     SUPPORTED_RATES_HZ,
     AgentConfig,
@@ -92,7 +97,14 @@ def session_json(config: AgentConfig, *, model: str) -> Json:
             "input": {
                 "format": _format_json(config.input_format),
                 "turn_detection": _turn_detection_json(config.turn_detection),
-                "transcription": {"model": config.stt_routes[0].model, "language": config.language},
+                "transcription": {
+                    "model": config.stt_routes[0].model,
+                    "language": config.language,
+                    "prompt": config.transcription_prompt,
+                },
+                "noise_reduction": (
+                    {"type": config.noise_reduction} if config.noise_reduction else None
+                ),
             },
             "output": {
                 "format": _format_json(config.output_format),
@@ -244,6 +256,10 @@ def _audio_changes(audio: Any) -> Json:
         changes["input_format"] = _parse_format(audio_input["format"], "session.audio.input.format")
     if "turn_detection" in audio_input:
         changes["turn_detection"] = turn_detection_from_json(audio_input["turn_detection"])
+    if "transcription" in audio_input:
+        changes |= _transcription_changes(audio_input["transcription"])
+    if "noise_reduction" in audio_input:
+        changes["noise_reduction"] = noise_reduction_from_json(audio_input["noise_reduction"])
     if "format" in audio_output:
         changes["output_format"] = _parse_format(
             audio_output["format"], "session.audio.output.format"
@@ -257,4 +273,34 @@ def _audio_changes(audio: Any) -> Json:
                 param="session.audio.output.voice",
             )
         changes["voice"] = voice_name
+    return changes
+
+
+TRANSCRIPTION_FIELDS = {"model", "language", "prompt"}
+
+
+def _transcription_changes(transcription: Any) -> Json:
+    """`audio.input.transcription`: its prompt and language reach every STT route; the model
+    is the agent's first STT route, so a client's `model` is accepted and not applied."""
+    param = "session.audio.input.transcription"
+    if transcription is None:
+        return {"transcription_prompt": ""}
+    if not isinstance(transcription, Mapping):
+        raise InvalidRequestError(f"{param} must be an object or null", param=param)
+    unknown = set(transcription) - TRANSCRIPTION_FIELDS
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown {param} fields: {', '.join(sorted(unknown))}", param=param
+        )
+    if "model" in transcription and not isinstance(transcription["model"], str):
+        raise InvalidRequestError(f"{param}.model must be a string", param=f"{param}.model")
+    changes: Json = {}
+    if "prompt" in transcription:
+        changes["transcription_prompt"] = transcription_prompt_from_json(
+            transcription["prompt"], param=f"{param}.prompt"
+        )
+    if transcription.get("language") is not None:
+        changes["language"] = transcription_language_from_json(
+            transcription["language"], param=f"{param}.language"
+        )
     return changes

@@ -189,3 +189,26 @@ def test_public_overrides_are_off_by_default_and_set_per_agent(org_alpha, alpha)
     problem(
         alpha.patch(f"/api/v1/agents/{created['id']}", {"public_overrides": ["llm_routes"]}), 400
     )
+
+
+def test_an_agents_vocabulary_is_stored_and_reaches_its_sessions(org_alpha, alpha):
+    response = alpha.post(
+        "/api/v1/agents",
+        {"name": "Quorvex desk", "vocabulary": ["Quorvex", " ComfyUI ", "Quorvex"]},
+    )
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["vocabulary"] == ["Quorvex", "ComfyUI"]
+    changed = alpha.patch(f"/api/v1/agents/{created['id']}", {"vocabulary": ["Zyntrava"]})
+    assert changed.json()["vocabulary"] == ["Zyntrava"]
+    with schema_context(org_alpha.schema_name):
+        agent = Agent.objects.get(pk=created["id"])
+        assert agent_config(agent).vocabulary == ("Zyntrava",)
+        assert config_from_json(config_to_json(agent_config(agent))).vocabulary == ("Zyntrava",)
+
+
+@pytest.mark.parametrize(
+    "vocabulary", [["x" * 65], [""], ["   "], ["a\x00b"], [f"t{i}" for i in range(101)], "Quorvex"]
+)
+def test_a_bad_vocabulary_is_refused(alpha, vocabulary):
+    problem(alpha.post("/api/v1/agents", {"name": "Bad words", "vocabulary": vocabulary}), 400)

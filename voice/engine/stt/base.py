@@ -10,6 +10,34 @@ import numpy.typing as npt
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptionHints:
+    """What the speaker is likely to say: the agent's terms and the session's prompt.
+
+    Each provider passes them in the form it takes (faster-whisper: `hotwords` and a previous-
+    text prompt; OpenAI: `prompt`), so product and proper names come out spelled right.
+    """
+
+    terms: tuple[str, ...] = ()
+    prompt: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.prompt.strip())
+
+    def terms_text(self) -> str:
+        """The terms as one phrase ("Quorvex, Zyntrava"); empty without terms."""
+        return ", ".join(term.strip() for term in self.terms if term.strip())
+
+    def as_prompt(self) -> str:
+        """The terms and the prompt as one text, for providers that take a single prompt."""
+        terms = self.terms_text()
+        parts = [self.prompt.strip(), f"{terms}." if terms else ""]
+        return " ".join(part for part in parts if part)
+
+
+NO_HINTS = TranscriptionHints()
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     text: str
     language: str | None = None
@@ -27,6 +55,10 @@ class SpeechToText(ABC):
 
     @abstractmethod
     async def transcribe(
-        self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
+        self,
+        audio_16k: npt.NDArray[np.int16],
+        *,
+        language: str | None = None,
+        hints: TranscriptionHints = NO_HINTS,
     ) -> Transcript:
         """Return the transcript; CPU-bound work must run off the event loop."""

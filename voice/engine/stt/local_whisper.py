@@ -30,7 +30,7 @@ from voice.engine.compute import compute_threads, run_cpu
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError, ProviderError, ProviderUnavailableError
 from voice.engine.local_models import checked_whisper_dir, whisper_tiny_en_dir
-from voice.engine.stt.base import SpeechToText, Transcript
+from voice.engine.stt.base import NO_HINTS, SpeechToText, Transcript, TranscriptionHints
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,11 @@ class LocalWhisperSTT(SpeechToText):
         return await run_cpu(cls.shared, model_dir)
 
     async def transcribe(
-        self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
+        self,
+        audio_16k: npt.NDArray[np.int16],
+        *,
+        language: str | None = None,
+        hints: TranscriptionHints = NO_HINTS,
     ) -> Transcript:
         """Transcribe one utterance.
 
@@ -140,6 +144,8 @@ class LocalWhisperSTT(SpeechToText):
             audio_16k: Mono 16 kHz PCM16 samples, at most `MAX_UTTERANCE_S` long.
             language: ISO 639-1 code ("en", "en-US" is accepted); None detects it on a
                 multilingual model and means English on an English-only one.
+            hints: The terms go in as faster-whisper's `hotwords`, the prompt as its
+                `initial_prompt` (both before the start-of-transcript tokens).
 
         Returns:
             The transcript; its text is empty for silence, noise or too-short audio.
@@ -155,7 +161,7 @@ class LocalWhisperSTT(SpeechToText):
         if not _may_hold_speech(samples):
             return Transcript(text="", language=language_code, audio_duration_s=duration_s)
         try:
-            text, detected = await run_cpu(self._transcribe_blocking, samples, language_code)
+            text, detected = await run_cpu(self._transcribe_blocking, samples, language_code, hints)
         except (RuntimeError, ValueError) as error:
             raise ProviderError(
                 f"Whisper failed: {error}", provider=self.provider, retryable=True
@@ -185,26 +191,30 @@ class LocalWhisperSTT(SpeechToText):
         return code
 
     def _transcribe_blocking(
-        self, samples: npt.NDArray[np.int16], language: str | None
+        self, samples: npt.NDArray[np.int16], language: str | None, hints: TranscriptionHints
     ) -> tuple[str, str | None]:
         audio = samples.astype(np.float32) / 32768.0
         if samples.size > FULL_WINDOW_FRAMES * HOP_SAMPLES:
-            return self._transcribe_long(audio, language)
+            return self._transcribe_long(audio, language, hints)
         content_frames = samples.size // HOP_SAMPLES + 1
         window_frames = min(
             FULL_WINDOW_FRAMES, max(MIN_WINDOW_FRAMES, content_frames + TRAILING_SILENCE_FRAMES)
         )
         window_frames += window_frames % 2  # the encoder's convolution has stride 2
-        decoded, detected = self._decode(audio, language, window_frames)
+        decoded, detected = self._decode(audio, language, window_frames, hints)
         if window_frames < FULL_WINDOW_FRAMES and _looks_degenerate(decoded):
             logger.info("short-window decode degenerated (%r); using 30 s", decoded.text[:80])
-            decoded, detected = self._decode(audio, language, FULL_WINDOW_FRAMES)
+            decoded, detected = self._decode(audio, language, FULL_WINDOW_FRAMES, hints)
         if _is_no_speech(decoded):
             return "", detected
         return decoded.text.strip(), detected
 
     def _decode(
-        self, audio: npt.NDArray[np.float32], language: str | None, window_frames: int
+        self,
+        audio: npt.NDArray[np.float32],
+        language: str | None,
+        window_frames: int,
+        hints: TranscriptionHints = NO_HINTS,
     ) -> tuple[_Decoded, str | None]:
         features = self._whisper.feature_extractor(audio)[:, :window_frames]
         # Padding the features with the log-mel floor equals padding the audio with zeros
@@ -218,7 +228,7 @@ class LocalWhisperSTT(SpeechToText):
         if language is None:
             language = self._detect_language(encoder_output)
         tokenizer = self._tokenizer(language)
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        prompt = self._prompt(tokenizer, hints)
         token_cap = 16 + int(audio.size / PIPELINE_RATE_HZ * 8)
         result = self._whisper.model.generate(
             encoder_output,
@@ -238,8 +248,28 @@ class LocalWhisperSTT(SpeechToText):
         )
         return decoded, language
 
+    def _prompt(self, tokenizer: Tokenizer, hints: TranscriptionHints) -> list[int]:
+        """faster-whisper's own decoder prompt: the hotwords and the previous-text prompt
+        after `<|startofprev|>`, then the start-of-transcript sequence."""
+        previous = tokenizer.encode(" " + hints.prompt.strip()) if hints.prompt.strip() else []
+        terms = hints.terms_text()
+        # Whisper's context holds half its length of prompt: the terms first, then the end
+        # of the prompt text in what is left.
+        room = self._whisper.max_length // 2 - 1
+        if terms:
+            room -= min(len(tokenizer.encode(" " + terms)), room)
+        previous = previous[max(0, len(previous) - room) :] if room > 0 else []
+        return list(
+            self._whisper.get_prompt(
+                tokenizer,
+                previous,
+                without_timestamps=True,
+                hotwords=terms or None,
+            )
+        )
+
     def _transcribe_long(
-        self, audio: npt.NDArray[np.float32], language: str | None
+        self, audio: npt.NDArray[np.float32], language: str | None, hints: TranscriptionHints
     ) -> tuple[str, str | None]:
         # Past 30 s faster-whisper's own seeking over successive windows is the right tool.
         segments, info = self._whisper.transcribe(
@@ -249,6 +279,8 @@ class LocalWhisperSTT(SpeechToText):
             condition_on_previous_text=False,
             vad_filter=False,
             without_timestamps=True,
+            initial_prompt=hints.prompt.strip() or None,
+            hotwords=hints.terms_text() or None,
         )
         text = " ".join(segment.text.strip() for segment in segments)
         return text.strip(), info.language

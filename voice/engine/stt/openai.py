@@ -7,11 +7,12 @@ import wave
 
 import numpy as np
 import numpy.typing as npt
+from openai import omit
 
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError
 from voice.engine.openai_client import SDK_ERRORS, provider_error, shared_client
-from voice.engine.stt.base import SpeechToText, Transcript
+from voice.engine.stt.base import NO_HINTS, SpeechToText, Transcript, TranscriptionHints
 
 
 class OpenAISTT(SpeechToText):
@@ -45,9 +46,16 @@ class OpenAISTT(SpeechToText):
         self._timeout_s = timeout_s
 
     async def transcribe(
-        self, audio_16k: npt.NDArray[np.int16], *, language: str | None = None
+        self,
+        audio_16k: npt.NDArray[np.int16],
+        *,
+        language: str | None = None,
+        hints: TranscriptionHints = NO_HINTS,
     ) -> Transcript:
-        """Transcribe the utterance; raises `ProviderError` when the server fails."""
+        """Transcribe the utterance; raises `ProviderError` when the server fails.
+
+        The hints go as OpenAI's `prompt` (the terms as a list after the session's prompt).
+        """
         wav = wav_bytes(audio_16k)
         client = shared_client(
             base_url=self.base_url,
@@ -56,14 +64,12 @@ class OpenAISTT(SpeechToText):
             public_only=self._public_only,
         )
         try:
-            if language:
-                result = await client.audio.transcriptions.create(
-                    file=("utterance.wav", wav, "audio/wav"), model=self.model, language=language
-                )
-            else:
-                result = await client.audio.transcriptions.create(
-                    file=("utterance.wav", wav, "audio/wav"), model=self.model
-                )
+            result = await client.audio.transcriptions.create(
+                file=("utterance.wav", wav, "audio/wav"),
+                model=self.model,
+                language=language or omit,
+                prompt=hints.as_prompt() if hints else omit,
+            )
         except SDK_ERRORS as error:
             raise provider_error(error, provider=self.provider) from error
         return Transcript(

@@ -106,3 +106,81 @@ def test_bad_session_updates_are_refused_naming_the_field(session, param):
     with pytest.raises(InvalidRequestError) as caught:
         apply_session_update(AgentConfig(), session)
     assert caught.value.param == param
+
+
+def test_the_transcription_prompt_language_and_noise_reduction_are_applied_and_reported():
+    updated = apply_session_update(
+        AgentConfig(),
+        {
+            "audio": {
+                "input": {
+                    "transcription": {
+                        "model": "gpt-4o-transcribe",
+                        "language": "en-US",
+                        "prompt": "Quorvex customer support.",
+                    },
+                    "noise_reduction": {"type": "far_field"},
+                }
+            }
+        },
+    )
+    assert updated.transcription_prompt == "Quorvex customer support."
+    assert updated.language == "en-US"
+    assert updated.noise_reduction == "far_field"
+
+    session = session_json(updated, model="aura-local")
+    assert_conforms({"type": "session.updated", "event_id": "e2", "session": session})
+    assert session["audio"]["input"]["transcription"] == {
+        "model": "tiny.en",
+        "language": "en-US",
+        "prompt": "Quorvex customer support.",
+    }
+    assert session["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
+
+
+def test_noise_reduction_null_turns_it_off_and_is_reported_as_null():
+    near = apply_session_update(
+        AgentConfig(), {"audio": {"input": {"noise_reduction": {"type": "near_field"}}}}
+    )
+    off = apply_session_update(near, {"audio": {"input": {"noise_reduction": None}}})
+    assert near.noise_reduction == "near_field"
+    assert off.noise_reduction is None
+    assert session_json(off, model="m")["audio"]["input"]["noise_reduction"] is None
+
+
+def test_a_transcription_update_without_a_prompt_keeps_the_prompt():
+    with_prompt = apply_session_update(
+        AgentConfig(), {"audio": {"input": {"transcription": {"prompt": "Quorvex."}}}}
+    )
+    updated = apply_session_update(
+        with_prompt, {"audio": {"input": {"transcription": {"language": "de"}}}}
+    )
+    assert (updated.transcription_prompt, updated.language) == ("Quorvex.", "de")
+
+
+NOISE = "session.audio.input.noise_reduction"
+
+
+@pytest.mark.parametrize(
+    ("audio_input", "param"),
+    [
+        ({"noise_reduction": {"type": "studio"}}, "session.audio.input.noise_reduction"),
+        ({"noise_reduction": "near_field"}, "session.audio.input.noise_reduction"),
+        (
+            {"noise_reduction": {"type": "near_field", "x": 1}},
+            "session.audio.input.noise_reduction",
+        ),
+        ({"transcription": "Quorvex"}, "session.audio.input.transcription"),
+        ({"transcription": {"prompt": 7}}, "session.audio.input.transcription.prompt"),
+        ({"transcription": {"prompt": "x" * 1001}}, "session.audio.input.transcription.prompt"),
+        ({"transcription": {"language": "english!"}}, "session.audio.input.transcription.language"),
+        ({"transcription": {"language": ["en"]}}, "session.audio.input.transcription.language"),
+        ({"transcription": {"model": 5}}, "session.audio.input.transcription.model"),
+        ({"transcription": {"hotwords": "x"}}, "session.audio.input.transcription"),
+    ],
+)
+def test_bad_transcription_and_noise_settings_are_refused_naming_the_field(audio_input, param):
+    config = AgentConfig()
+    with pytest.raises(InvalidRequestError) as refused:
+        apply_session_update(config, {"audio": {"input": audio_input}})
+    assert refused.value.param == param

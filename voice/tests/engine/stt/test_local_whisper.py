@@ -8,10 +8,13 @@ import time
 import numpy as np
 import pytest
 
+from voice.engine.audio.resample import resample
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError, ProviderError, ProviderUnavailableError
 from voice.engine.stt import local_whisper
+from voice.engine.stt.base import TranscriptionHints
 from voice.engine.stt.local_whisper import LocalWhisperSTT
+from voice.engine.tts.piper import PiperTTS
 from voice.tests.engine.stt.recordings import (
     JFK_TRANSCRIPT,
     normalised_words,
@@ -27,6 +30,18 @@ async def whisper() -> LocalWhisperSTT:
     stt = await LocalWhisperSTT.load_shared()
     await stt.warm_up()
     return stt
+
+
+# An invented product name: tiny.en hears "Corvix" unless it is told the word.
+PRODUCT_SENTENCE = "My Quorvex dashboard will not load."
+
+
+@pytest.fixture(scope="session")
+async def product_sentence_16k() -> np.ndarray:
+    """PRODUCT_SENTENCE as Piper says it, at 16 kHz."""
+    tts = await PiperTTS.load_shared()
+    speech = np.concatenate([chunk async for chunk in tts.synthesize(PRODUCT_SENTENCE)])
+    return resample(speech, tts.sample_rate_hz, PIPELINE_RATE_HZ)
 
 
 def _noise(level: float, seconds: float = 2.0) -> np.ndarray:
@@ -182,3 +197,43 @@ def test_a_looping_decode_is_recognised_so_the_full_window_is_used(text, degener
     )
 
     assert local_whisper._looks_degenerate(decoded) is degenerate
+
+
+async def test_an_invented_product_name_is_misheard_without_the_vocabulary(
+    whisper, product_sentence_16k
+):
+    transcript = await whisper.transcribe(product_sentence_16k)
+
+    assert "quorvex" not in normalised_words(transcript.text).split()
+
+
+@pytest.mark.parametrize(
+    "hints",
+    [
+        TranscriptionHints(terms=("Quorvex",)),
+        TranscriptionHints(prompt="Quorvex customer support."),
+        TranscriptionHints(terms=("Zyntrava", "Quorvex"), prompt="A support call."),
+    ],
+    ids=["terms-as-hotwords", "prompt-as-previous-text", "both"],
+)
+async def test_the_vocabulary_or_the_prompt_spells_the_product_name_right(
+    whisper, product_sentence_16k, hints
+):
+    transcript = await whisper.transcribe(product_sentence_16k, hints=hints)
+
+    assert word_error_rate(PRODUCT_SENTENCE, transcript.text) == 0.0, transcript.text
+
+
+async def test_the_longest_vocabulary_and_prompt_fit_whispers_context(
+    whisper, product_sentence_16k
+):
+    # 100 terms of 64 characters and a 1,000-character prompt are over Whisper's context: the
+    # terms are cut to half of it and the prompt to what is left, instead of failing.
+    hints = TranscriptionHints(
+        terms=tuple(f"Term{index:03d}" + "x" * 57 for index in range(100)),
+        prompt="Quorvex. " * 111,
+    )
+
+    transcript = await whisper.transcribe(product_sentence_16k, hints=hints)
+
+    assert transcript.text

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from voice.engine.errors import AudioFormatError, ProviderError
+from voice.engine.stt.base import TranscriptionHints
 from voice.engine.stt.openai import OpenAISTT
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
@@ -46,6 +47,26 @@ async def test_uploads_a_16khz_wav_and_returns_the_transcript(
     assert record["detail"]["sample_width"] == 2
     assert record["detail"]["duration_s"] == pytest.approx(1.0)
     assert record["detail"]["language"] == "en"
+
+
+async def test_the_vocabulary_and_prompt_go_as_openais_prompt(simulator: SimulatorProcess) -> None:
+    await simulator.reset()
+    hints = TranscriptionHints(terms=("Quorvex", "Zyntrava"), prompt="A support call.")
+
+    await stt(simulator).transcribe(one_second_of_tone(), language="en", hints=hints)
+
+    [record] = await simulator.requests()
+    assert record["detail"]["prompt"] == "A support call. Quorvex, Zyntrava."
+
+
+async def test_without_hints_no_prompt_is_sent(simulator: SimulatorProcess) -> None:
+    await simulator.reset()
+
+    await stt(simulator).transcribe(one_second_of_tone())
+
+    [record] = await simulator.requests()
+    assert record["detail"]["prompt"] is None
+    assert record["detail"]["language"] is None
 
 
 async def test_language_is_optional(simulator: SimulatorProcess) -> None:
