@@ -115,7 +115,8 @@ def worker(database: str, logs: Path, **extra_env: str) -> Any:
     """A Celery worker on the database's queue, once it says it is ready."""
     env = {**child_env(database), "LOG_LEVEL": "INFO", **extra_env}
     command = [
-        *(sys.executable, "-m", "celery", "-A", "aura_project", "worker", "--pool", "solo"),
+        # As the Procfile and the compose files run it: prefork, one process a core.
+        *(sys.executable, "-m", "celery", "-A", "aura_project", "worker", "--concurrency", "2"),
         *("--without-gossip", "--without-mingle", "--without-heartbeat"),
     ]
     log = logs / f"{database}-worker-{time.strftime('%H%M%S')}.log"
@@ -351,6 +352,11 @@ def main() -> None:
         default=0,
         help="only provision this many more organizations into the existing databases",
     )
+    parser.add_argument(
+        "--without-template",
+        action="store_true",
+        help="with --provision-more: migrate each new schema instead of copying the template",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
     logs = args.out / "tenants-logs"
@@ -364,7 +370,11 @@ def main() -> None:
         saved.write_text(json.dumps(results, indent=2))
 
     if args.provision_more:
-        stage("provisioning_copy", provision_into(BIG, args.provision_more, logs))
+        path = "migrate" if args.without_template else "copy"
+        schema_source = {"AURA_TENANT_TEMPLATE_SCHEMA": ""} if args.without_template else {}
+        stage(
+            f"provisioning_{path}", provision_into(BIG, args.provision_more, logs, **schema_source)
+        )
         print(json.dumps(results, indent=2))
         return
     if not args.reuse:
