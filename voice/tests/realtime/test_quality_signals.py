@@ -192,8 +192,8 @@ async def test_a_failed_last_turn_fails_the_conversation_with_its_code(
     route = [{"provider": "openai_compatible", "model": "fail-500", "base_url": simulator.base_url}]
     await configure_agent(org_alpha, llm_routes=route, turn_detection=None)
     key = await issue_key(org_alpha)
-    headers = {"additional_headers": {"Authorization": f"Bearer {key}"}}
-    async with connect(url(daphne_server), **headers) as socket:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with connect(url(daphne_server), additional_headers=headers) as socket:
         conversation_id = (await next_event(socket, "aura.session.created"))["conversation_id"]
         await socket.send(json.dumps({"type": "response.create"}))
         done = await next_event(socket, "response.done")
