@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from core.tests.processes import free_port
 from voice.engine.config import ToolSpec
 from voice.engine.errors import InvalidRequestError, ProviderError
 from voice.engine.llm.base import (
@@ -22,7 +23,7 @@ from voice.engine.llm.base import (
 )
 from voice.engine.llm.openai_compatible import OpenAICompatibleLLM
 from voice.engine.openai_client import OpenAIEndpoint
-from voice.tests.engine.simulator import SimulatorProcess, free_port, run_simulator
+from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
 REPLY = "Paris is the capital of France."
 WEATHER_TOOL = ToolSpec(
