@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aura_project.api.views import OrganizationViewSet, created
+from tenants.rest.views import OrganizationViewSet, created
 from voice.agent_config import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, PUBLIC_OVERRIDABLE
 from voice.models import Agent, WebhookTool
 from voice.services import agent_create, agent_delete, agent_update
