@@ -3,6 +3,7 @@ and benchmark organization, set up with that revision's own code."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,3 +64,4 @@ def checkout(revision: str) -> Iterator[Path]:
         yield directory
     finally:
         subprocess.run([*git, "worktree", "remove", "--force", str(directory)], check=False)
+        shutil.rmtree(directory.parent, ignore_errors=True)
