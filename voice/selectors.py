@@ -155,4 +155,5 @@ def _settings_config(agent: Agent) -> AgentConfig:
         max_output_tokens=agent.max_output_tokens,
         builtin_tools=agent.builtin_tools,
         vocabulary=agent.vocabulary,
+        speculation=agent.speculation,
     )

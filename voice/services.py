@@ -30,6 +30,7 @@ AGENT_FIELDS = (
     "max_output_tokens",
     "memory_enabled",
     "public_overrides",
+    "speculation",
     "is_default",
 )
 
