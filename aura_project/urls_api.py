@@ -8,7 +8,6 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from aura_project.api.views import api_not_found
 from conversations.api import (
     ConversationFeedbackViewSet,
     ConversationMessagesViewSet,
@@ -23,6 +22,7 @@ from monitoring.api import (
     UsageSummaryViewSet,
 )
 from tenants.api import ApiKeyViewSet, PlatformOrganizationViewSet
+from tenants.rest.views import api_not_found
 from voice.api.agents import AgentViewSet
 from voice.api.credentials import ProviderCredentialViewSet
 from voice.api.tools import WebhookToolViewSet

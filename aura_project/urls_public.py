@@ -8,7 +8,7 @@ from voice import views as voice_views
 
 urlpatterns = [
     path("", views.platform_home, name="platform-home"),
-    # The platform's admin site (monitoring.admin_site.PlatformAdminSite is `admin.site`).
+    # The platform's admin site (core.admin_site.PlatformAdminSite is `admin.site`).
     path("admin/", admin.site.urls),
     path("api/", include("aura_project.urls_api")),
     path("v1/realtime/client_secrets", voice_views.client_secret_create, name="client-secrets"),

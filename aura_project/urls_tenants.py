@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from monitoring.admin_site import tenant_admin_site
+from core.admin_site import tenant_admin_site
 from tenants import views
 from voice import views as voice_views
 

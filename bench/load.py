@@ -17,8 +17,24 @@ Reported (p50/p95/p99 over all turns):
   (measured first), i.e. what concurrency costs: queueing, event-loop lag, CPU contention;
 - fixed overhead: that lone session's voice to voice minus the floor that the simulated
   providers and the end-of-turn silence impose (see `floor_ms`): AURA's own per-turn cost;
-- the server's event-loop lag (from its /metrics), CPU and memory per session, and errors.
+- the server's event-loop lag (from its /metrics), memory per session, and errors;
+- server CPU per session-second: the server processes' CPU time during the run over the sum
+  of the sessions' durations (0.05 = 5% of a core per live conversation);
+- provider requests per turn, by stage (stt, llm, tts), as the simulator counted them: more
+  than one per turn is speculation that the next word abandoned.
 Client and server share the machine, so the figures are an upper bound of AURA's overhead.
+
+A/B against another revision in the same run (on a shared machine only a side-by-side ratio
+holds):
+
+    .venv/bin/python -m bench.load --sessions 100 --servers 2 --baseline-rev 945a70a --rounds 2
+
+checks the revision out with `git worktree add` into a temporary directory, migrates a database
+of its own for it (`<this database>_baseline`: the schemas differ between revisions),
+provisions the benchmark organization there with that tree's code, starts that tree's daphne
+processes next to this tree's (same virtualenv, Redis and simulator) and alternates
+the runs A (baseline), B (this tree), A, B, ...; each variant's figures pool its rounds, and
+the report ends with B/A ratios.
 
 Ratio mode (scale-out across processes; bench/ratio.py):
 
@@ -38,388 +54,192 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import psutil
-from websockets.asyncio.client import ClientConnection, connect
 
-from bench.latency import UTTERANCE_PAD_MS, utterances
-from voice.engine.audio.files import read_audio_file
-from voice.engine.audio.resample import resample
+from bench.load_baseline import checkout, prepare_baseline
+from bench.load_client import SessionResult, drive, lone_voice_to_voice_ms
+from bench.load_measure import (
+    cpu_seconds,
+    lag_quantile,
+    percentiles,
+    reset_simulator,
+    scrape_all,
+    simulator_requests,
+)
+from bench.load_setup import (
+    LLM_FIRST_TOKEN_MS,
+    REPO_ROOT,
+    TTS_FIRST_AUDIO_MS,
+    Servers,
+    floor_ms,
+    free_port,
+    load_utterance,
+    provision,
+    start_servers,
+    start_simulator,
+)
 from voice.engine.compute import cpu_count
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
-RATE_HZ = 24_000
-SLUG = "loadbench"
 
-# What the simulated providers cost, as cloud APIs roughly do.
-STT_DELAY_MS = 150
-LLM_FIRST_TOKEN_MS = 250
-LLM_INTER_TOKEN_MS = 15
-TTS_FIRST_AUDIO_MS = 100
-TTS_INTER_CHUNK_MS = 20
-SILENCE_MS = 500
-# The turn detector calls a pause after 100 ms of silence; speculation starts then.
-SPECULATION_START_MS = 100
-REPLY = "Sure. I can help with that, tell me more."
-# "Sure." is a clause once the next token shows it ended.
-FIRST_CLAUSE_TOKENS = 2
+@dataclass
+class Variant:
+    """One code base under test: its servers and what one session alone gets from them."""
+
+    name: str
+    servers: Servers
+    key: str
+    lone_voice_to_voice_ms: float
 
 
-def floor_ms() -> float:
-    """The least voice to voice the providers allow: transcription, the first token and the
-    first audio run during the end-of-turn silence (speculation), so the floor is the longer
-    of that chain and the silence itself."""
-    chain = (
-        SPECULATION_START_MS
-        + STT_DELAY_MS
-        + LLM_FIRST_TOKEN_MS
-        + FIRST_CLAUSE_TOKENS * LLM_INTER_TOKEN_MS
-        + TTS_FIRST_AUDIO_MS
-    )
-    return float(max(SILENCE_MS, chain))
+@dataclass
+class Run:
+    """One load run against one variant."""
+
+    results: list[SessionResult]
+    elapsed_s: float
+    server_cpu_s: float
+    simulator_cpu_s: float
+    client_cpu_s: float
+    rss_bytes: tuple[int, int]
+    lag: tuple[dict[float, float], dict[float, float]]
+    provider_requests: dict[str, int]
+    load_average: tuple[float, float]
 
 
-# --- set-up: organization, simulator, server ----------------------------------------------
-
-
-def provision(simulator_url: str) -> str:
-    """The load-test organization with a simulator-backed agent; returns a fresh sk_ key."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
-    import django
-
-    django.setup()
-    from django_tenants.utils import schema_context
-
-    from tenants.models import Organization
-    from tenants.services import api_key_create, organization_create
-    from voice.models import Agent
-
-    organization = Organization.objects.filter(slug=SLUG).first() or organization_create(
-        slug=SLUG, name="Load benchmark", plan=Organization.Plan.ENTERPRISE
-    )
-
-    def route(model: str) -> list[dict[str, str]]:
-        return [{"provider": "openai_compatible", "model": model, "base_url": simulator_url}]
-
-    with schema_context(organization.schema_name):
-        Agent.objects.filter(is_default=True).update(
-            stt_routes=route(f"sim-stt+slow-first-token:{STT_DELAY_MS}"),
-            llm_routes=route(
-                f"sim-llm+slow-first-token:{LLM_FIRST_TOKEN_MS}"
-                f"+inter-token:{LLM_INTER_TOKEN_MS}+say:{REPLY}"
-            ),
-            tts_routes=route(
-                f"sim-tts+slow-first-token:{TTS_FIRST_AUDIO_MS}+inter-token:{TTS_INTER_CHUNK_MS}"
-            ),
-            turn_detection={"type": "server_vad", "silence_duration_ms": SILENCE_MS},
-            builtin_tools=[],
-            memory_enabled=False,
+def measure(
+    args: argparse.Namespace,
+    variant: Variant,
+    utterance: bytes,
+    sim_admin: str,
+    simulator: psutil.Process,
+) -> Run:
+    servers = variant.servers
+    reset_simulator(sim_admin)
+    lag_before = scrape_all(servers.bases)
+    rss_before = sum(server.memory_info().rss for server in servers.processes)
+    client = psutil.Process()
+    load_before = os.getloadavg()[0]
+    cpu_before = [cpu_seconds(group) for group in (servers.processes, [simulator], [client])]
+    started = time.monotonic()
+    results = asyncio.run(
+        drive(
+            servers.urls,
+            variant.key,
+            utterance,
+            sessions=args.sessions,
+            turns=args.turns,
+            chunk_ms=args.chunk_ms,
+            ramp_s=args.ramp_s,
         )
-    return api_key_create(organization=organization, name="load benchmark").plaintext
+    )
+    elapsed_s = time.monotonic() - started
+    cpu_after = [cpu_seconds(group) for group in (servers.processes, [simulator], [client])]
+    server_s, simulator_s, client_s = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
+    return Run(
+        results=results,
+        elapsed_s=elapsed_s,
+        server_cpu_s=server_s,
+        simulator_cpu_s=simulator_s,
+        client_cpu_s=client_s,
+        rss_bytes=(rss_before, sum(server.memory_info().rss for server in servers.processes)),
+        lag=(lag_before, scrape_all(servers.bases)),
+        provider_requests=simulator_requests(sim_admin),
+        load_average=(load_before, os.getloadavg()[0]),
+    )
 
 
-def free_port() -> int:
-    import socket
+def summarize(args: argparse.Namespace, variant: Variant, runs: list[Run]) -> dict[str, Any]:
+    """One variant's figures, pooled over its runs."""
+    results = [result for run in runs for result in run.results]
+    turns = [turn for result in results for turn in result.turns]
+    errors = [error for result in results for error in result.errors]
+    v2v = [turn.voice_to_voice_ms for turn in turns]
+    baseline_ms = variant.lone_voice_to_voice_ms
+    session_s = sum(result.duration_s for result in results)
+    server_cpu_s = sum(run.server_cpu_s for run in runs)
+    requests: dict[str, int] = {}
+    for run in runs:
+        for stage, count in run.provider_requests.items():
+            requests[stage] = requests.get(stage, 0) + count
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    def engine(name: str, minus: float = 0.0) -> dict[str, float]:
+        values = [t.engine[name] - minus for t in turns if t.engine.get(name) is not None]
+        return percentiles(values)
 
+    def lag(q: float) -> float:
+        return max(lag_quantile(*run.lag, q) for run in runs)
 
-@contextmanager
-def process(
-    command: list[str], health_url: str, env: dict[str, str], log: Path
-) -> Iterator[psutil.Process]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as output:
-        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=output)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if child.poll() is not None:
-                raise RuntimeError(f"{command[2]} exited with code {child.returncode}")
-            try:
-                with urllib.request.urlopen(health_url, timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield psutil.Process(child.pid)
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-
-
-# --- one client session -------------------------------------------------------------------
-
-
-@dataclass
-class Turn:
-    voice_to_voice_ms: float
-    # The server's own account of the turn (aura.turn.metrics): where the time went.
-    engine: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SessionResult:
-    turns: list[Turn] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-class Speaker:
-    """A client session: speaks the utterance, keeps the microphone open, times the answer."""
-
-    def __init__(self, socket: ClientConnection, utterance: bytes, chunk_ms: int) -> None:
-        self.socket = socket
-        self.utterance = utterance
-        self.chunk_bytes = RATE_HZ * 2 * chunk_ms // 1000
-        self.chunk_s = chunk_ms / 1000
-        self.speech_end_at: float | None = None
-
-    def _append(self, pcm: bytes) -> str:
-        audio = base64.b64encode(pcm).decode()
-        return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
-
-    async def microphone(self, turns: int, turn_done: asyncio.Queue[None]) -> None:
-        silence = self._append(bytes(self.chunk_bytes))
-        speech = [
-            self._append(self.utterance[i : i + self.chunk_bytes])
-            for i in range(0, len(self.utterance), self.chunk_bytes)
-        ]
-        started = time.monotonic()
-        sent = 0
-
-        async def send(frame: str) -> None:
-            nonlocal sent
-            await self.socket.send(frame)
-            sent += 1
-            await asyncio.sleep(max(0.0, started + sent * self.chunk_s - time.monotonic()))
-
-        for _ in range(turns):
-            for frame in speech:
-                await send(frame)
-            # The user stopped talking when the last chunk was due (paced to the schedule),
-            # less the bit of silence the utterance was cut with.
-            self.speech_end_at = started + sent * self.chunk_s - UTTERANCE_PAD_MS / 1000
-            while turn_done.empty():
-                await send(silence)
-            await turn_done.get()
-            for _ in range(int(1 / self.chunk_s)):  # a second's pause before speaking again
-                await send(silence)
-
-
-async def run_session(
-    url: str, key: str, utterance: bytes, *, turns: int, chunk_ms: int, delay_s: float
-) -> SessionResult:
-    await asyncio.sleep(delay_s)
-    result = SessionResult()
-    try:
-        async with connect(
-            url,
-            additional_headers={"Authorization": f"Bearer {key}"},
-            max_size=None,
-            open_timeout=30,
-        ) as socket:
-            speaker = Speaker(socket, utterance, chunk_ms)
-            turn_done: asyncio.Queue[None] = asyncio.Queue()
-            microphone = asyncio.create_task(speaker.microphone(turns, turn_done))
-            try:
-                await asyncio.wait_for(listen(socket, speaker, turn_done, result, turns), 120)
-            finally:
-                microphone.cancel()
-                await asyncio.gather(microphone, return_exceptions=True)
-    except (OSError, TimeoutError) as error:
-        result.errors.append(f"{type(error).__name__}: {error}")
-    except Exception as error:  # a closed socket, a protocol error: counted, never fatal
-        result.errors.append(f"{type(error).__name__}: {error}")
-    return result
-
-
-async def listen(
-    socket: ClientConnection,
-    speaker: Speaker,
-    turn_done: asyncio.Queue[None],
-    result: SessionResult,
-    turns: int,
-) -> None:
-    first_audio_at: float | None = None
-    async for message in socket:
-        # Audio deltas are most of the traffic: recognise them without parsing the JSON.
-        if isinstance(message, bytes) or '"response.output_audio.delta"' in message[:120]:
-            if first_audio_at is None and speaker.speech_end_at is not None:
-                first_audio_at = time.monotonic()
-                v2v = (first_audio_at - speaker.speech_end_at) * 1000
-                result.turns.append(Turn(voice_to_voice_ms=v2v))
-            continue
-        event = json.loads(message)
-        kind = event["type"]
-        if kind == "error":
-            result.errors.append(f"{event['error'].get('code')}: {event['error'].get('message')}")
-        elif kind == "aura.turn.metrics" and result.turns:
-            result.turns[-1].engine = event
-        elif kind == "response.done":
-            if event["response"]["status"] != "completed":
-                result.errors.append(f"response {event['response']['status']}")
-            first_audio_at = None
-            speaker.speech_end_at = None
-            turn_done.put_nowait(None)
-            if len(result.turns) + len(result.errors) >= turns:
-                return
-
-
-# --- the run ------------------------------------------------------------------------------
-
-
-def scrape_lag(metrics_url: str) -> dict[float, float]:
-    """Cumulative bucket counts of the server's event-loop lag histogram."""
-    with urllib.request.urlopen(metrics_url, timeout=5) as response:
-        text = response.read().decode()
-    buckets = {}
-    for line in text.splitlines():
-        if line.startswith("aura_event_loop_lag_seconds_bucket"):
-            bound = line.split('le="')[1].split('"')[0]
-            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.split()[-1])
-    return buckets
-
-
-def lag_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
-    """Upper bound (bucket edge, ms) of the q-quantile of the lag samples taken in between."""
-    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
-    total = counts[float("inf")]
-    for bound, count in counts.items():
-        if total and count >= q * total:
-            return bound * 1000
-    return 0.0
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    array = np.array(values)
     return {
-        "p50": float(np.percentile(array, 50)),
-        "p95": float(np.percentile(array, 95)),
-        "p99": float(np.percentile(array, 99)),
-        "max": float(array.max()),
+        "variant": variant.name,
+        "runs": len(runs),
+        "turns_measured": len(turns),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:10],
+        "lone_session_voice_to_voice_ms": baseline_ms,
+        "fixed_overhead_ms": baseline_ms - floor_ms(),
+        "voice_to_voice_ms": percentiles(v2v),
+        "server_added_ms": percentiles([value - baseline_ms for value in v2v]),
+        "server_added_p99_per_run_ms": [
+            percentiles(
+                [t.voice_to_voice_ms - baseline_ms for r in run.results for t in r.turns]
+            ).get("p99")
+            for run in runs
+        ],
+        "engine_ms": {
+            "voice_to_voice": engine("voice_to_voice_ms"),
+            "stt_after_speech_stopped": engine("stt_ms"),
+            "llm_first_token_over_simulated": engine("llm_first_token_ms", LLM_FIRST_TOKEN_MS),
+            "tts_first_audio_over_simulated": engine("tts_first_audio_ms", TTS_FIRST_AUDIO_MS),
+        },
+        "event_loop_lag_ms": {"p50_at_most": lag(0.5), "p99_at_most": lag(0.99)},
+        # 1.0 = one core busy for each second of each conversation.
+        "server_cpu_per_session_second": server_cpu_s / session_s if session_s else None,
+        "cpu_seconds": {
+            "servers": server_cpu_s,
+            "simulator": sum(run.simulator_cpu_s for run in runs),
+            "load_client": sum(run.client_cpu_s for run in runs),
+            "sessions_total": session_s,
+        },
+        "server_memory_mb_per_session": statistics.mean(
+            (run.rss_bytes[1] - run.rss_bytes[0]) / 2**20 / args.sessions for run in runs
+        ),
+        # More STT than turns: speculative transcriptions in pauses that were not the end.
+        "provider_requests_per_turn": {
+            stage: round(count / max(1, len(turns)), 2) for stage, count in sorted(requests.items())
+        },
+        "load_average_1m": [run.load_average for run in runs],
+        "elapsed_s": sum(run.elapsed_s for run in runs),
+        # Every turn, for finding where the slow ones lost their time (not printed).
+        "turns": [{"client_voice_to_voice_ms": t.voice_to_voice_ms, **t.engine} for t in turns],
     }
 
 
-async def drive(
-    urls: list[str],
-    key: str,
-    utterance: bytes,
-    *,
-    sessions: int,
-    turns: int,
-    chunk_ms: int,
-    ramp_s: float,
-) -> list[SessionResult]:
-    """All sessions, spread over the servers as a load balancer would (round robin)."""
-    tasks = [
-        run_session(
-            urls[index % len(urls)],
-            key,
-            utterance,
-            turns=turns,
-            chunk_ms=chunk_ms,
-            delay_s=ramp_s * index / sessions,
+def ratios(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float | None]:
+    """B over A for the figures an A/B is run for."""
+
+    def over(value_b: float | None, value_a: float | None) -> float | None:
+        return round(value_b / value_a, 3) if value_a and value_b is not None else None
+
+    figures = {
+        "server_cpu_per_session_second": over(
+            b["server_cpu_per_session_second"], a["server_cpu_per_session_second"]
         )
-        for index in range(sessions)
-    ]
-    return list(await asyncio.gather(*tasks))
-
-
-def scrape_all(bases: list[str]) -> dict[float, float]:
-    total: dict[float, float] = {}
-    for base in bases:
-        for bound, count in scrape_lag(f"http://{base}/metrics").items():
-            total[bound] = total.get(bound, 0.0) + count
-    return total
-
-
-def load_utterance(name: str) -> bytes:
-    audio, rate_hz = read_audio_file(TEST_AUDIO / name)
-    pieces: list[npt.NDArray[np.int16]] = utterances(resample(audio, rate_hz, RATE_HZ), RATE_HZ)
-    # Cut at the end of speech, so that "the user stopped talking" is when the audio ends.
-    return pieces[0].astype("<i2").tobytes()
-
-
-ENV = {
-    **os.environ,
-    "AURA_WARM_UP_LOCAL_MODELS": "false",
-    "PYTHONUNBUFFERED": "1",
-    # The simulator listens on loopback, which tenants' routes may not reach unless allowed.
-    "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
-    # As in production: with DEBUG on, Django times and keeps every query the sessions make.
-    "DEBUG": "false",
-}
-
-
-def start_simulator(stack: ExitStack, port: int, logs: Path) -> psutil.Process:
-    command = [sys.executable, "-m", "bench.openai_simulator", "--port", str(port)]
-    health_url = f"http://127.0.0.1:{port}/_sim/health"
-    return stack.enter_context(process(command, health_url, ENV, logs / "sim.log"))
-
-
-@dataclass
-class Servers:
-    """daphne processes on their own ports, as a deployment runs them behind a balancer."""
-
-    bases: list[str]
-    processes: list[psutil.Process]
-
-    @property
-    def urls(self) -> list[str]:
-        return [f"ws://{base}/v1/realtime?aura=1" for base in self.bases]
-
-
-DAPHNE = [sys.executable, "-m", "daphne"]
-
-
-def start_servers(stack: ExitStack, count: int, logs: Path) -> Servers:
-    bases = [f"127.0.0.1:{free_port()}" for _ in range(count)]
-    processes = [
-        stack.enter_context(
-            process(
-                [*DAPHNE, "-p", base.split(":")[1], "aura_project.asgi:application"],
-                f"http://{base}/healthz",
-                ENV,
-                logs / f"daphne-{index}.log",
-            )
+    }
+    for quantile in ("p50", "p95", "p99"):
+        figures[f"voice_to_voice_{quantile}"] = over(
+            b["voice_to_voice_ms"].get(quantile), a["voice_to_voice_ms"].get(quantile)
         )
-        for index, base in enumerate(bases)
-    ]
-    return Servers(bases, processes)
-
-
-def lone_voice_to_voice_ms(url: str, key: str, utterance: bytes, chunk_ms: int) -> list[float]:
-    """Voice to voice of each turn of one session alone on the server (3 turns)."""
-    alone = asyncio.run(run_session(url, key, utterance, turns=3, chunk_ms=chunk_ms, delay_s=0))
-    if alone.errors or not alone.turns:
-        raise SystemExit(f"a lone session failed: {alone.errors}")
-    return [turn.voice_to_voice_ms for turn in alone.turns]
+    return figures
 
 
 def parse_args() -> argparse.Namespace:
@@ -435,6 +255,10 @@ def parse_args() -> argparse.Namespace:
         "--servers", type=int, default=1, help="daphne processes (one per core, as deployed)"
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    parser.add_argument(
+        "--baseline-rev", default=None, help="A/B: also run this git revision's servers"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs per variant (alternated)")
     ratio = parser.add_argument_group("ratio mode: sessions held at one p99, N processes vs 1")
     ratio.add_argument("--ratio", action="store_true", help="run the ratio mode")
     ratio.add_argument("--compare", type=int, nargs="+", default=[1, 3], metavar="N")
@@ -451,6 +275,22 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def start_variant(
+    stack: ExitStack,
+    args: argparse.Namespace,
+    name: str,
+    tree: Path,
+    key: str,
+    utterance: bytes,
+    env: dict[str, str] | None = None,
+) -> Variant:
+    logs = args.out / "load-logs"
+    label = name.split()[0]
+    servers = start_servers(stack, args.servers, logs, tree=tree, name=f"daphne-{label}", env=env)
+    lone = lone_voice_to_voice_ms(servers.urls[0], key, utterance, args.chunk_ms)
+    return Variant(name, servers, key, statistics.median(lone))
+
+
 def main() -> None:
     args = parse_args()
     if args.ratio:
@@ -461,136 +301,54 @@ def main() -> None:
     sim_port = free_port()
     key = provision(f"http://127.0.0.1:{sim_port}/v1")
     utterance = load_utterance(args.recording)
-    logs = args.out / "load-logs"
+    sim_admin = f"http://127.0.0.1:{sim_port}/_sim"
     with ExitStack() as stack:
-        simulated = start_simulator(stack, sim_port, logs)
-        servers = start_servers(stack, args.servers, logs)
-        urls, bases = servers.urls, servers.bases
-        baseline_ms = statistics.median(
-            lone_voice_to_voice_ms(urls[0], key, utterance, args.chunk_ms)
-        )
-        sim_admin = f"http://127.0.0.1:{sim_port}/_sim"
-        urllib.request.urlopen(urllib.request.Request(f"{sim_admin}/reset", method="POST"))
-        lag_before = scrape_all(bases)
-        rss_before = sum(server.memory_info().rss for server in servers.processes)
-        client = psutil.Process()
-        for measured in (*servers.processes, simulated, client):
-            measured.cpu_percent()
-        started = time.monotonic()
-        results = asyncio.run(
-            drive(
-                urls,
-                key,
-                utterance,
-                sessions=args.sessions,
-                turns=args.turns,
-                chunk_ms=args.chunk_ms,
-                ramp_s=args.ramp_s,
-            )
-        )
-        elapsed_s = time.monotonic() - started
-        cpu_percent = {
-            **{
-                f"server_{index}": server.cpu_percent()
-                for index, server in enumerate(servers.processes)
-            },
-            "simulator": simulated.cpu_percent(),
-            "load_client": client.cpu_percent(),
-        }
-        rss_after = sum(server.memory_info().rss for server in servers.processes)
-        lag_after = scrape_all(bases)
-        with urllib.request.urlopen(f"{sim_admin}/requests", timeout=10) as answer:
-            provider_requests = requests_by_stage(json.load(answer)["counts"])
-    report(
-        args,
-        results,
-        baseline_ms,
-        elapsed_s,
-        cpu_percent,
-        (rss_before, rss_after),
-        (lag_before, lag_after),
-        provider_requests,
-    )
+        simulator = start_simulator(stack, sim_port, args.out / "load-logs")
+        variants = []
+        if args.baseline_rev:
+            tree = stack.enter_context(checkout(args.baseline_rev))
+            env, baseline_key = prepare_baseline(tree, f"http://127.0.0.1:{sim_port}/v1")
+            name = f"A {args.baseline_rev}"
+            variants.append(start_variant(stack, args, name, tree, baseline_key, utterance, env))
+        variants.append(start_variant(stack, args, "B this tree", REPO_ROOT, key, utterance))
+        runs: dict[str, list[Run]] = {variant.name: [] for variant in variants}
+        for round_index in range(args.rounds):
+            for variant in variants:
+                print(f"round {round_index + 1}: {variant.name}", flush=True)
+                runs[variant.name].append(measure(args, variant, utterance, sim_admin, simulator))
+                time.sleep(2)  # sessions closing must not count against the next run
+    report(args, [summarize(args, variant, runs[variant.name]) for variant in variants])
 
 
-def requests_by_stage(counts: dict[str, int]) -> dict[str, int]:
-    """The simulator's request counts per model as counts per stage ("sim-stt+..." is stt)."""
-    by_stage: Counter[str] = Counter()
-    for model, count in counts.items():
-        by_stage[model.split("+")[0].removeprefix("sim-")] += count
-    return dict(by_stage)
-
-
-def report(
-    args: argparse.Namespace,
-    results: list[SessionResult],
-    baseline_ms: float,
-    elapsed_s: float,
-    cpu_percent: dict[str, float],
-    rss: tuple[int, int],
-    lag: tuple[dict[float, float], dict[float, float]],
-    provider_requests: dict[str, int],
-) -> None:
-    rss_before, rss_after = rss
-    lag_before, lag_after = lag
-    turns = [turn for result in results for turn in result.turns]
-    errors = [error for result in results for error in result.errors]
-    v2v = [turn.voice_to_voice_ms for turn in turns]
-    added = [value - baseline_ms for value in v2v]
-
-    def engine(name: str, minus: float = 0.0) -> dict[str, float]:
-        values = [t.engine[name] - minus for t in turns if t.engine.get(name) is not None]
-        return percentiles(values)
-
-    summary = {
+def report(args: argparse.Namespace, summaries: list[dict[str, Any]]) -> None:
+    output = {
         "sessions": args.sessions,
         "servers": args.servers,
         "turns_per_session": args.turns,
         "chunk_ms": args.chunk_ms,
         "cores": cpu_count(),
         "machine": platform.machine(),
-        "turns_measured": len(turns),
-        "errors": len(errors),
-        "error_kinds": sorted(set(errors))[:10],
         "floor_ms": floor_ms(),
-        "lone_session_voice_to_voice_ms": baseline_ms,
-        "fixed_overhead_ms": baseline_ms - floor_ms(),
-        "voice_to_voice_ms": percentiles(v2v),
-        "server_added_ms": percentiles(added),
-        "engine_ms": {
-            "voice_to_voice": engine("voice_to_voice_ms"),
-            "stt_after_speech_stopped": engine("stt_ms"),
-            "llm_first_token_over_simulated": engine("llm_first_token_ms", LLM_FIRST_TOKEN_MS),
-            "tts_first_audio_over_simulated": engine("tts_first_audio_ms", TTS_FIRST_AUDIO_MS),
-        },
-        "event_loop_lag_ms": {
-            "p50_at_most": lag_quantile(lag_before, lag_after, 0.5),
-            "p99_at_most": lag_quantile(lag_before, lag_after, 0.99),
-        },
-        # 100 = one core busy; the client and simulator share the machine with the server.
-        "cpu_percent_of_one_core": cpu_percent,
-        "server_memory_mb_per_session": (rss_after - rss_before) / 2**20 / args.sessions,
-        # More STT than turns: speculative transcriptions in pauses that were not the end.
-        "provider_requests_per_turn": {
-            stage: round(count / max(1, len(turns)), 2)
-            for stage, count in sorted(provider_requests.items())
-        },
-        "elapsed_s": elapsed_s,
+        "variants": summaries,
     }
-    print(json.dumps(summary, indent=2))
-    # Every turn, for finding where the slow ones lost their time (not printed).
-    summary["turns"] = [
-        {"client_voice_to_voice_ms": t.voice_to_voice_ms, **t.engine} for t in turns
-    ]
+    if len(summaries) == 2:
+        output["b_over_a"] = ratios(*summaries)
+    printed = {**output, "variants": [{**s, "turns": "..."} for s in summaries]}
+    print(json.dumps(printed, indent=2))
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"load-{args.sessions}x{args.servers}.json"
-    path.write_text(json.dumps(summary, indent=2))
+    suffix = "-ab" if len(summaries) == 2 else ""
+    path = args.out / f"load-{args.sessions}x{args.servers}{suffix}.json"
+    path.write_text(json.dumps(output, indent=2))
     print(f"wrote {path}")
-    if turns:
+    for summary in summaries:
+        added = summary["server_added_ms"]
         print(
-            f"\n{args.sessions} sessions on {cpu_count()} cores: voice to voice p50 "
-            f"{statistics.median(v2v):.0f} ms, server-added p99 "
-            f"{summary['server_added_ms']['p99']:.0f} ms, {len(errors)} errors"
+            f"{summary['variant']}: {args.sessions} sessions on {cpu_count()} cores: "
+            f"server-added p50/p95/p99 {added.get('p50', 0):.0f}/{added.get('p95', 0):.0f}/"
+            f"{added.get('p99', 0):.0f} ms, {summary['errors']} errors, server CPU per "
+            f"session-second {summary['server_cpu_per_session_second'] or 0:.4f}, requests "
+            f"per turn {summary['provider_requests_per_turn']}, load average "
+            f"{summary['load_average_1m']}"
         )
 
 

@@ -28,17 +28,14 @@ from dataclasses import asdict, dataclass, field
 
 import psutil
 
-from bench.load import (
+from bench.load_client import drive, lone_voice_to_voice_ms
+from bench.load_measure import busy_cpu_s, cpu_seconds, lag_quantile, percentiles, scrape_all
+from bench.load_setup import (
     Servers,
-    drive,
     floor_ms,
     free_port,
-    lag_quantile,
     load_utterance,
-    lone_voice_to_voice_ms,
-    percentiles,
     provision,
-    scrape_all,
     start_servers,
     start_simulator,
 )
@@ -104,23 +101,6 @@ def search_capacity(
     return held, levels
 
 
-def busy_cpu_s() -> float:
-    """CPU seconds the whole machine has spent busy since boot (all cores)."""
-    times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
-
-
-def own_cpu_s(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for measured in processes:
-        try:
-            times = measured.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def measure_level(
     args: argparse.Namespace,
     own: list[psutil.Process],
@@ -132,7 +112,7 @@ def measure_level(
 ) -> Level:
     time.sleep(SETTLE_S)
     lag_before = scrape_all(servers.bases)
-    busy_before, own_before = busy_cpu_s(), own_cpu_s(own)
+    busy_before, own_before = busy_cpu_s(), cpu_seconds(own)
     started = time.monotonic()
     results = asyncio.run(
         drive(
@@ -148,7 +128,7 @@ def measure_level(
     elapsed_s = time.monotonic() - started
     capacity_s = elapsed_s * (os.cpu_count() or 1)
     busy_s = busy_cpu_s() - busy_before
-    others_s = max(0.0, busy_s - (own_cpu_s(own) - own_before))
+    others_s = max(0.0, busy_s - (cpu_seconds(own) - own_before))
     lag_after = scrape_all(servers.bases)
     v2v = [turn.voice_to_voice_ms for result in results for turn in result.turns]
     errors = [error for result in results for error in result.errors]

@@ -37,7 +37,7 @@ import numpy as np
 import psutil
 from websockets.asyncio.client import connect
 
-from bench.load import free_port, process
+from bench.load_setup import free_port, process
 from bench.tenants_steps import child_env, run_step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

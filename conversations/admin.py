@@ -21,7 +21,7 @@ from conversations.models import (
     UsageRecord,
     UsageRollup,
 )
-from monitoring.admin_site import ReadOnlyAdminMixin, tenant_admin_site
+from core.admin_site import ReadOnlyAdminMixin, tenant_admin_site
 from monitoring.dashboard import dashboard_context
 
 

@@ -11,13 +11,13 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aura_project.api.errors import NotFoundError
-from aura_project.api.filters import UtcDateTimeFilter
-from aura_project.api.views import OrganizationViewSet, created
 from conversations.models import Conversation, Feedback, Message
 from conversations.selectors import conversations_matching, messages_matching
 from conversations.services import FEEDBACK_COMMENT_MAX_CHARS, conversation_delete, feedback_record
+from core.api.filters import UtcDateTimeFilter
+from core.errors import NotFoundError
 from monitoring.metrics import FEEDBACK
+from tenants.rest.views import OrganizationViewSet, created
 
 SEARCH_HELP = (
     "Full-text search of message text (PostgreSQL, English stemming), in web-search syntax: "

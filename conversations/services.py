@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -20,11 +19,8 @@ from conversations.models import (
     SessionRefusal,
     TurnMetrics,
 )
-from voice.engine.assembly import build_llm
-from voice.engine.errors import InvalidRequestError
-from voice.engine.llm.base import ChatMessage
-from voice.engine.summarize import summarize
-from voice.selectors import agent_config, agent_for_session
+from conversations.summaries import summarizer
+from core.errors import InvalidRequestError
 
 
 @transaction.atomic
@@ -312,14 +308,10 @@ def conversation_summarize(*, conversation_id: str) -> bool:
     to_fold = pending[: -settings.AURA_MEMORY_KEEP_MESSAGES or None]
     if not to_fold:
         return False
-    agent = conversation.agent or agent_for_session(None)
-    llm = build_llm(agent_config(agent).llm_routes)
-    messages = [
-        ChatMessage(role="user" if m.role == "user" else "assistant", content=m.text)
-        for m in to_fold
-        if m.role in ("user", "assistant")
-    ]
-    summary = asyncio.run(summarize(llm, previous=conversation.summary, messages=messages))
+    messages = [(m.role, m.text) for m in to_fold if m.role in ("user", "assistant")]
+    summary = summarizer()(
+        agent=conversation.agent, previous=conversation.summary, messages=messages
+    )
     with transaction.atomic():
         updated = Conversation.objects.filter(
             pk=conversation.pk, summarized_through=conversation.summarized_through

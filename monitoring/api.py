@@ -13,11 +13,11 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aura_project.api.filters import UtcDateTimeFilter
-from aura_project.api.views import OrganizationViewSet
 from conversations.models import USAGE_AMOUNTS, ActivityRollup, UsageRecord, UsageRollup
+from core.api.filters import UtcDateTimeFilter
 from monitoring.budget import BudgetStatus
 from monitoring.selectors import month_start, usage_month_to_date_cost
+from tenants.rest.views import OrganizationViewSet
 from tenants.selectors import organization_by_schema
 
 USAGE_FIELDS = ["stage", "provider", "model", "outcome", *USAGE_AMOUNTS]

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from django_tenants.utils import schema_context
 
+from core.errors import AuraError
 from monitoring.selectors import usage_month_to_date_cost
 from tenants.models import Organization
-from voice.engine.errors import AuraError
 
 
 class BudgetExceededError(AuraError):

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from monitoring.admin_site import (
+from core.admin_site import (
     OrganizationRowsAdmin,
     ReadOnlyAdminMixin,
     on_tenant_site,

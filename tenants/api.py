@@ -14,9 +14,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aura_project.api.views import OrganizationViewSet, PlatformViewSet, created
 from tenants.errors import PermissionDeniedError
 from tenants.models import ApiKey, Organization
+from tenants.rest.views import OrganizationViewSet, PlatformViewSet, created
 from tenants.selectors import ResolvedKey
 from tenants.services import (
     KNOWN_SCOPES,

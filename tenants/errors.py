@@ -1,20 +1,13 @@
 """Errors of tenant resolution and key handling, with stable codes for clients."""
 
-from voice.engine.errors import AuraError, InvalidRequestError
+from core.errors import AuraError, AuthenticationError, InvalidRequestError, PermissionDeniedError
 
-
-class AuthenticationError(AuraError):
-    """The credentials do not identify an active organization (deliberately vague)."""
-
-    code = "invalid_api_key"
-    error_type = "authentication_error"
-
-
-class PermissionDeniedError(AuraError):
-    """The key is valid but may not do this (scope, origin)."""
-
-    code = "permission_denied"
-    error_type = "permission_error"
+__all__ = [
+    "AuthenticationError",
+    "OrganizationExistsError",
+    "OrganizationSuspendedError",
+    "PermissionDeniedError",
+]
 
 
 class OrganizationSuspendedError(AuraError):

@@ -7,10 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
+from core.errors import AuraError
 from tenants.db import use_public_schema
 from tenants.errors import AuthenticationError, OrganizationSuspendedError
 from tenants.responses import error_response
-from voice.engine.errors import AuraError
 
 
 class OrganizationMiddleware(TenantMainMiddleware):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from aura_project.api.problems import PROBLEM_CONTENT_TYPE, problem_document
-from voice.engine.errors import AuraError
+from core.api.problems import PROBLEM_CONTENT_TYPE, problem_document
+from core.errors import AuraError
 
 
 def wants_json(request: HttpRequest) -> bool:

@@ -1,6 +1,6 @@
 """Re-encrypting every stored secret under the current encryption key (key rotation).
 
-Stored secrets are the model fields named `*_encrypted` (aura_project/encryption.py encrypts
+Stored secrets are the model fields named `*_encrypted` (core/encryption.py encrypts
 them), in whichever schemas hold their tables: every organization's, and the public one.
 """
 
@@ -13,7 +13,7 @@ from django.apps import apps
 from django.db import connection, models, transaction
 from django_tenants.utils import schema_context
 
-from aura_project.encryption import DecryptionError, reencrypt
+from core.encryption import DecryptionError, reencrypt
 from tenants.models import Organization
 
 ENCRYPTED_SUFFIX = "_encrypted"
@@ -43,7 +43,7 @@ class ReencryptionReport:
 
 
 def encrypted_fields() -> list[tuple[type[models.Model], str]]:
-    """Every (model, field) that holds a secret encrypted with aura_project.encryption."""
+    """Every (model, field) that holds a secret encrypted with core.encryption."""
     return [
         (model, model_field.name)
         for model in apps.get_models()

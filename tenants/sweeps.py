@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Model
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from aura_project.redis import redis_key, redis_sync_client
+from core.redis import redis_key, redis_sync_client
 from tenants.db import use_public_schema
 from tenants.models import Organization
 

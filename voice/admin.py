@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from monitoring.admin_site import tenant_admin_site
+from core.admin_site import tenant_admin_site
 from voice.models import Agent, WebhookTool
 
 

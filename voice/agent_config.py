@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast, get_args
 
-from voice.engine.config import AgentConfig, NoiseReduction, RouteConfig, TurnDetectionConfig
+from voice.engine.config import (
+    AgentConfig,
+    NoiseReduction,
+    RouteConfig,
+    SpeculationMode,
+    TurnDetectionConfig,
+)
 from voice.engine.errors import InvalidRequestError
 from voice.engine.tools import builtin_specs
 
@@ -247,6 +253,7 @@ def agent_config_from_settings(
     max_output_tokens: int | None,
     builtin_tools: Any = (),
     vocabulary: Any = (),
+    speculation: str = "auto",
 ) -> AgentConfig:
     if not isinstance(builtin_tools, Sequence) or isinstance(builtin_tools, str):
         raise InvalidRequestError("builtin_tools must be a list of names", param="builtin_tools")
@@ -261,4 +268,12 @@ def agent_config_from_settings(
         max_output_tokens=max_output_tokens,
         tools=builtin_specs(builtin_tools),
         vocabulary=vocabulary_from_json(vocabulary),
+        speculation=speculation_from_json(speculation),
     )
+
+
+def speculation_from_json(value: Any) -> SpeculationMode:
+    if value not in get_args(SpeculationMode):
+        modes = ", ".join(get_args(SpeculationMode))
+        raise InvalidRequestError(f"speculation must be one of {modes}", param="speculation")
+    return cast(SpeculationMode, value)

@@ -8,7 +8,15 @@ class VoiceConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from conversations.summaries import summarizer_register
+        from voice import tenant_receivers
         from voice.engine.addresses import configure_resolution
+        from voice.summaries import agent_summarize
+
+        # Seeds new organizations and ends the sessions of disabled keys and organizations.
+        tenant_receivers.connect()
+        # Conversations fold old messages into a summary with the agent's own model.
+        summarizer_register(agent_summarize)
 
         # The engine reads no settings: hand it the DNS pool's size and time limit.
         configure_resolution(

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from aura_project.client_address import scope_client_address
+from core.client_address import scope_client_address
 from tenants.errors import AuthenticationError
 from voice.engine.assembly import build_voice_session
 from voice.engine.errors import AuraError

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 
-from aura_project.encryption import DecryptionError, decrypt
+from core.encryption import DecryptionError, decrypt
 from voice.agent_config import agent_config_from_settings
 from voice.engine.config import AgentConfig, KeyFallback, RouteConfig, ToolSpec
 from voice.engine.errors import InvalidRequestError
@@ -155,4 +155,5 @@ def _settings_config(agent: Agent) -> AgentConfig:
         max_output_tokens=agent.max_output_tokens,
         builtin_tools=agent.builtin_tools,
         vocabulary=agent.vocabulary,
+        speculation=agent.speculation,
     )

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from aura_project.encryption import encrypt
+from core.encryption import encrypt
 from voice.agent_config import public_overrides_from_json, vocabulary_from_json
 from voice.engine.errors import InvalidRequestError
 from voice.engine.tools import BUILTINS
@@ -30,6 +30,7 @@ AGENT_FIELDS = (
     "max_output_tokens",
     "memory_enabled",
     "public_overrides",
+    "speculation",
     "is_default",
 )
 

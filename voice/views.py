@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from aura_project.client_address import request_client_address
+from core.client_address import request_client_address
 from tenants.db import in_public_schema
 from tenants.errors import AuthenticationError
 from tenants.responses import error_response

@@ -22,7 +22,7 @@ DEBUG: bool = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[".localhost", "127.0.0.1"])
 
 # --- Multi-tenancy (django-tenants): one PostgreSQL schema per organization ----------------
-ADMIN_APP = "monitoring.admin_apps.AuraAdminConfig"
+ADMIN_APP = "core.admin_apps.AuraAdminConfig"
 SHARED_APPS = [
     "daphne",
     "django_tenants",
@@ -273,7 +273,7 @@ AURA_CLIENT_SECRETS_RATE_PER_KEY: str = env(
     "AURA_CLIENT_SECRETS_RATE_PER_KEY", default="600/minute"
 )
 # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when finding a client's
-# address (aura_project/client_address.py); empty: the connection's peer is the client.
+# address (core/client_address.py); empty: the connection's peer is the client.
 AURA_TRUSTED_PROXIES: list[str] = env.list("AURA_TRUSTED_PROXIES", default=[])
 # Realtime session limits.
 AURA_SESSION_IDLE_TIMEOUT_SECONDS: int = env.int("AURA_SESSION_IDLE_TIMEOUT_SECONDS", default=300)
@@ -306,7 +306,7 @@ AURA_DATABASE_WORKERS: int = env.int("AURA_DATABASE_WORKERS", default=8)
 AURA_DNS_WORKERS: int = env.int("AURA_DNS_WORKERS", default=4)
 AURA_DNS_TIMEOUT_SECONDS: float = env.float("AURA_DNS_TIMEOUT_SECONDS", default=5.0)
 
-# --- The admin sites (monitoring/admin_site.py) ------------------------------------------------
+# --- The admin sites (core/admin_site.py) ------------------------------------------------
 LOGIN_URL = "/admin/login/"
 # Failed admin sign-ins allowed per account (schema and user name) and per client address in a
 # moving window ("N/<n> minutes"); past either, sign-ins are refused (429) until it passes.
@@ -363,19 +363,19 @@ AURA_PRICES: dict[str, dict[str, dict[str, str]]] = {
 for _stage, _prices in env.json("AURA_PRICES_JSON", default={}).items():
     AURA_PRICES.setdefault(_stage, {}).update(_prices)
 
-# --- REST API (/api/v1/, aura_project/api/) ------------------------------------------------------
+# --- REST API (/api/v1/, core/api/, tenants/rest/) ------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["aura_project.api.authentication.SecretKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["aura_project.api.permissions.OrganizationScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["aura_project.api.throttling.OrganizationKeyRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "aura_project.api.pagination.AuraPagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.rest.authentication.SecretKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.rest.permissions.OrganizationScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.rest.throttling.OrganizationKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.AuraPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["aura_project.api.parsers.BoundedJSONParser"],
-    "EXCEPTION_HANDLER": "aura_project.api.exceptions.problem_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "core.api.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -395,7 +395,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "aura_project.api.schema.add_problem_responses",
+        "core.api.schema.add_problem_responses",
     ],
 }
 # Largest JSON body the API reads.

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from aura_project.encryption import parse_keys
+from core.encryption import parse_keys
 
 from .base import *  # noqa: F403
 from .base import AURA_ENCRYPTION_KEY, LOGGING, env

@@ -7,10 +7,10 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from aura_project.encryption import encrypt
 from conversations.models import Conversation
 from conversations.services import conversation_start, message_append
 from conversations.tasks import end_stale_conversations, summarize_conversation
+from core.encryption import encrypt
 from voice.engine.errors import AllRoutesFailedError
 from voice.models import ProviderCredential
 from voice.services import agent_create

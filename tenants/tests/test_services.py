@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.errors import InvalidRequestError
 from tenants.errors import AuthenticationError, OrganizationExistsError
 from tenants.models import ApiKey, Organization
 from tenants.selectors import resolve_api_key
@@ -14,7 +15,6 @@ from tenants.services import (
     organization_create,
     organization_set_status,
 )
-from voice.engine.errors import InvalidRequestError
 
 
 def schema_exists(name: str) -> bool:

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django_tenants.utils import schema_context
 
-from aura_project.encryption import decrypt
+from core.encryption import decrypt
 from tenants.stored_secrets import encrypted_fields, secrets_reencrypt
 from voice.models import ProviderCredential, WebhookTool
 from voice.services import provider_credential_set, webhook_tool_create

@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aura_project.api.views import OrganizationViewSet, created
+from tenants.rest.views import OrganizationViewSet, created
 from voice.agent_config import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, PUBLIC_OVERRIDABLE
 from voice.models import Agent, WebhookTool
 from voice.services import agent_create, agent_delete, agent_update
@@ -87,6 +87,15 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
         "audio formats, voice and turn detection only). Secret keys and client secrets may "
         "change every field.",
     )
+    speculation = serializers.ChoiceField(
+        choices=["auto", "eager", "thrifty", "off"],
+        required=False,
+        help_text="How early a turn is transcribed and answered before it has surely ended: "
+        "eager guesses at every pause (fastest; with a remote STT each guess is a billed "
+        "request), thrifty guesses once per pause near the end-of-turn silence (about one "
+        "request per turn, ~0.35 s slower with 500 ms of silence), off waits for the end; "
+        "auto (default) is eager with the local STT and thrifty with a remote one.",
+    )
     # Declared, so that DRF adds no uniqueness check of its own: the service moves the default.
     is_default = serializers.BooleanField(
         required=False, help_text="The agent sessions use when they name none; exactly one is."
@@ -119,6 +128,7 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
             "max_output_tokens",
             "memory_enabled",
             "public_overrides",
+            "speculation",
             "is_default",
             "created_at",
             "updated_at",

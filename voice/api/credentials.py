@@ -1,6 +1,6 @@
 """Provider credentials: an organization's own OpenAI and xAI keys, for its agents' routes.
 
-Stored encrypted (Fernet, aura_project.encryption); responses show a hint, never the key.
+Stored encrypted (Fernet, core.encryption); responses show a hint, never the key.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aura_project.api.views import OrganizationViewSet
+from tenants.rest.views import OrganizationViewSet
 from voice.models import ProviderCredential
 from voice.services import provider_credential_delete, provider_credential_set
 

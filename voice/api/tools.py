@@ -9,7 +9,7 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from aura_project.api.views import OrganizationViewSet, created
+from tenants.rest.views import OrganizationViewSet, created
 from voice.models import Agent, WebhookTool
 from voice.services import webhook_tool_create, webhook_tool_delete, webhook_tool_update
 

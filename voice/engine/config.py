@@ -18,6 +18,8 @@ AudioEncoding = Literal["pcm16", "pcmu", "pcma"]
 NoiseReduction = Literal["near_field", "far_field"]
 # Which key a cloud route without one of its own uses (see `RouteConfig.key_fallback`).
 KeyFallback = Literal["platform", "none", "unreadable"]
+# How eagerly a turn's transcript and answer are guessed before its end (voice.engine.speculation).
+SpeculationMode = Literal["auto", "eager", "thrifty", "off"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +117,6 @@ class AgentConfig:
     # Input that is the client's speaker playing the answer back (echo) is not speech: it
     # neither starts a turn nor interrupts the answer (voice.engine.audio.echo).
     echo_guard: bool = True
+    # Guessing the transcript and answer during the end-of-turn silence: latency against
+    # provider requests ("auto": eager with a local STT, thrifty with a remote one).
+    speculation: SpeculationMode = "auto"

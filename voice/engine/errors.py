@@ -1,32 +1,22 @@
-"""The one error hierarchy of AURA.
+"""The engine's errors: audio, providers, routing, tools.
 
-Every error a user can see carries a stable `code`; the WebSocket transport turns it into an
-`error` event and the REST API into a problem response. Lives in the engine because the engine
-may not import Django, while the Django side may import the engine.
+They subclass the one hierarchy of `core.errors` (framework-free, shared with the Django apps),
+which this module re-exports so engine code names every error from one place.
 """
 
 from __future__ import annotations
 
+from core.errors import AuraError, InvalidRequestError
 
-class AuraError(Exception):
-    """Base of every error AURA reports to a client."""
-
-    code = "server_error"
-    error_type = "server_error"
-
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None):
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.param = param
-
-
-class InvalidRequestError(AuraError):
-    """The client sent something we cannot act on (bad event, bad value)."""
-
-    code = "invalid_request"
-    error_type = "invalid_request_error"
+__all__ = [
+    "AllRoutesFailedError",
+    "AudioFormatError",
+    "AuraError",
+    "InvalidRequestError",
+    "ProviderError",
+    "ProviderUnavailableError",
+    "ToolError",
+]
 
 
 class AudioFormatError(InvalidRequestError):

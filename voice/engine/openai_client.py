@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import weakref
+from dataclasses import dataclass, field
 
 import httpx2
 import openai
@@ -27,6 +28,37 @@ POOL_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=500)
 _ClientKey = tuple[str | None, str, float, tuple[str, ...] | None]
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, openai.AsyncOpenAI]]
 _clients = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIEndpoint:
+    """Where and how one route calls an OpenAI-protocol server (the three providers share it).
+
+    Attributes:
+        provider: Label used in errors and metrics.
+        model: The model the server is asked for.
+        api_key: Bearer token (never in a repr).
+        base_url: Server root ending in /v1; None means the SDK default.
+        public_only: None for the operator's own endpoints; for a base_url an organization
+            chose, the hosts besides public addresses it may reach.
+        timeout_s: Request timeout.
+    """
+
+    provider: str
+    model: str
+    api_key: str = field(repr=False)
+    base_url: str | None = None
+    public_only: tuple[str, ...] | None = None
+    timeout_s: float = 30.0
+
+    def client(self) -> openai.AsyncOpenAI:
+        """The pooled SDK client of this endpoint (see `shared_client`)."""
+        return shared_client(
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout_s=self.timeout_s,
+            public_only=self.public_only,
+        )
 
 
 def shared_client(

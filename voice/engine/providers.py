@@ -24,6 +24,7 @@ from voice.engine.config import RouteConfig
 from voice.engine.errors import ProviderUnavailableError
 from voice.engine.llm.base import LanguageModel
 from voice.engine.llm.openai_compatible import MaxTokensParameter, OpenAICompatibleLLM
+from voice.engine.openai_client import OpenAIEndpoint
 from voice.engine.stt.base import SpeechToText
 from voice.engine.stt.openai import OpenAISTT
 from voice.engine.tts.base import TextToSpeech
@@ -44,17 +45,11 @@ def llm_from_route(route: RouteConfig) -> LanguageModel:
     """
     if route.provider == "local":
         return _local_llm(route)
-    base_url, api_key = _endpoint(route)
     tokens_parameter: MaxTokensParameter = (
         "max_completion_tokens" if route.provider == "openai" else "max_tokens"
     )
     return OpenAICompatibleLLM(
-        provider=route.provider,
-        model=route.model,
-        api_key=api_key,
-        base_url=base_url,
-        public_only=route.public_only,
-        timeout_s=route.timeout_s,
+        endpoint=_endpoint(route),
         max_output_tokens=route.max_output_tokens,
         temperature=route.temperature,
         max_tokens_parameter=tokens_parameter,
@@ -66,14 +61,8 @@ def stt_from_route(route: RouteConfig) -> SpeechToText:
     if route.provider == "local":
         return _local_stt(route)
     _no_speech_api(route, "speech-to-text")
-    base_url, api_key = _endpoint(route)
     return OpenAISTT(
-        provider=route.provider,
-        model=route.model,
-        api_key=api_key,
-        base_url=base_url,
-        public_only=route.public_only,
-        timeout_s=route.timeout_s,
+        endpoint=_endpoint(route),
     )
 
 
@@ -82,19 +71,13 @@ def tts_from_route(route: RouteConfig) -> TextToSpeech:
     if route.provider == "local":
         return _local_tts(route)
     _no_speech_api(route, "text-to-speech")
-    base_url, api_key = _endpoint(route)
     return OpenAITTS(
-        provider=route.provider,
-        model=route.model,
-        api_key=api_key,
-        base_url=base_url,
-        public_only=route.public_only,
-        timeout_s=route.timeout_s,
+        endpoint=_endpoint(route),
     )
 
 
-def _endpoint(route: RouteConfig) -> tuple[str | None, str]:
-    """(base URL, API key) for a cloud or OpenAI-compatible route.
+def _endpoint(route: RouteConfig) -> OpenAIEndpoint:
+    """Where and with which key a cloud or OpenAI-compatible route is called.
 
     The operator's key goes to the operator's endpoint only: a route with a base_url of its
     own (an organization chose it) is called with the route's key or none at all.
@@ -102,7 +85,7 @@ def _endpoint(route: RouteConfig) -> tuple[str | None, str]:
     if route.provider == "openai_compatible":
         if not route.base_url:
             raise _unavailable(route, "an openai_compatible route needs a base_url", "missing_url")
-        return route.base_url, route.api_key or PLACEHOLDER_API_KEY
+        return _called_at(route, route.base_url, route.api_key or PLACEHOLDER_API_KEY)
     variable = _KEY_VARIABLES.get(route.provider)
     if variable is None:
         known = ", ".join(["local", "openai_compatible", *_KEY_VARIABLES])
@@ -110,8 +93,21 @@ def _endpoint(route: RouteConfig) -> tuple[str | None, str]:
             route, f"unknown provider {route.provider!r} (known: {known})", "unknown_provider"
         )
     if route.api_key:
-        return route.base_url or _platform_base_url(route.provider), route.api_key
-    return _platform_base_url(route.provider), _platform_key(route, variable)
+        return _called_at(
+            route, route.base_url or _platform_base_url(route.provider), route.api_key
+        )
+    return _called_at(route, _platform_base_url(route.provider), _platform_key(route, variable))
+
+
+def _called_at(route: RouteConfig, base_url: str | None, api_key: str) -> OpenAIEndpoint:
+    return OpenAIEndpoint(
+        provider=route.provider,
+        model=route.model,
+        api_key=api_key,
+        base_url=base_url,
+        public_only=route.public_only,
+        timeout_s=route.timeout_s,
+    )
 
 
 def _platform_key(route: RouteConfig, variable: str) -> str:

@@ -347,6 +347,9 @@ class VoiceSession:
             return
         if not self._responds_automatically() or self._responder.active is not None:
             return
+        cap = self._turns.policy.max_answers_per_turn
+        if cap is not None and turn.speculative_answers >= cap:
+            return  # the policy saves the tokens: this turn's answer starts when it ends
         if self._response_gate is not None and not await self._response_gate.responses_left():
             return  # no answer may start for this turn: do not generate one ahead of it
         user = ChatMessage(role="user", content=transcript.text.strip())
@@ -356,6 +359,7 @@ class VoiceSession:
             speculation.timeline,
             speculative=True,
         )
+        turn.speculative_answers += 1
         speculation.adopt_response(run, self._responder.spawn(run))
 
     async def _commit(self, turn: Turn) -> None:

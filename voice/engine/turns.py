@@ -26,6 +26,7 @@ from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.events import new_id
 from voice.engine.ports import Clock
+from voice.engine.speculation import SpeculationPolicy, speculation_policy
 from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints
 from voice.engine.task_set import TaskSet
 from voice.engine.turn_metrics import ArrivalClock, TurnTimeline
@@ -129,6 +130,8 @@ class Turn:
     # Where the words are in `audio` (the VAD's segmentation; all of it for a manual commit).
     speech_samples: tuple[int, int] = (0, 0)
     arrival: ArrivalQuality | None = None
+    # Speculative answers started for this turn (the policy caps them).
+    speculative_answers: int = 0
 
     def measure_quality(self) -> dict[str, float]:
         """The audio quality of this turn (CPU work: run it in a worker thread)."""
@@ -236,11 +239,15 @@ class UserTurns:
         self._turn: Turn | None = None
         self._last_speculation: Speculation | None = None
         self._config = config
+        self.policy = speculation_policy(config, stt_runs_locally=stt.runs_locally)
         self._decoder = InputAudioDecoder(config.input_format)
         self._front_end = InputFrontEnd(config, echo_reference)
         # With turn detection off the detector only buffers, bounded, until `commit`.
-        self._detector = detection.TurnDetector(config.turn_detection)
+        self._detector = self._new_detector()
         self._detector_offset_ms = 0
+
+    def _new_detector(self) -> detection.TurnDetector:
+        return detection.TurnDetector(self._config.turn_detection, pause_ms=self.policy.pause_ms)
 
     @property
     def speaking(self) -> bool:
@@ -250,12 +257,17 @@ class UserTurns:
     def reconfigure(self, config: AgentConfig, *, stt: Transcriber) -> None:
         """Apply a new config; the decoder and detector restart only if their part changed."""
         previous, self._config = self._config, config
+        previous_policy: SpeculationPolicy = self.policy
         self._stt = stt
+        self.policy = speculation_policy(config, stt_runs_locally=stt.runs_locally)
         if previous.input_format != config.input_format:
             self._decoder = InputAudioDecoder(config.input_format)
         self._front_end = self._front_end.reconfigured(config)
-        if previous.turn_detection != config.turn_detection:
-            self._detector = detection.TurnDetector(config.turn_detection)
+        if previous.turn_detection == config.turn_detection:
+            if previous_policy.pause_ms != self.policy.pause_ms:
+                self._detector.set_pause_ms(self.policy.pause_ms)
+        else:
+            self._detector = self._new_detector()
             # A new detector counts from zero (from the audio it has not seen yet); session
             # times count from the session's first sample.
             unseen_samples = self._arrivals.total_samples - self._backlog_samples
@@ -356,7 +368,10 @@ class UserTurns:
 
     def speculate(self, turn: Turn, tasks: TaskSet) -> Speculation | None:
         """Guess the turn's transcript now, unless an earlier local guess still occupies the
-        CPU (a remote one in flight costs nothing here, and an abandoned one is cancelled)."""
+        CPU (a remote one in flight costs nothing here, and an abandoned one is cancelled),
+        or the policy says not to guess at all."""
+        if not self.policy.enabled:
+            return None
         last = self._last_speculation
         if last is not None and not last.cancellable and not last.transcription.done():
             return None

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aura_project.redis import redis_client, redis_key
+from core.redis import redis_client, redis_key
 from tenants.db import in_public_schema
 from tenants.selectors import ResolvedKey, TenantRef, api_key_still_usable
 from voice.engine.errors import InvalidRequestError

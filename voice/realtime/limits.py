@@ -23,7 +23,7 @@ from limits import RateLimitItem, RateLimitItemPerMinute, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from aura_project.redis import redis_client, redis_key
+from core.redis import redis_client, redis_key
 from voice.engine.errors import AuraError
 
 LEASE_SECONDS = 90

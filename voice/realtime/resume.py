@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from django.conf import settings
 
-from aura_project.redis import redis_client, redis_key
+from core.redis import redis_client, redis_key
 from voice.engine.config import AgentConfig, AudioFormat, RouteConfig, ToolSpec, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError
 from voice.realtime.limits import session_owner_key

@@ -7,7 +7,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django_tenants.utils import schema_context
 
-from aura_project.encryption import encrypt
+from core.encryption import encrypt
 from voice.engine.breaker import BreakerRegistry
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError

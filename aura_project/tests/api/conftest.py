@@ -1,6 +1,6 @@
 """Fixtures of the REST API tests: the platform host, keys, and a client that sends them.
 
-These tests cover aura_project/api/ and the API modules of every app (voice/api/,
+These tests cover core/api/, tenants/rest/ and the API modules of every app (voice/api/,
 conversations/api.py, tenants/api.py): test_<module>.py tests that module.
 """
 

@@ -212,3 +212,20 @@ def test_an_agents_vocabulary_is_stored_and_reaches_its_sessions(org_alpha, alph
 )
 def test_a_bad_vocabulary_is_refused(alpha, vocabulary):
     problem(alpha.post("/api/v1/agents", {"name": "Bad words", "vocabulary": vocabulary}), 400)
+
+
+def test_an_agents_speculation_policy_is_stored_and_reaches_its_sessions(org_alpha, alpha):
+    response = alpha.post("/api/v1/agents", {"name": "Thrifty desk", "speculation": "thrifty"})
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["speculation"] == "thrifty"
+    changed = alpha.patch(f"/api/v1/agents/{created['id']}", {"speculation": "eager"})
+    assert changed.json()["speculation"] == "eager"
+    with schema_context(org_alpha.schema_name):
+        agent = Agent.objects.get(pk=created["id"])
+        assert agent_config(agent).speculation == "eager"
+        assert config_from_json(config_to_json(agent_config(agent))).speculation == "eager"
+
+
+def test_an_unknown_speculation_policy_is_refused(alpha):
+    problem(alpha.post("/api/v1/agents", {"name": "Guessing", "speculation": "always"}), 400)

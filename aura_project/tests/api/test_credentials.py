@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 from django_tenants.utils import schema_context
 
-from aura_project.encryption import decrypt
 from aura_project.tests.api.conftest import Api, problem
+from core.encryption import decrypt
+from core.errors import AuraError
 from voice.engine.assembly import build_llm
-from voice.engine.errors import AuraError
 from voice.engine.llm.base import ChatMessage, LLMRequest
 from voice.models import ProviderCredential
 from voice.realtime.resume import config_from_json, config_to_json

@@ -1,4 +1,4 @@
-"""aura_project/api/: authentication, scopes, problem documents, hostile bodies, rate limits."""
+"""core/api/, tenants/rest/: authentication, scopes, problems, hostile bodies, rate limits."""
 
 from __future__ import annotations
 

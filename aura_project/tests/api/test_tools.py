@@ -7,8 +7,8 @@ import logging
 import pytest
 from django_tenants.utils import schema_context
 
-from aura_project.encryption import decrypt
 from aura_project.tests.api.conftest import problem
+from core.encryption import decrypt
 from voice.models import WebhookTool
 
 SECRET = "whsec_" + "q" * 40

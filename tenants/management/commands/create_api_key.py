@@ -2,9 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import AuraError
 from tenants.models import ApiKey, Organization
 from tenants.services import DEFAULT_SECRET_SCOPES, api_key_create
-from voice.engine.errors import AuraError
 
 
 class Command(BaseCommand):

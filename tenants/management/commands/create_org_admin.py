@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import AuraError
 from tenants.models import Organization
 from tenants.services import organization_admin_invite, organization_admin_url
-from voice.engine.errors import AuraError
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import AuraError
 from tenants.services import organization_create
-from voice.engine.errors import AuraError
 
 
 class Command(BaseCommand):

@@ -22,14 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-import numpy.typing as npt
-
 from voice.engine.compute import compute_threads, executor
 from voice.engine.errors import ProviderError, ProviderUnavailableError
 from voice.engine.llm.base import Finish, LanguageModel, LLMChunk, LLMRequest, TextDelta, Usage
 from voice.engine.llm.gemma_output import SpokenAnswer
 from voice.engine.llm.gemma_prompt import GemmaPrompt, PromptStyle, build_gemma_prompt
+from voice.engine.llm.llama_tokens import (
+    Steer,
+    SteeringTokens,
+    TokenWords,
+    end_token_ids,
+    prefill,
+    single_token_ids,
+)
 from voice.engine.llm.native_logs import route_native_logs
 from voice.engine.local_models import gemma_gguf_path
 
@@ -119,7 +124,7 @@ class LlamaCppLLM(LanguageModel):
         self.prompt_style: PromptStyle = prompt_style
         self.max_sentences = max_sentences
         self._llama: Llama | None = None
-        self._steering: _SteeringTokens | None = None
+        self._steering: SteeringTokens | None = None
         # The threading lock is the hard guarantee (one thread in the llama context); the
         # asyncio lock queues turns on the loop instead of parking compute-pool threads.
         self._model_lock = threading.Lock()
@@ -169,12 +174,12 @@ class LlamaCppLLM(LanguageModel):
         # Outside the lock: a consumer that stops at the Finish must not hold up the next turn.
         yield finish
 
-    def _steering_tokens(self, llama: Llama) -> _SteeringTokens:
+    def _steering_tokens(self, llama: Llama) -> SteeringTokens:
         if self._steering is None:
-            self._steering = _SteeringTokens(
-                banned=_single_token_ids(llama, self.sampling.banned_words),
-                first_penalised=_single_token_ids(llama, self.sampling.first_word_penalised),
-                words=_TokenWords(llama),
+            self._steering = SteeringTokens(
+                banned=single_token_ids(llama, self.sampling.banned_words),
+                first_penalised=single_token_ids(llama, self.sampling.first_word_penalised),
+                words=TokenWords(llama),
             )
         return self._steering
 
@@ -192,7 +197,7 @@ class LlamaCppLLM(LanguageModel):
             tokens = llama.tokenize(
                 empty.prompt.text.encode(), add_bos=True, special=empty.prompt.parse_special
             )
-            _prefill(llama, tokens, threading.Event())
+            prefill(llama, tokens, threading.Event())
 
     def _load_blocking(self) -> Llama:
         try:
@@ -284,7 +289,7 @@ class LlamaCppLLM(LanguageModel):
         prompt_tokens = llama.tokenize(
             generation.prompt.text.encode(), add_bos=True, special=generation.prompt.parse_special
         )
-        if not _prefill(llama, prompt_tokens, generation.cancelled):
+        if not prefill(llama, prompt_tokens, generation.cancelled):
             return Finish("cancelled", Usage(prompt_tokens=len(prompt_tokens)))
         answer = SpokenAnswer(
             stop=generation.prompt.stop,
@@ -292,7 +297,7 @@ class LlamaCppLLM(LanguageModel):
             leading_labels=generation.prompt.leading_labels,
         )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        end_tokens = _end_tokens(llama)
+        end_tokens = end_token_ids(llama)
         completion_tokens = 0
         reason = "length"
         for token in self._sampled_tokens(llama, prompt_tokens, generation.temperature):
@@ -322,7 +327,7 @@ class LlamaCppLLM(LanguageModel):
         """Tokens sampled after the (already decoded) prompt; closes llama's generator."""
         from llama_cpp import LogitsProcessorList
 
-        steer = _Steer(
+        steer = Steer(
             self._steering_tokens(llama),
             penalty=self.sampling.first_word_penalty,
             prompt_length=len(prompt_tokens),
@@ -342,127 +347,5 @@ class LlamaCppLLM(LanguageModel):
             tokens.close()
 
 
-@dataclass(frozen=True, slots=True)
-class _SteeringTokens:
-    banned: npt.NDArray[np.intc]
-    first_penalised: npt.NDArray[np.intc]
-    words: _TokenWords
-
-
-class _TokenWords:
-    """Tokens as lower-case words and back, cached (a few dozen distinct tokens per answer)."""
-
-    def __init__(self, llama: Llama) -> None:
-        self._llama = llama
-        self._words: dict[int, str] = {}
-        self._tokens: dict[str, npt.NDArray[np.intc]] = {}
-
-    def word(self, token: int) -> str:
-        if token not in self._words:
-            text = self._llama.detokenize([token]).decode("utf-8", errors="ignore")
-            self._words[token] = text.strip().lower()
-        return self._words[token]
-
-    def tokens(self, word: str) -> npt.NDArray[np.intc]:
-        """Every single token that reads as `word`: with or without a space, either case."""
-        if word not in self._tokens:
-            self._tokens[word] = _single_token_ids(self._llama, (word,))
-        return self._tokens[word]
-
-
-class _Steer:
-    """Logits processor for the answer: banned tokens never; some first words less likely; no
-    three words twice in a row (a base model's loop: "A good book is a good book.")."""
-
-    def __init__(self, tokens: _SteeringTokens, *, penalty: float, prompt_length: int) -> None:
-        self._tokens = tokens
-        self._penalty = penalty
-        self._prompt_length = prompt_length
-
-    def __call__(
-        self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]
-    ) -> npt.NDArray[np.single]:
-        scores[self._tokens.banned] = -np.inf
-        if len(input_ids) == self._prompt_length:
-            scores[self._tokens.first_penalised] -= self._penalty
-        answer = [self._tokens.words.word(t) for t in input_ids[self._prompt_length :].tolist()]
-        for word in _words_that_repeat_a_trigram(answer):
-            scores[self._tokens.words.tokens(word)] = -np.inf
-        return scores
-
-
-def _words_that_repeat_a_trigram(words: list[str]) -> set[str]:
-    """Next words that would repeat, with the answer's last two words, a trigram of it."""
-    if len(words) < 3 or not all(words[-2:]):
-        return set()
-    last_two = words[-2:]
-    return {words[i + 2] for i in range(len(words) - 2) if words[i : i + 2] == last_two} - {""}
-
-
-def _single_token_ids(llama: Llama, words: tuple[str, ...]) -> npt.NDArray[np.intc]:
-    """Token ids of each word as it can appear: alone or after a space, in either case."""
-    ids = set()
-    for word in words:
-        for form in (word, word.capitalize()):
-            for text in (form, " " + form):
-                encoded = llama.tokenize(text.encode(), add_bos=False, special=False)
-                if len(encoded) == 1:
-                    ids.add(encoded[0])
-    return np.array(sorted(ids), dtype=np.intc)
-
-
 def _ignore(delta: TextDelta | None) -> None:
     """Emit target for work whose output nobody reads."""
-
-
-def _prefill(llama: Llama, prompt_tokens: Sequence[int], cancelled: threading.Event) -> bool:
-    """Decode the prompt, reusing the cached prefix; False if cancelled meanwhile.
-
-    Reading ~1,000 new prompt tokens takes seconds here, so llama.cpp is given an abort
-    callback that checks `cancelled` between graph nodes (measured: stops within ~25 ms). It is
-    removed again before sampling: between tokens a plain check is enough, and each callback
-    needs the GIL. Afterwards llama's `generate()` finds the whole prompt cached and samples.
-    """
-    import llama_cpp  # loaded already with the model; imported lazily like the model
-
-    if len(prompt_tokens) >= llama.n_ctx():
-        raise ValueError(f"prompt of {len(prompt_tokens)} tokens exceeds n_ctx {llama.n_ctx()}")
-    cached = _common_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), prompt_tokens)
-    # Re-decode at least the last token so the logits belong to this prompt; eval() first
-    # drops whatever the KV cache holds past n_tokens.
-    llama.n_tokens = min(cached, len(prompt_tokens) - 1)
-
-    @llama_cpp.ggml_abort_callback
-    def should_abort(_data: object) -> bool:
-        return cancelled.is_set()
-
-    llama_cpp.llama_set_abort_callback(llama.ctx, should_abort, None)
-    try:
-        llama.eval(prompt_tokens[llama.n_tokens :])
-    except RuntimeError:
-        if not cancelled.is_set():
-            raise
-        logger.debug("Prompt reading aborted after %d tokens", llama.n_tokens)
-        return False
-    finally:
-        llama_cpp.llama_set_abort_callback(llama.ctx, llama_cpp.ggml_abort_callback(), None)
-    return True
-
-
-def _common_prefix_length(cached: Sequence[int], tokens: Sequence[int]) -> int:
-    length = 0
-    for old, new in zip(cached, tokens, strict=False):
-        if old != new:
-            break
-        length += 1
-    return length
-
-
-def _end_tokens(llama: Llama) -> frozenset[int]:
-    """Token ids that end an answer: end of sequence and Gemma's turn markers."""
-    ids = {llama.token_eos()}
-    for marker in (b"<end_of_turn>", b"<start_of_turn>"):
-        marker_ids = llama.tokenize(marker, add_bos=False, special=True)
-        if len(marker_ids) == 1:
-            ids.add(marker_ids[0])
-    return frozenset(ids)

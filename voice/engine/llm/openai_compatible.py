@@ -18,7 +18,7 @@ from voice.engine.llm.base import (
     ToolCallDelta,
     Usage,
 )
-from voice.engine.openai_client import SDK_ERRORS, provider_error, shared_client
+from voice.engine.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +29,8 @@ class OpenAICompatibleLLM(LanguageModel):
     """Streams chat completions from any server that speaks OpenAI's protocol.
 
     Args:
-        provider: Label used in errors and metrics ("openai", "grok", "openai_compatible").
-        model: Model name sent to the server.
-        api_key: Bearer token; local servers accept any placeholder.
-        base_url: Server root ending in /v1; None means the SDK default (OPENAI_BASE_URL or
-            api.openai.com).
-        public_only: None for the operator's own endpoints; for a base_url an
-            organization chose, the hosts besides public addresses it may reach.
-        timeout_s: Connect and per-read timeout.
+        endpoint: Where and how the server is called (provider label, model, key, URL);
+            local servers accept any placeholder key.
         max_output_tokens: Default cap when the request gives none.
         temperature: Default temperature when the request gives none.
         max_tokens_parameter: OpenAI wants `max_completion_tokens`; most other servers only
@@ -46,22 +40,15 @@ class OpenAICompatibleLLM(LanguageModel):
     def __init__(
         self,
         *,
-        provider: str,
-        model: str,
-        api_key: str,
-        base_url: str | None = None,
-        public_only: tuple[str, ...] | None = None,
-        timeout_s: float = 30.0,
+        endpoint: OpenAIEndpoint,
         max_output_tokens: int | None = None,
         temperature: float | None = None,
         max_tokens_parameter: MaxTokensParameter = "max_tokens",
     ) -> None:
-        self.provider = provider
-        self.model = model
-        self._api_key = api_key
-        self.base_url = base_url
-        self._public_only = public_only
-        self._timeout_s = timeout_s
+        self.endpoint = endpoint
+        self.provider = endpoint.provider
+        self.model = endpoint.model
+        self.base_url = endpoint.base_url
         self._max_output_tokens = max_output_tokens
         self._temperature = temperature
         self._max_tokens_parameter = max_tokens_parameter
@@ -73,12 +60,7 @@ class OpenAICompatibleLLM(LanguageModel):
         generator) drops the connection at once and the server stops generating.
         """
         parameters = self._parameters(request)
-        client = shared_client(
-            base_url=self.base_url,
-            api_key=self._api_key,
-            timeout_s=self._timeout_s,
-            public_only=self._public_only,
-        )
+        client = self.endpoint.client()
         assembler = _ChunkAssembler(self.provider)
         # The SDK sends the request and raises its typed errors; the events are decoded here
         # because its pydantic chunk models cost ~0.2 ms of CPU each, which 200 sessions on

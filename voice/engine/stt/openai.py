@@ -11,7 +11,7 @@ from openai import omit
 
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError
-from voice.engine.openai_client import SDK_ERRORS, provider_error, shared_client
+from voice.engine.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
 from voice.engine.stt.base import NO_HINTS, SpeechToText, Transcript, TranscriptionHints
 
 
@@ -19,31 +19,18 @@ class OpenAISTT(SpeechToText):
     """Sends one utterance as an in-memory 16 kHz PCM16 WAV file and returns its text.
 
     Args:
-        provider: Label used in errors and metrics.
-        model: Transcription model ("gpt-4o-mini-transcribe", "whisper-1", ...).
-        api_key: Bearer token.
-        base_url: Server root ending in /v1; None means the SDK default.
-        public_only: None for the operator's own endpoints; for a base_url an
-            organization chose, the hosts besides public addresses it may reach.
-        timeout_s: Request timeout.
+        endpoint: Where and how the server is called (provider label, model, key, URL).
     """
 
     def __init__(
         self,
         *,
-        provider: str,
-        model: str,
-        api_key: str,
-        base_url: str | None = None,
-        public_only: tuple[str, ...] | None = None,
-        timeout_s: float = 30.0,
+        endpoint: OpenAIEndpoint,
     ) -> None:
-        self.provider = provider
-        self.model = model
-        self._api_key = api_key
-        self.base_url = base_url
-        self._public_only = public_only
-        self._timeout_s = timeout_s
+        self.endpoint = endpoint
+        self.provider = endpoint.provider
+        self.model = endpoint.model
+        self.base_url = endpoint.base_url
 
     async def transcribe(
         self,
@@ -57,12 +44,7 @@ class OpenAISTT(SpeechToText):
         The hints go as OpenAI's `prompt` (the terms as a list after the session's prompt).
         """
         wav = wav_bytes(audio_16k)
-        client = shared_client(
-            base_url=self.base_url,
-            api_key=self._api_key,
-            timeout_s=self._timeout_s,
-            public_only=self._public_only,
-        )
+        client = self.endpoint.client()
         try:
             result = await client.audio.transcriptions.create(
                 file=("utterance.wav", wav, "audio/wav"),

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import numpy.typing as npt
 
-from voice.engine.openai_client import SDK_ERRORS, provider_error, shared_client
+from voice.engine.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
 from voice.engine.tts.base import TextToSpeech
 
 logger = logging.getLogger(__name__)
@@ -21,13 +21,7 @@ class OpenAITTS(TextToSpeech):
     """Streams speech for one clause as int16 chunks at 24 kHz.
 
     Args:
-        provider: Label used in errors and metrics.
-        model: Speech model ("gpt-4o-mini-tts", "tts-1", ...).
-        api_key: Bearer token.
-        base_url: Server root ending in /v1; None means the SDK default.
-        public_only: None for the operator's own endpoints; for a base_url an
-            organization chose, the hosts besides public addresses it may reach.
-        timeout_s: Connect and per-read timeout.
+        endpoint: Where and how the server is called (provider label, model, key, URL).
         default_voice: Voice used when `synthesize` is given none.
     """
 
@@ -36,20 +30,13 @@ class OpenAITTS(TextToSpeech):
     def __init__(
         self,
         *,
-        provider: str,
-        model: str,
-        api_key: str,
-        base_url: str | None = None,
-        public_only: tuple[str, ...] | None = None,
-        timeout_s: float = 30.0,
+        endpoint: OpenAIEndpoint,
         default_voice: str = DEFAULT_VOICE,
     ) -> None:
-        self.provider = provider
-        self.model = model
-        self._api_key = api_key
-        self.base_url = base_url
-        self._public_only = public_only
-        self._timeout_s = timeout_s
+        self.endpoint = endpoint
+        self.provider = endpoint.provider
+        self.model = endpoint.model
+        self.base_url = endpoint.base_url
         self._default_voice = default_voice
 
     async def synthesize(
@@ -58,12 +45,7 @@ class OpenAITTS(TextToSpeech):
         """Yield audio as it arrives; blank text yields nothing and costs no request."""
         if not text.strip():
             return
-        client = shared_client(
-            base_url=self.base_url,
-            api_key=self._api_key,
-            timeout_s=self._timeout_s,
-            public_only=self._public_only,
-        )
+        client = self.endpoint.client()
         request = client.audio.speech.with_streaming_response.create(
             model=self.model,
             voice=voice or self._default_voice,

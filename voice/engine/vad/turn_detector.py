@@ -189,14 +189,23 @@ class TurnDetector:
         if config is not None:
             _validate(config)
             self._vad = vad if vad is not None else make_vad(config)
+        self._resume_ms = resume_ms
+        self._rules = self._build_rules(pause_ms)
+        self._restart_at(0)
+
+    def _build_rules(self, pause_ms: int) -> _FrameRules:
         # Manual mode classifies nothing; its rules exist only to keep the types simple.
-        self._rules = _FrameRules.build(
-            config or TurnDetectionConfig(),
+        return _FrameRules.build(
+            self.config or TurnDetectionConfig(),
             self._vad.frame_samples if self._vad is not None else 1,
             pause_ms,
-            resume_ms,
+            self._resume_ms,
         )
-        self._restart_at(0)
+
+    def set_pause_ms(self, pause_ms: int) -> None:
+        """Change how long a pause lasts before `SilenceStarted`, keeping the stream's state
+        (a pause under way is judged by the new length from its next frame on)."""
+        self._rules = self._build_rules(pause_ms)
 
     @property
     def in_speech(self) -> bool:

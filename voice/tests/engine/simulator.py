@@ -24,10 +24,8 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -37,14 +35,10 @@ from typing import Any
 
 import aiohttp
 
+from core.tests.processes import free_port, wait_until_ready
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STARTUP_TIMEOUT_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -137,14 +131,11 @@ def run_simulator(
 
 
 def _wait_until_healthy(simulator: SimulatorProcess) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if simulator.process.poll() is not None:
-            raise RuntimeError(f"simulator exited with code {simulator.process.returncode}")
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(simulator.root_url + "/_sim/health", timeout=1) as reply:
-                if json.load(reply).get("ok"):
-                    return
+                return bool(json.load(reply).get("ok"))
         except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.05)
-    raise TimeoutError(f"simulator did not answer within {STARTUP_TIMEOUT_S} s")
+            return False
+
+    wait_until_ready(simulator.process, healthy, name="simulator", timeout_s=STARTUP_TIMEOUT_S)

@@ -365,8 +365,11 @@ async def test_a_remote_guess_abandoned_in_a_pause_does_not_hold_back_the_guess_
         model=f"sim-stt+slow-first-token:{stt_delay_ms}",
         base_url=simulator.base_url,
     )
+    # The eager policy (a remote STT's default is thrifty: voice.engine.speculation).
     config = AgentConfig(
-        turn_detection=TurnDetectionConfig(silence_duration_ms=800), stt_routes=(stt,)
+        turn_detection=TurnDetectionConfig(silence_duration_ms=800),
+        stt_routes=(stt,),
+        speculation="eager",
     )
     async with make_session(config, llm=simulator_llm("say:Got it.")) as session:
         log = EventLog(session).start()

@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from voice.tests.realtime.server import REPO_ROOT, free_port
+from core.tests.processes import free_port, listening, stop, wait_until_ready
+from voice.tests.realtime.server import REPO_ROOT
 
 NGINX_DIR = REPO_ROOT / "deploy" / "nginx"
 STARTUP_TIMEOUT_S = 15.0
@@ -116,26 +115,9 @@ def run_nginx(prefix: Path, *, upstream_ports: Sequence[int]) -> Iterator[NginxP
         [nginx_binary(), "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]
     )
     try:
-        _wait_for_port(process, port)
+        wait_until_ready(
+            process, lambda: listening(port), name="nginx", timeout_s=STARTUP_TIMEOUT_S
+        )
         yield NginxProcess(process=process, port=port, prefix=prefix)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _wait_for_port(process: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with code {process.returncode}")
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", port), timeout=0.5),
-        ):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nginx did not listen on {port} within {STARTUP_TIMEOUT_S} s")
+        stop(process)

@@ -87,7 +87,7 @@ async def test_a_client_secret_is_valid_until_it_expires(org_alpha):
     assert credentials.tenant.schema_name == org_alpha.schema_name
     assert credentials.session_defaults == {"instructions": "Be brief."}
 
-    from aura_project.redis import redis_client
+    from core.redis import redis_client
     from voice.realtime.client_secrets import _redis_key
 
     assert 0 < await redis_client().ttl(_redis_key(secret.value)) <= 10

@@ -129,7 +129,7 @@ async def live_sockets_of_key(key_id: int) -> int:
     """Sockets holding a live slot of this key (voice/realtime/limits.py keeps them)."""
     import time
 
-    from aura_project.redis import redis_client, redis_key
+    from core.redis import redis_client, redis_key
 
     return int(
         await redis_client().zcount(redis_key("key-sockets", str(key_id)), time.time(), "+inf")

@@ -13,6 +13,7 @@ from voice.engine.config import RouteConfig
 from voice.engine.errors import InvalidRequestError, ProviderError
 from voice.engine.llm.base import ChatMessage, LLMRequest
 from voice.engine.llm.openai_compatible import OpenAICompatibleLLM
+from voice.engine.openai_client import OpenAIEndpoint
 from voice.engine.router import LLMRouter, RoutesExhaustedError
 from voice.realtime.server_events import error_event, server_events
 
@@ -184,7 +185,9 @@ async def test_failed_providers_are_reported_by_code_without_their_own_words(sim
 
 async def test_one_provider_failure_is_described_by_its_code(simulator):
     provider = OpenAICompatibleLLM(
-        provider="openai_compatible", model="fail-429", api_key="k", base_url=simulator.base_url
+        endpoint=OpenAIEndpoint(
+            provider="openai_compatible", model="fail-429", api_key="k", base_url=simulator.base_url
+        )
     )
     with pytest.raises(ProviderError) as caught:
         _ = [c async for c in provider.stream(LLMRequest(messages=(ChatMessage("user", "hi"),)))]

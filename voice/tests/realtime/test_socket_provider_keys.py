@@ -13,7 +13,7 @@ import pytest
 from django_tenants.utils import schema_context
 from websockets.asyncio.client import connect
 
-from aura_project.encryption import encrypt
+from core.encryption import encrypt
 from voice.models import ProviderCredential
 from voice.tests.realtime.conformance import assert_conforms
 from voice.tests.realtime.conftest import configure_agent, issue_key

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from core.tests.processes import free_port
 from voice.engine.config import ToolSpec
 from voice.engine.errors import InvalidRequestError, ProviderError
 from voice.engine.llm.base import (
@@ -21,7 +22,8 @@ from voice.engine.llm.base import (
     ToolCallDelta,
 )
 from voice.engine.llm.openai_compatible import OpenAICompatibleLLM
-from voice.tests.engine.simulator import SimulatorProcess, free_port, run_simulator
+from voice.engine.openai_client import OpenAIEndpoint
+from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
 REPLY = "Paris is the capital of France."
 WEATHER_TOOL = ToolSpec(
@@ -38,12 +40,17 @@ def simulator() -> Iterator[SimulatorProcess]:
         yield sim
 
 
-def llm(simulator: SimulatorProcess, model: str, **options: object) -> OpenAICompatibleLLM:
+def llm(
+    simulator: SimulatorProcess, model: str, *, timeout_s: float = 30.0, **options: object
+) -> OpenAICompatibleLLM:
     return OpenAICompatibleLLM(
-        provider="openai_compatible",
-        model=model,
-        api_key="test-key",
-        base_url=simulator.base_url,
+        endpoint=OpenAIEndpoint(
+            provider="openai_compatible",
+            model=model,
+            api_key="test-key",
+            base_url=simulator.base_url,
+            timeout_s=timeout_s,
+        ),
         **options,  # type: ignore[arg-type]
     )
 
@@ -167,10 +174,12 @@ async def test_rate_limit_has_its_own_code(simulator: SimulatorProcess) -> None:
 
 async def test_unreachable_server_is_a_retryable_error() -> None:
     model = OpenAICompatibleLLM(
-        provider="openai_compatible",
-        model="m",
-        api_key="k",
-        base_url=f"http://127.0.0.1:{free_port()}/v1",
+        endpoint=OpenAIEndpoint(
+            provider="openai_compatible",
+            model="m",
+            api_key="k",
+            base_url=f"http://127.0.0.1:{free_port()}/v1",
+        )
     )
 
     with pytest.raises(ProviderError) as caught:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from voice.engine.errors import AudioFormatError, ProviderError
+from voice.engine.openai_client import OpenAIEndpoint
 from voice.engine.stt.base import TranscriptionHints
 from voice.engine.stt.openai import OpenAISTT
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
@@ -22,7 +23,11 @@ def simulator() -> Iterator[SimulatorProcess]:
 
 
 def stt(simulator: SimulatorProcess, model: str = "gpt-4o-mini-transcribe") -> OpenAISTT:
-    return OpenAISTT(provider="openai", model=model, api_key="k", base_url=simulator.base_url)
+    return OpenAISTT(
+        endpoint=OpenAIEndpoint(
+            provider="openai", model=model, api_key="k", base_url=simulator.base_url
+        )
+    )
 
 
 def one_second_of_tone() -> np.ndarray:

@@ -11,6 +11,7 @@ import pytest
 
 from bench.openai_simulator import SPEECH_CHUNK_BYTES, SPEECH_MS_PER_CHARACTER, tone_pcm16
 from voice.engine.errors import ProviderError
+from voice.engine.openai_client import OpenAIEndpoint
 from voice.engine.tts.openai import OpenAITTS
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
@@ -30,7 +31,11 @@ async def drain(stream: AsyncIterator[np.ndarray], *, into: list[np.ndarray]) ->
 
 
 def tts(simulator: SimulatorProcess, model: str = "gpt-4o-mini-tts") -> OpenAITTS:
-    return OpenAITTS(provider="openai", model=model, api_key="k", base_url=simulator.base_url)
+    return OpenAITTS(
+        endpoint=OpenAIEndpoint(
+            provider="openai", model=model, api_key="k", base_url=simulator.base_url
+        )
+    )
 
 
 async def test_streams_the_whole_clause_as_24khz_int16(simulator: SimulatorProcess) -> None:

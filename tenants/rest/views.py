@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from aura_project.api.errors import NotFoundError
-from aura_project.api.permissions import OrganizationScope, PlatformStaff
-from aura_project.api.problems import PROBLEM_CONTENT_TYPE, problem_document
+from core.api.problems import PROBLEM_CONTENT_TYPE, problem_document
+from core.errors import NotFoundError
+from tenants.rest.permissions import OrganizationScope, PlatformStaff
 from tenants.selectors import ResolvedKey
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aura_project.api.problems import PROBLEM_CONTENT_TYPE
+from core.api.problems import PROBLEM_CONTENT_TYPE
 
 PROBLEM_SCHEMA = {
     "type": "object",

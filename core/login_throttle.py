@@ -1,7 +1,7 @@
 """Throttling of failed admin sign-ins, per account and per client address.
 
 Failures are counted in Redis by the `limits` library (moving windows, each hit one atomic Lua
-script), as the REST API's rate limits are (aura_project/api/throttling.py). django-axes was
+script), as the REST API's rate limits are (tenants/rest/throttling.py). django-axes was
 considered and not taken: its cache handler counts with a read-modify-write (`get`, then
 `set(n + 1)`), so guesses sent in parallel undercount without bound; its database handler
 would need its tables migrated into every organization's schema and would count an address
@@ -26,7 +26,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from redis.exceptions import RedisError
 
-from aura_project.redis import redis_key
+from core.redis import redis_key
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,15 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from aura_project.api.errors import NotFoundError, RateLimitedError
-from aura_project.api.problems import PROBLEM_CONTENT_TYPE, problem_document, status_for
-from tenants.errors import AuthenticationError, PermissionDeniedError
-from voice.engine.errors import AuraError, InvalidRequestError
+from core.api.problems import PROBLEM_CONTENT_TYPE, problem_document, status_for
+from core.errors import (
+    AuraError,
+    AuthenticationError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 
 logger = logging.getLogger(__name__)
 

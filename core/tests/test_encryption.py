@@ -1,4 +1,4 @@
-"""Stored secrets under one key or several (aura_project/encryption.py): the first encrypts,
+"""Stored secrets under one key or several (core/encryption.py): the first encrypts,
 every one decrypts, and a key that is not a Fernet key is named."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from aura_project.encryption import DecryptionError, decrypt, encrypt, parse_keys, reencrypt
+from core.encryption import DecryptionError, decrypt, encrypt, parse_keys, reencrypt
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()

@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from aura_project.client_address import client_address, scope_client_address
+from core.client_address import client_address, scope_client_address
 
 NGINX = "10.0.0.5"
 

@@ -1,6 +1,6 @@
 """Every admin page that takes an id, tried by beta's tenant admin on other organizations' rows.
 
-monitoring/admin_site.py decides which pages a site shows: an organization's domain shows its
+core/admin_site.py decides which pages a site shows: an organization's domain shows its
 schema's models and its own rows of shared tables, the platform's domains the platform's
 models. Beta's superuser logs in for real on beta's domain and asks for the change, delete and
 history pages of every registered model (the registry is read at run time: a model registered
@@ -27,7 +27,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from aura_project.tests.attacks import attack
-from monitoring.admin_site import tenant_admin_site
+from core.admin_site import tenant_admin_site
 from tenants.models import ApiKeyEvent, Organization
 from tenants.services import api_key_create, platform_ensure_public_tenant
 

@@ -1,4 +1,4 @@
-"""monitoring/admin_site.py: the platform's admin and each organization's own, signed in to for
+"""core/admin_site.py: the platform's admin and each organization's own, signed in to for
 real (the login form, a password, a session), as an organization's admin would try them."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The two admin sites: the platform's, and each organization's own.
 
 The URL conf chooses the site. The platform's domains (public schema, `urls_public`) serve
-`PlatformAdminSite`, which is Django's default `admin.site` (monitoring/admin_apps.py): what
+`PlatformAdminSite`, which is Django's default `admin.site` (core/admin_apps.py): what
 third-party apps register by default (django_celery_beat's schedules, ...) is the platform's.
 An organization's domain (its schema, `urls_tenants`) serves `tenant_admin_site`, which shows
 only what the apps register on it explicitly: the organization's own data. A model that is not
@@ -14,6 +14,7 @@ filtered to that organization on its domain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -26,8 +27,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 from django_tenants.utils import get_public_schema_name
 
-from aura_project.client_address import request_client_address
-from monitoring.login_throttle import SignInAttempt, sign_in_failure_record, sign_in_retry_after_s
+from core.client_address import request_client_address
+from core.login_throttle import SignInAttempt, sign_in_failure_record, sign_in_retry_after_s
 
 RETRY_AFTER_ATTRIBUTE = "aura_sign_in_retry_after_s"
 
@@ -115,6 +116,9 @@ class TenantAdminSite(AuraAdminSite):
     """An organization's admin on its own domain: its own data, the dashboard first."""
 
     index_template = "admin/aura/tenant_index.html"
+    # What the index shows of the organization's day: set by monitoring's AppConfig.ready()
+    # (this module sits below the apps and imports none of them).
+    dashboard: Callable[..., Any] | None = None
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
         set_password = [
@@ -150,12 +154,10 @@ class TenantAdminSite(AuraAdminSite):
         return context
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        from monitoring.dashboard import dashboard_today
-
         organization = getattr(request, "tenant")  # noqa: B009 - has_permission checked it
         context = {
             "title": f"{organization.name} today",
-            "today": dashboard_today(organization=organization),
+            "today": self.dashboard(organization=organization) if self.dashboard else None,
             **(extra_context or {}),
         }
         response: TemplateResponse = super().index(request, context)

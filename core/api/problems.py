@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voice.engine.errors import AuraError
+from core.errors import AuraError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 

@@ -5,7 +5,7 @@ the library the realtime side already uses for responses per minute. DRF's own t
 keep their history in the Django cache with a read-modify-write that is not atomic, so
 concurrent requests on several processes would undercount; django-ratelimit counts fixed
 windows per view. A throttle class plugs `limits` into DRF, which then answers 429 with
-Retry-After (aura_project.api.exceptions).
+Retry-After (core.api.exceptions).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from aura_project.redis import redis_key
+from core.redis import redis_key
 from tenants.selectors import ResolvedKey
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,202 @@
+"""What `bench.load` and `bench.ratio` set up: the organization, the simulator, the servers.
+
+The simulated providers' delays live here too, with the floor they impose on voice to voice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import psutil
+
+from bench.latency import utterances
+from voice.engine.audio.files import read_audio_file
+from voice.engine.audio.resample import resample
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_AUDIO = REPO_ROOT / "testdata" / "audio"
+RATE_HZ = 24_000
+SLUG = "loadbench"
+
+# What the simulated providers cost, as cloud APIs roughly do.
+STT_DELAY_MS = 150
+LLM_FIRST_TOKEN_MS = 250
+LLM_INTER_TOKEN_MS = 15
+TTS_FIRST_AUDIO_MS = 100
+TTS_INTER_CHUNK_MS = 20
+SILENCE_MS = 500
+# The turn detector calls a pause after 100 ms of silence; eager speculation starts then.
+SPECULATION_START_MS = 100
+REPLY = "Sure. I can help with that, tell me more."
+# "Sure." is a clause once the next token shows it ended.
+FIRST_CLAUSE_TOKENS = 2
+
+
+def floor_ms() -> float:
+    """The least voice to voice the providers allow: transcription, the first token and the
+    first audio run during the end-of-turn silence (speculation), so the floor is the longer
+    of that chain and the silence itself."""
+    chain = (
+        SPECULATION_START_MS
+        + STT_DELAY_MS
+        + LLM_FIRST_TOKEN_MS
+        + FIRST_CLAUSE_TOKENS * LLM_INTER_TOKEN_MS
+        + TTS_FIRST_AUDIO_MS
+    )
+    return float(max(SILENCE_MS, chain))
+
+
+def provision(simulator_url: str) -> str:
+    """The load-test organization with a simulator-backed agent; returns a fresh sk_ key."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
+    import django
+
+    django.setup()
+    from django_tenants.utils import schema_context
+
+    from tenants.models import Organization
+    from tenants.services import api_key_create, organization_create
+    from voice.models import Agent
+
+    organization = Organization.objects.filter(slug=SLUG).first() or organization_create(
+        slug=SLUG, name="Load benchmark", plan=Organization.Plan.ENTERPRISE
+    )
+
+    def route(model: str) -> list[dict[str, str]]:
+        return [{"provider": "openai_compatible", "model": model, "base_url": simulator_url}]
+
+    with schema_context(organization.schema_name):
+        Agent.objects.filter(is_default=True).update(
+            stt_routes=route(f"sim-stt+slow-first-token:{STT_DELAY_MS}"),
+            llm_routes=route(
+                f"sim-llm+slow-first-token:{LLM_FIRST_TOKEN_MS}"
+                f"+inter-token:{LLM_INTER_TOKEN_MS}+say:{REPLY}"
+            ),
+            tts_routes=route(
+                f"sim-tts+slow-first-token:{TTS_FIRST_AUDIO_MS}+inter-token:{TTS_INTER_CHUNK_MS}"
+            ),
+            turn_detection={"type": "server_vad", "silence_duration_ms": SILENCE_MS},
+            builtin_tools=[],
+            memory_enabled=False,
+        )
+    return api_key_create(organization=organization, name="load benchmark").plaintext
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def process(
+    command: list[str],
+    health_url: str,
+    env: dict[str, str],
+    log: Path,
+    *,
+    cwd: Path = REPO_ROOT,
+) -> Iterator[psutil.Process]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as output:
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if child.poll() is not None:
+                raise RuntimeError(f"{command[2]} exited with code {child.returncode}")
+            try:
+                with urllib.request.urlopen(health_url, timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield psutil.Process(child.pid)
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def load_utterance(name: str) -> bytes:
+    audio, rate_hz = read_audio_file(TEST_AUDIO / name)
+    pieces: list[npt.NDArray[np.int16]] = utterances(resample(audio, rate_hz, RATE_HZ), RATE_HZ)
+    # Cut at the end of speech, so that "the user stopped talking" is when the audio ends.
+    return pieces[0].astype("<i2").tobytes()
+
+
+ENV = {
+    **os.environ,
+    # The development settings (no production secrets needed), whatever asgi.py defaults to.
+    "DJANGO_SETTINGS_MODULE": "aura_project.settings.dev",
+    "AURA_WARM_UP_LOCAL_MODELS": "false",
+    "PYTHONUNBUFFERED": "1",
+    # The simulator listens on loopback, which tenants' routes may not reach unless allowed.
+    "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
+    # As in production: with DEBUG on, Django times and keeps every query the sessions make.
+    "DEBUG": "false",
+}
+
+
+def start_simulator(stack: ExitStack, port: int, logs: Path) -> psutil.Process:
+    command = [sys.executable, "-m", "bench.openai_simulator", "--port", str(port)]
+    health_url = f"http://127.0.0.1:{port}/_sim/health"
+    return stack.enter_context(process(command, health_url, ENV, logs / "sim.log"))
+
+
+@dataclass
+class Servers:
+    """daphne processes on their own ports, as a deployment runs them behind a balancer."""
+
+    bases: list[str]
+    processes: list[psutil.Process]
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"ws://{base}/v1/realtime?aura=1" for base in self.bases]
+
+
+DAPHNE = [sys.executable, "-m", "daphne"]
+
+
+def start_servers(
+    stack: ExitStack,
+    count: int,
+    logs: Path,
+    *,
+    tree: Path = REPO_ROOT,
+    name: str = "daphne",
+    env: dict[str, str] | None = None,
+) -> Servers:
+    """`count` daphne processes serving the code of `tree` (a checkout of another revision
+    for an A/B run; the same virtualenv and database)."""
+    bases = [f"127.0.0.1:{free_port()}" for _ in range(count)]
+    # `python -m` puts the working directory first on sys.path: the tree's code is served.
+    env = env or {**ENV, "PYTHONPATH": str(tree)}
+    processes = [
+        stack.enter_context(
+            process(
+                [*DAPHNE, "-p", base.split(":")[1], "aura_project.asgi:application"],
+                f"http://{base}/healthz",
+                env,
+                logs / f"{name}-{index}.log",
+                cwd=tree,
+            )
+        )
+        for index, base in enumerate(bases)
+    ]
+    return Servers(bases, processes)
