@@ -36,7 +36,7 @@ import numpy as np
 import psutil
 from websockets.asyncio.client import connect
 
-from bench.load import free_port, process
+from bench.load import DAPHNE_FLAGS, free_port, process
 from bench.tenants_steps import child_env, run_step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,7 @@ def servers(database: str, count: int, logs: Path) -> Any:
                 "daphne",
                 "-p",
                 str(port),
+                *DAPHNE_FLAGS,
                 "aura_project.asgi:application",
             ]
             stack.enter_context(
