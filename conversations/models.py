@@ -115,6 +115,17 @@ class TurnMetrics(models.Model):
         return f"Turn {self.response_id or self.pk} of {self.conversation_id}"
 
 
+class AppliedTurnRecord(models.Model):
+    """A journaled record of a realtime session (voice/realtime/journal.py) already written
+    here: a record the live process and a recovery both write is stored once."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    applied_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
 # The summable columns that usage records and their rollups share.
 USAGE_AMOUNTS = (
     "requests",

@@ -34,3 +34,7 @@ AURA_REALTIME_CONNECTS_PER_ADDRESS = env(
 AURA_CLIENT_SECRETS_RATE_PER_ADDRESS = env(
     "AURA_CLIENT_SECRETS_RATE_PER_ADDRESS", default="1000000/minute"
 )
+# The client-event fuzz sends thousands of events as fast as the server answers: the event rate
+# is tested by servers of its own (voice/tests/realtime/test_faults.py).
+AURA_REALTIME_EVENTS_PER_SECOND = env.float("AURA_REALTIME_EVENTS_PER_SECOND", default=1e6)
+AURA_REALTIME_EVENT_BURST = env.int("AURA_REALTIME_EVENT_BURST", default=1_000_000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -93,6 +94,11 @@ class ItemAdded:
 
     item: Item
     previous_item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeleted:
+    item_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +317,16 @@ class ConversationEnded:
     reason: str = "end_conversation"
 
 
+@dataclass(frozen=True, slots=True)
+class TransportNotice:
+    """What a transport tells its client in order with the session's events (posted with
+    `VoiceSession.post`): the engine only carries it, so the event stream stays the one
+    writer to the client. With `close_code`, the transport closes the connection after it."""
+
+    payload: Mapping[str, object]
+    close_code: int | None = None
+
+
 SessionEvent = (
     SpeechStarted
     | SpeechStopped
@@ -318,6 +334,7 @@ SessionEvent = (
     | InputCleared
     | ItemAdded
     | ItemTruncated
+    | ItemDeleted
     | TranscriptionDelta
     | TranscriptionCompleted
     | TranscriptionFailed
@@ -340,4 +357,5 @@ SessionEvent = (
     | TurnMetrics
     | SessionError
     | ConversationEnded
+    | TransportNotice
 )
