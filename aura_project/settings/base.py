@@ -263,6 +263,9 @@ AURA_REALTIME_MAX_UNSENT_BYTES: int = env.int(
 # SIGTERM: live sessions are sent elsewhere (close 1012) and their writes drained within this;
 # daphne's --application-close-timeout must be longer (the Procfile and image use 30).
 AURA_SHUTDOWN_GRACE_SECONDS: int = env.int("AURA_SHUTDOWN_GRACE_SECONDS", default=20)
+# Above 0: every web process logs "census: N asyncio tasks, M live sessions" this often
+# (leak hunting; bench/soak.py sets it).
+AURA_REALTIME_CENSUS_LOG_SECONDS: float = env.float("AURA_REALTIME_CENSUS_LOG_SECONDS", default=0)
 # The recovery task writes journaled turns older than this (their process is presumed gone).
 AURA_TURN_JOURNAL_GRACE_SECONDS: int = env.int("AURA_TURN_JOURNAL_GRACE_SECONDS", default=30)
 # Public realtime clients (a widget's pk_, a browser's ek_): live sessions per client address,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _live: weakref.WeakSet[RealtimeTransport] = weakref.WeakSet()
-_state: dict[str, Any] = {"installed": False, "draining": False}
+_state: dict[str, Any] = {"installed": False, "draining": False, "census": None}
 
 
 def register(transport: RealtimeTransport) -> None:
@@ -33,6 +33,9 @@ def register(transport: RealtimeTransport) -> None:
     _live.add(transport)
     if not _state["installed"]:
         _install(asyncio.get_running_loop())
+    period_s = float(settings.AURA_REALTIME_CENSUS_LOG_SECONDS)
+    if period_s > 0 and _state["census"] is None:
+        _state["census"] = asyncio.get_running_loop().create_task(_census(period_s))
 
 
 def unregister(transport: RealtimeTransport) -> None:
@@ -46,6 +49,15 @@ def draining() -> bool:
 
 def live_sessions() -> int:
     return len(_live)
+
+
+async def _census(period_s: float) -> None:
+    """A log line of what the process holds, for leak hunting (bench/soak.py reads it)."""
+    while True:
+        await asyncio.sleep(period_s)
+        logger.info(
+            "census: %d asyncio tasks, %d live sessions", len(asyncio.all_tasks()), len(_live)
+        )
 
 
 def _install(loop: asyncio.AbstractEventLoop) -> None:
