@@ -40,6 +40,10 @@ SLUG = "soakbench"
 APPLICATION_NAME = "aura-soak"
 RESUME_WINDOW_S = 5
 LEASE_S = 6
+# "After" waits for the resume window and the leases to run out, and for daphne's
+# --application-close-timeout (30 s), after which it cancels an application that has not ended
+# since its client left (the consumer then closes its session in a task of its own).
+SETTLE_S = 32
 CENSUS = re.compile(r"census: (\d+) asyncio tasks, (\d+) live sessions")
 
 
@@ -78,10 +82,13 @@ def server_env() -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": url,
         "AURA_WARM_UP_LOCAL_MODELS": "false",
+        # As served in production: with DEBUG on, Django keeps every query per connection.
+        "DEBUG": "false",
         "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
         "AURA_RESUME_WINDOW_SECONDS": str(RESUME_WINDOW_S),
         "AURA_SESSION_LEASE_SECONDS": str(LEASE_S),
         "AURA_REALTIME_CENSUS_LOG_SECONDS": "1",
+        "AURA_REDIS_CLIENT_NAME": "aura-soak",
     }
 
 
@@ -94,6 +101,18 @@ def redis_keys() -> int:
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     return sum(1 for _ in client.scan_iter(f"{settings.AURA_REDIS_KEY_PREFIX}:*", count=1000))
+
+
+def leased_sessions() -> int:
+    """Sessions whose lease a live socket still renews (voice/realtime/limits.py)."""
+    import redis
+    from django.conf import settings
+
+    from tenants.models import Organization
+
+    schema_name = Organization.objects.get(slug=SLUG).schema_name
+    key = f"{settings.AURA_REDIS_KEY_PREFIX}:sessions:{schema_name}"
+    return int(redis.Redis.from_url(settings.REDIS_URL).zcount(key, time.time(), "+inf"))
 
 
 def database_connections() -> int:
@@ -115,15 +134,44 @@ def census(log: Path) -> tuple[int, int]:
     return int(tasks), int(sessions)
 
 
-def snapshot(server: psutil.Process, log: Path) -> dict[str, float]:
+def sockets(server: psutil.Process) -> dict[str, int]:
+    """The server's sockets by what is at the other end."""
+    peers = {6379: "redis", 5432: "postgresql"}
+    counts: dict[str, int] = {}
+    for conn in server.net_connections():
+        if conn.status == psutil.CONN_LISTEN:
+            continue
+        kind = peers.get(conn.raddr.port if conn.raddr else 0, "other") + f" {conn.status}"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def redis_clients(server: psutil.Process) -> dict[str, int]:
+    """The server's Redis connections by client name (AURA's own pool is named)."""
+    import redis
+    from django.conf import settings
+
+    mine = {f"{c.laddr.ip}:{c.laddr.port}" for c in server.net_connections() if c.raddr}
+    counts: dict[str, int] = {}
+    for entry in redis.Redis.from_url(settings.REDIS_URL).client_list():
+        if entry["addr"] in mine:
+            name = entry.get("name") or "(unnamed)"
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def snapshot(server: psutil.Process, log: Path) -> dict[str, Any]:
     time.sleep(1.5)  # a fresh census line
     tasks, sessions = census(log)
     return {
         "rss_mb": round(server.memory_info().rss / 2**20, 1),
         "open_fds": server.num_fds(),
+        "sockets": sockets(server),
+        "redis_clients": redis_clients(server),
         "asyncio_tasks": tasks,
         "live_sessions": sessions,
         "redis_keys": redis_keys(),
+        "leased_sessions": leased_sessions(),
         "database_connections": database_connections(),
     }
 
@@ -213,7 +261,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         conversations_s = time.monotonic() - started
         after_load = snapshot(server, log)
-        time.sleep(RESUME_WINDOW_S + LEASE_S)
+        time.sleep(SETTLE_S)
         after = snapshot(server, log)
     return {
         "cycles": args.cycles,
@@ -225,7 +273,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "before": before,
         "right_after": after_load,
         "after_expiry": after,
-        "growth": {name: round(after[name] - before[name], 1) for name in before},
+        "growth": {
+            name: round(after[name] - before[name], 1)
+            for name in before
+            if isinstance(before[name], int | float)
+        },
         "cpu_count": os.cpu_count(),
     }
 

@@ -146,13 +146,36 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.transport.receive_bytes(bytes_data)
 
     async def disconnect(self, code: int) -> None:
+        # The session first: leaving the groups talks to Redis, and a failure there must not
+        # leave the session open (its lease renewed for ever, its writes not drained).
+        transport, self.transport = self.transport, None
+        try:
+            if transport is not None:
+                await transport.close()
+        finally:
+            await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
         groups, self.groups_joined = self.groups_joined, ()
-        if self.channel_layer is not None:
-            for group in groups:
+        if self.channel_layer is None:
+            return
+        for group in groups:
+            try:
                 await self.channel_layer.group_discard(group, self.channel_name)
-        if self.transport is not None:
-            transport, self.transport = self.transport, None
-            await transport.close()
+            except Exception:
+                logger.warning("could not leave channel-layer group %s", group, exc_info=True)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with a last resort: a consumer that ends without its
+        disconnect running to the end (daphne cancels an application that outlives
+        --application-close-timeout, e.g. while Channels waits on the channel layer) still
+        closes its session, in a task of its own."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.transport is not None:
+                transport, self.transport = self.transport, None
+                transport.close_soon()
 
     # Channel-layer control messages.
     async def session_end(self, message: dict[str, Any]) -> None:

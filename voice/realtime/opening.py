@@ -13,6 +13,7 @@ from tenants.db import in_schema
 from voice.engine.config import AgentConfig
 from voice.engine.tools import BUILTINS
 from voice.realtime.auth import RealtimeCredentials, session_agent
+from voice.realtime.limits import SessionSlot, slot_caps
 from voice.realtime.resume import Snapshot, resume_token_consume, snapshot_load
 from voice.realtime.session_config import apply_session_update
 from voice.selectors import agent_config, webhook_definitions
@@ -65,6 +66,23 @@ async def resumed_session(token: str, credentials: RealtimeCredentials) -> Snaps
         token, schema_name=schema_name, key_id=credentials.key_id
     )
     return await snapshot_load(session_id, schema_name=schema_name)
+
+
+def session_slot(
+    credentials: RealtimeCredentials, session_id: str, socket_id: str, address: str, plan_cap: int
+) -> SessionSlot:
+    """What this socket will hold of its organization's, key's and address's caps."""
+    key_cap, address_cap = slot_caps(plan_cap=plan_cap, kind=credentials.kind)
+    return SessionSlot(
+        schema_name=credentials.tenant.schema_name,
+        session_id=session_id,
+        socket_id=socket_id,
+        key_id=credentials.key_id,
+        address=address,
+        organization_cap=plan_cap,
+        key_cap=key_cap,
+        address_cap=address_cap,
+    )
 
 
 def budget_warning_event(budget: BudgetStatus) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 import weakref
+from collections import Counter
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +56,10 @@ async def _census(period_s: float) -> None:
     """A log line of what the process holds, for leak hunting (bench/soak.py reads it)."""
     while True:
         await asyncio.sleep(period_s)
-        logger.info(
-            "census: %d asyncio tasks, %d live sessions", len(asyncio.all_tasks()), len(_live)
-        )
+        tasks = asyncio.all_tasks()
+        names = Counter(task.get_coro().__qualname__ for task in tasks)  # type: ignore[union-attr]
+        top = ", ".join(f"{name} {count}" for name, count in names.most_common(5))
+        logger.info("census: %d asyncio tasks, %d live sessions (%s)", len(tasks), len(_live), top)
 
 
 def _install(loop: asyncio.AbstractEventLoop) -> None:

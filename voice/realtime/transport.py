@@ -40,12 +40,13 @@ from voice.realtime.auth import (
 from voice.realtime.control import realtime_session_taken_over_async
 from voice.realtime.guard import SessionGuard
 from voice.realtime.handlers import DISPATCHER
-from voice.realtime.limits import SessionSlot, SessionTakenOverError, plan_limits, slot_caps
+from voice.realtime.limits import SessionTakenOverError, plan_limits
 from voice.realtime.opening import (
     budget_warning_event,
     conversation_open,
     resumed_session,
     session_agent_config,
+    session_slot,
     webhook_executor,
 )
 from voice.realtime.recorder import SessionRecorder
@@ -197,10 +198,17 @@ class RealtimeTransport:
 
     async def close(self) -> None:
         """Stop everything this connection started; idempotent, and safe to call from several
-        tasks at once (the consumer's disconnect and a shutdown): they share one closing."""
+        tasks at once (the consumer's disconnect and a shutdown): they share one closing,
+        which runs to its end even if the caller is cancelled."""
+        await asyncio.shield(self.close_soon())
+
+    def close_soon(self) -> asyncio.Task[None]:
+        """Start closing (once) in a task of its own; the task."""
         if self._closing is None:
-            self._closing = asyncio.create_task(self._close(), name="realtime-close")
-        await asyncio.shield(self._closing)
+            self._closing = asyncio.get_running_loop().create_task(
+                self._close(), name="realtime-close"
+            )
+        return self._closing
 
     async def _close(self) -> None:
         shutdown.unregister(self)
@@ -381,16 +389,8 @@ class RealtimeTransport:
             snapshot = await resumed_session(self.options.resume, self.credentials)
             self.session_id = snapshot.session_id
         session_var.set(self.session_id)
-        key_cap, address_cap = slot_caps(plan_cap=plan_cap, kind=self.credentials.kind)
-        slot = SessionSlot(
-            schema_name=self.schema_name,
-            session_id=self.session_id,
-            socket_id=self.socket_id,
-            key_id=self.credentials.key_id,
-            address=self.client_address,
-            organization_cap=plan_cap,
-            key_cap=key_cap,
-            address_cap=address_cap,
+        slot = session_slot(
+            self.credentials, self.session_id, self.socket_id, self.client_address, plan_cap
         )
         await self.guard.take_slot(slot, resuming=snapshot is not None)
         if snapshot is not None:
