@@ -49,4 +49,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
 # Same flags as the Procfile: daphne's frame limit above AURA's own 1 MiB event limit.
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p ${PORT} --websocket-max-message-size 2097152 --websocket-max-frame-size 2097152 aura_project.asgi:application"]
+CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p ${PORT} --websocket-max-message-size 2097152 --websocket-max-frame-size 2097152 --application-close-timeout 30 aura_project.asgi:application"]

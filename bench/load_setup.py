@@ -171,6 +171,16 @@ class Servers:
 
 
 DAPHNE = [sys.executable, "-m", "daphne"]
+# As in the Procfile: one WebSocket message limit (above AURA's own 1 MiB event limit) and a
+# close timeout longer than the shutdown grace period.
+DAPHNE_FLAGS = [
+    "--websocket-max-message-size",
+    "2097152",
+    "--websocket-max-frame-size",
+    "2097152",
+    "--application-close-timeout",
+    "30",
+]
 
 
 def start_servers(
@@ -190,7 +200,7 @@ def start_servers(
     processes = [
         stack.enter_context(
             process(
-                [*DAPHNE, "-p", base.split(":")[1], "aura_project.asgi:application"],
+                [*DAPHNE, "-p", base.split(":")[1], *DAPHNE_FLAGS, "aura_project.asgi:application"],
                 f"http://{base}/healthz",
                 env,
                 logs / f"{name}-{index}.log",

@@ -37,7 +37,7 @@ import numpy as np
 import psutil
 from websockets.asyncio.client import connect
 
-from bench.load_setup import free_port, process
+from bench.load_setup import DAPHNE_FLAGS, free_port, process
 from bench.tenants_steps import child_env, run_step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -91,14 +91,7 @@ def servers(database: str, count: int, logs: Path, **extra_env: str) -> Any:
         for index in range(count):
             port = free_port()
             bases.append(f"127.0.0.1:{port}")
-            command = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-p",
-                str(port),
-                "aura_project.asgi:application",
-            ]
+            command = [*DAPHNE, "-p", str(port), *DAPHNE_FLAGS, "aura_project.asgi:application"]
             stack.enter_context(
                 process(
                     command,

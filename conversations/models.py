@@ -234,6 +234,17 @@ class SessionRefusal(models.Model):
         return f"{self.count} refused ({self.reason}) at {self.hour:%Y-%m-%d %H:00}"
 
 
+class AppliedTurnRecord(models.Model):
+    """A journaled record of a realtime session (voice/realtime/journal.py) already written
+    here: a record the live process and a recovery both write is stored once."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    applied_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
 # The summable columns that usage records and their rollups share.
 USAGE_AMOUNTS = (
     "requests",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db.models import Exists, OuterRef, QuerySet
@@ -37,6 +39,14 @@ def conversation_memory(*, conversation_id: str) -> str | None:
     if conversation.summary:
         parts.append(conversation.summary)
     return "\n".join(parts) or None
+
+
+def active_conversation_sessions(*, started_before: datetime) -> list[tuple[str, str]]:
+    """(conversation id, realtime session id) of the active conversations started before."""
+    rows = Conversation.objects.filter(
+        status=Conversation.Status.ACTIVE, started_at__lt=started_before
+    ).values_list("pk", "session_id")
+    return [(str(pk), session_id) for pk, session_id in rows]
 
 
 def unsummarized_messages(conversation: Conversation) -> list[Message]:

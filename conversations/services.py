@@ -12,6 +12,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from conversations.models import (
+    AppliedTurnRecord,
     Conversation,
     Feedback,
     Message,
@@ -56,6 +57,28 @@ def conversations_end_stale(*, older_than_s: int) -> int:
         status=Conversation.Status.ACTIVE, started_at__lt=cutoff
     ).exclude(messages__created_at__gte=cutoff)
     return stale.update(status=Conversation.Status.ENDED, ended_at=timezone.now())
+
+
+def conversations_end(*, conversation_ids: Sequence[str]) -> int:
+    """End these conversations if they are still active (their session is gone for good)."""
+    return Conversation.objects.filter(
+        pk__in=conversation_ids, status=Conversation.Status.ACTIVE
+    ).update(status=Conversation.Status.ENDED, ended_at=timezone.now())
+
+
+def turn_record_claim(*, key: str) -> bool:
+    """Inside the transaction that writes a journaled record: True the first time `key` is
+    claimed, False if that record is stored already. A writer racing for the same key waits
+    on the row until the first one commits (then gets False) or rolls back (then gets True)."""
+    _claimed, created = AppliedTurnRecord.objects.get_or_create(key=key)
+    return created
+
+
+def applied_turn_records_prune(*, older_than_s: int) -> int:
+    """Forget claims older than any journal entry can be (they only guard against a replay)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    deleted, _ = AppliedTurnRecord.objects.filter(applied_at__lt=cutoff).delete()
+    return deleted
 
 
 # The engine's TurnMetrics field -> the TurnMetrics model field.

@@ -22,7 +22,9 @@ def redis_client() -> aioredis.Redis:
     loop_id = id(asyncio.get_running_loop())
     client = _clients.get(loop_id)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, decode_responses=True, client_name=settings.AURA_REDIS_CLIENT_NAME
+        )
         _clients[loop_id] = client
     return client
 

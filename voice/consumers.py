@@ -14,17 +14,20 @@ from core.client_address import scope_client_address
 from tenants.errors import AuthenticationError
 from voice.engine.assembly import build_voice_session
 from voice.engine.errors import AuraError
+from voice.realtime import shutdown
 from voice.realtime.auth import SCOPE_AUTH_ERROR, SCOPE_CREDENTIALS, RealtimeCredentials
 from voice.realtime.control import key_group, organization_group, session_group
+from voice.realtime.daphne_link import DaphneLink
 from voice.realtime.limits import connect_admitted
 from voice.realtime.quality_signals import record_refusal
 from voice.realtime.server_events import error_event
-from voice.realtime.transport import (
+from voice.realtime.transport import RealtimeTransport
+from voice.realtime.wire import (
     CLOSE_CODES,
     CLOSE_ENDED_BY_OPERATOR,
     CLOSE_SERVER_ERROR,
+    CLOSE_SERVICE_RESTART,
     ConnectOptions,
-    RealtimeTransport,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,14 +64,27 @@ def close_code_for(error: AuraError) -> int:
     return CLOSE_CODES.get(error.error_type, CLOSE_SERVER_ERROR)
 
 
+class ServerShuttingDownError(AuraError):
+    code = "server_shutting_down"
+    error_type = "server_error"
+
+
 class RealtimeConsumer(AsyncWebsocketConsumer):
     transport: RealtimeTransport | None = None
     groups_joined: tuple[str, ...] = ()
+    link: DaphneLink | None = None
 
     async def connect(self) -> None:
         # Browsers offer "realtime" beside the key subprotocol; echo it so they accept us.
         subprotocol = "realtime" if "realtime" in self.scope.get("subprotocols", ()) else None
         await self.accept(subprotocol)
+        self.link = DaphneLink(self.scope)
+        if shutdown.draining():
+            await self._refuse(
+                ServerShuttingDownError("This server is restarting; connect again."),
+                close_code=CLOSE_SERVICE_RESTART,
+            )
+            return
         credentials: RealtimeCredentials | None = self.scope.get(SCOPE_CREDENTIALS)
         address = scope_client_address(self.scope)
         try:
@@ -131,13 +147,36 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.transport.receive_bytes(bytes_data)
 
     async def disconnect(self, code: int) -> None:
+        # The session first: leaving the groups talks to Redis, and a failure there must not
+        # leave the session open (its lease renewed for ever, its writes not drained).
+        transport, self.transport = self.transport, None
+        try:
+            if transport is not None:
+                await transport.close()
+        finally:
+            await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
         groups, self.groups_joined = self.groups_joined, ()
-        if self.channel_layer is not None:
-            for group in groups:
+        if self.channel_layer is None:
+            return
+        for group in groups:
+            try:
                 await self.channel_layer.group_discard(group, self.channel_name)
-        if self.transport is not None:
-            transport, self.transport = self.transport, None
-            await transport.close()
+            except Exception:
+                logger.warning("could not leave channel-layer group %s", group, exc_info=True)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with a last resort: a consumer that ends without its
+        disconnect running to the end (daphne cancels an application that outlives
+        --application-close-timeout, e.g. while Channels waits on the channel layer) still
+        closes its session, in a task of its own."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.transport is not None:
+                transport, self.transport = self.transport, None
+                transport.close_soon()
 
     # Channel-layer control messages.
     async def session_end(self, message: dict[str, Any]) -> None:
@@ -159,7 +198,26 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_bytes(self, data: bytes) -> None:
         await self.send(bytes_data=data)
 
-    async def _refuse(self, error: AuraError) -> None:
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close with a reason (daphne drops it) and any standard code (autobahn refuses
+        1008 and 1012 from a server): through the link where there is one."""
+        if (
+            isinstance(code, int)
+            and code is not True
+            and self.link is not None
+            and self.link.close(code, reason or "")
+        ):
+            return
+        await super().close(code=code, reason=reason)
+
+    def unsent_bytes(self) -> int:
+        return self.link.unsent_bytes() if self.link is not None else 0
+
+    def abort(self) -> None:
+        if self.link is not None:
+            self.link.abort()
+
+    async def _refuse(self, error: AuraError, *, close_code: int | None = None) -> None:
         await record_refusal(self.scope.get(SCOPE_CREDENTIALS), error)
         await self.send_json({"event_id": "event_refused", **error_event(error)})
-        await self.close(code=close_code_for(error))
+        await self.close(code=close_code or close_code_for(error), reason=error.code)

@@ -112,6 +112,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL: str = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # The namespace of AURA's own Redis keys (sessions, limits, resume snapshots, client secrets).
 AURA_REDIS_KEY_PREFIX: str = env("AURA_REDIS_KEY_PREFIX", default="aura")
+# The name this process's Redis connections carry (CLIENT LIST), to tell them apart.
+AURA_REDIS_CLIENT_NAME: str = env("AURA_REDIS_CLIENT_NAME", default="aura")
 # "production" where the deployment is one: the development settings refuse to load there
 # (the image sets it; the production settings module sets it whatever the environment says).
 AURA_ENV: str = env("AURA_ENV", default="development")
@@ -230,6 +232,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.roll_up_usage_everywhere",
         "schedule": 300.0,
     },
+    # Realtime durability: journaled turns a dead process did not store are stored, and
+    # conversations whose session is gone for good (no lease, no snapshot) are ended.
+    "recover-realtime-sessions": {
+        "task": "voice.recover_realtime_sessions",
+        "schedule": 60.0,
+    },
     # Key lifecycle: auto-rotation by age, disabling of expired keys (both audited).
     "rotate-api-keys": {
         "task": "tenants.rotate_api_keys",
@@ -253,6 +261,30 @@ AURA_MEMORY_SUMMARY_AFTER_CHARS: int = env.int("AURA_MEMORY_SUMMARY_AFTER_CHARS"
 AURA_MEMORY_KEEP_MESSAGES: int = env.int("AURA_MEMORY_KEEP_MESSAGES", default=6)
 # How long a dropped realtime session can be resumed (on any web process).
 AURA_RESUME_WINDOW_SECONDS: int = env.int("AURA_RESUME_WINDOW_SECONDS", default=120)
+# A resume snapshot keeps the newest messages that fit in this many bytes (older ones are in
+# PostgreSQL and the memory summary).
+AURA_RESUME_SNAPSHOT_MAX_BYTES: int = env.int("AURA_RESUME_SNAPSHOT_MAX_BYTES", default=256 * 1024)
+# How long a socket's session leases outlive its last renewal (a crashed process's lapse).
+AURA_SESSION_LEASE_SECONDS: int = env.int("AURA_SESSION_LEASE_SECONDS", default=90)
+# Bounded memory per realtime connection: events a second (and burst), text per item and per
+# conversation, and output a client may leave unread before it is closed (1008).
+AURA_REALTIME_EVENTS_PER_SECOND: float = env.float("AURA_REALTIME_EVENTS_PER_SECOND", default=200.0)
+AURA_REALTIME_EVENT_BURST: int = env.int("AURA_REALTIME_EVENT_BURST", default=500)
+AURA_REALTIME_MAX_ITEM_CHARS: int = env.int("AURA_REALTIME_MAX_ITEM_CHARS", default=32_000)
+AURA_REALTIME_MAX_CONVERSATION_CHARS: int = env.int(
+    "AURA_REALTIME_MAX_CONVERSATION_CHARS", default=256_000
+)
+AURA_REALTIME_MAX_UNSENT_BYTES: int = env.int(
+    "AURA_REALTIME_MAX_UNSENT_BYTES", default=8 * 1024 * 1024
+)
+# SIGTERM: live sessions are sent elsewhere (close 1012) and their writes drained within this;
+# daphne's --application-close-timeout must be longer (the Procfile and image use 30).
+AURA_SHUTDOWN_GRACE_SECONDS: int = env.int("AURA_SHUTDOWN_GRACE_SECONDS", default=20)
+# Above 0: every web process logs "census: N asyncio tasks, M live sessions" this often
+# (leak hunting; bench/soak.py sets it).
+AURA_REALTIME_CENSUS_LOG_SECONDS: float = env.float("AURA_REALTIME_CENSUS_LOG_SECONDS", default=0)
+# The recovery task writes journaled turns older than this (their process is presumed gone).
+AURA_TURN_JOURNAL_GRACE_SECONDS: int = env.int("AURA_TURN_JOURNAL_GRACE_SECONDS", default=30)
 # Public realtime clients (a widget's pk_, a browser's ek_): live sessions per client address,
 # and the share of its plan's sessions one publishable key may hold. Secret keys: the plan only.
 AURA_REALTIME_SESSIONS_PER_ADDRESS: int = env.int("AURA_REALTIME_SESSIONS_PER_ADDRESS", default=10)

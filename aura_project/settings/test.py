@@ -36,3 +36,7 @@ AURA_CLIENT_SECRETS_RATE_PER_ADDRESS = env(
 )
 # No DNSMOS samples unless a test asks for them (they would sit on the test queue otherwise).
 AURA_MOS_SAMPLE_RATE = env.float("AURA_MOS_SAMPLE_RATE", default=0.0)
+# The client-event fuzz sends thousands of events as fast as the server answers: the event rate
+# is tested by servers of its own (voice/tests/realtime/test_faults.py).
+AURA_REALTIME_EVENTS_PER_SECOND = env.float("AURA_REALTIME_EVENTS_PER_SECOND", default=1e6)
+AURA_REALTIME_EVENT_BURST = env.int("AURA_REALTIME_EVENT_BURST", default=1_000_000)

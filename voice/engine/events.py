@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -111,6 +112,11 @@ class ItemDone:
 
     item: Item
     previous_item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeleted:
+    item_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +341,16 @@ class ConversationEnded:
     reason: str = "end_conversation"
 
 
+@dataclass(frozen=True, slots=True)
+class TransportNotice:
+    """What a transport tells its client in order with the session's events (posted with
+    `VoiceSession.post`): the engine only carries it, so the event stream stays the one
+    writer to the client. With `close_code`, the transport closes the connection after it."""
+
+    payload: Mapping[str, object]
+    close_code: int | None = None
+
+
 SessionEvent = (
     SpeechStarted
     | SpeechStopped
@@ -344,6 +360,7 @@ SessionEvent = (
     | ItemAdded
     | ItemDone
     | ItemTruncated
+    | ItemDeleted
     | TranscriptionDelta
     | TranscriptionCompleted
     | TranscriptionFailed
@@ -366,4 +383,5 @@ SessionEvent = (
     | TurnMetrics
     | SessionError
     | ConversationEnded
+    | TransportNotice
 )

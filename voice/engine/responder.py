@@ -199,15 +199,17 @@ class Responder:
             if failed
             else None,
         )
-        await self._ports.events.put(metrics)
-        observe(self._ports.metrics, metrics, {"status": done.status})
         usage: tuple[UsageRecord, ...] = ()
         if self._ports.usage is not None and self._ports.transcript_sink is not None:
             # Everything since the last turn's report: this answer, cancelled and hedged
             # generations, speculative transcriptions, the audio in and out.
             self._ports.usage.audio_out(run.audio_out_s)
             usage = self._ports.usage.drain()
+        # Reported before anything else is queued: a transport may hold `response.done` back
+        # until the sink has made the turn durable, and must not wait on a full queue for it.
         self._ports.tasks.spawn(self._report_turn(metrics, done.status, usage), name="report-turn")
+        await self._ports.events.put(metrics)
+        observe(self._ports.metrics, metrics, {"status": done.status})
         if run.ends_conversation and done.status == "completed":
             if run.message is not None:
                 # The goodbye must be heard before the transport hangs up.

@@ -31,6 +31,7 @@ from voice.engine.events import (
     InputTimeout,
     Item,
     ItemAdded,
+    ItemDeleted,
     ItemDone,
     ItemTruncated,
     RouteDecision,
@@ -41,6 +42,7 @@ from voice.engine.events import (
     TranscriptionCompleted,
     TranscriptionDelta,
     TranscriptionFailed,
+    TransportNotice,
 )
 from voice.engine.llm.base import ChatMessage, LLMRequest
 from voice.engine.outcome import failure_stage
@@ -67,7 +69,7 @@ from voice.engine.task_set import TaskSet
 from voice.engine.tools import ToolRegistry
 from voice.engine.turn_metrics import TurnTimeline
 from voice.engine.turns import Speculation, Transcriber, Turn, UserTurns, has_words
-from voice.engine.usage import UsageMeter
+from voice.engine.usage import UsageMeter, UsageRecord
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +213,11 @@ class VoiceSession:
             return first
         return dataclasses.replace(first, audio=b"".join(parts), duration_ms=duration_ms)
 
+    def post(self, notice: TransportNotice) -> None:
+        """Queue a transport's message to its client in order with the session's events
+        (never waits: notices are few, and a full queue must not block the transport)."""
+        self._events.put_nowait(notice)
+
     def on_route_decision(self, decision: router.RouteDecision) -> None:
         """The routers' `on_decision` callback: each decision becomes an event, in order."""
         provider, _, model = decision.route.partition("/")
@@ -266,6 +273,41 @@ class VoiceSession:
         await self._emit(ItemAdded(entry.snapshot(), previous_item_id))
         await self._emit(ItemDone(entry.snapshot(), previous_item_id))
         return entry.id
+
+    async def delete_item(self, item_id: str) -> None:
+        """`conversation.item.delete`: forget the item (raises for an unknown id)."""
+        self.conversation.remove(item_id)
+        await self._emit(ItemDeleted(item_id))
+
+    def item(self, item_id: str) -> Item:
+        """The item as it stands (raises `InvalidRequestError` for an unknown id)."""
+        return self.conversation.get(item_id).snapshot()
+
+    def item_text(self, item_id: str) -> str | None:
+        """A message's text as it stands, or None if the item is gone."""
+        try:
+            return self.conversation.get(item_id).text
+        except InvalidRequestError:
+            return None
+
+    def text_chars(self) -> int:
+        """How much text the conversation holds (messages, tool calls and their results)."""
+        return sum(
+            len(e.text) + len(e.arguments) + len(e.output) for e in self.conversation.entries
+        )
+
+    def resumable_messages(self) -> tuple[tuple[str, str, bool, str], ...]:
+        """The user and assistant text messages, oldest first, as (role, text, truncated, item
+        id): what another process needs to carry the conversation on."""
+        return tuple(
+            (entry.role or "user", entry.text, entry.truncated, entry.id)
+            for entry in self.conversation.entries
+            if entry.kind == "message" and entry.role in ("user", "assistant") and entry.text
+        )
+
+    def drain_usage(self) -> tuple[UsageRecord, ...]:
+        """Usage no turn's report took (audio after the last answer, a lone transcription)."""
+        return self.usage.drain()
 
     async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """The client played `item_id` only up to `audio_end_ms`: forget the unheard text."""

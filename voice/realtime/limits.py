@@ -26,7 +26,6 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from core.redis import redis_client, redis_key
 from voice.engine.errors import AuraError
 
-LEASE_SECONDS = 90
 # "No cap" for a dimension that does not apply to a kind of credential.
 UNLIMITED = 2**31 - 1
 
@@ -167,6 +166,11 @@ def _slot_keys(slot: SessionSlot) -> list[str]:
     ]
 
 
+def lease_seconds() -> int:
+    """How long a socket's leases outlive its last renewal (its process may have died)."""
+    return int(settings.AURA_SESSION_LEASE_SECONDS)
+
+
 async def _acquire(slot: SessionSlot, mode: str) -> int:
     now = time.time()
     keys = _slot_keys(slot)
@@ -176,7 +180,7 @@ async def _acquire(slot: SessionSlot, mode: str) -> int:
             len(keys),
             *keys,
             now,
-            now + LEASE_SECONDS,
+            now + lease_seconds(),
             slot.organization_cap,
             slot.key_cap,
             slot.address_cap,

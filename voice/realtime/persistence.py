@@ -1,28 +1,37 @@
 """The engine's transcript sink and memory source, backed by the organization's schema.
 
-Turns are written by one background writer per session, so a slow database never holds up the
-audio path; closing the sink drains what is queued.
+Write-ahead: each record (a turn, a cut answer, the usage left at the end) goes to the journal
+(voice/realtime/journal.py) before anything else, so that once the transport tells the client
+a turn is done it survives this process; one background writer per session then writes it to
+PostgreSQL, retrying a dropped database connection, and drops it from the journal. Writing a
+record twice stores it once (claimed by record id), so a recovery racing a slow writer is safe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from conversations.models import Conversation
 from conversations.selectors import conversation_memory
-from conversations.services import conversation_record_turn, message_truncate
+from conversations.services import conversation_record_turn, message_truncate, turn_record_claim
 from conversations.tasks import summarize_if_needed
 from monitoring.services import usage_record
 from tenants.db import in_schema
 from voice.engine.llm.base import ChatMessage
+from voice.realtime.journal import TurnRecord, journal_append, journal_entries_of, journal_remove
 
 logger = logging.getLogger(__name__)
 MAX_PENDING_TURNS = 64
+# Backoff between attempts at a write that lost its database connection; after the last one
+# the record stays in the journal for the recovery task.
+RETRY_DELAYS_S = (0.1, 0.3, 1.0, 2.0)
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 def message_json(message: ChatMessage) -> dict[str, Any]:
@@ -39,32 +48,41 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
 
 
 @transaction.atomic
-def _record_usage(
-    conversation_id: str, usage: list[dict[str, Any]], session_id: str, response_id: str
-) -> None:
+def record_usage(record: TurnRecord) -> bool:
     """What a turn cost, in its own transaction: billed even when its transcript cannot be
-    stored. A conversation deleted meanwhile leaves the usage unlinked, not lost."""
-    linked = Conversation.objects.filter(pk=conversation_id).exists()
+    stored. A conversation deleted meanwhile leaves the usage unlinked, not lost. False if
+    this record's usage was stored already."""
+    if not record.usage or not turn_record_claim(key=f"{record.record_id}:usage"):
+        return False
+    linked = Conversation.objects.filter(pk=record.conversation_id).exists()
     usage_record(
-        records=usage,
-        conversation_id=conversation_id if linked else None,
-        session_id=session_id,
-        response_id=response_id,
+        records=record.usage,
+        conversation_id=record.conversation_id if linked else None,
+        session_id=record.session_id,
+        response_id=str(record.metrics.get("response_id") or ""),
     )
+    return True
 
 
 @transaction.atomic
-def _record_turn(
-    conversation_id: str, messages: list[dict[str, Any]], metrics: dict[str, Any], schema_name: str
-) -> None:
-    """The turn's messages, its metrics and the cuts made to earlier answers."""
-    for item_id, text in metrics.pop("truncations", None) or []:
-        message_truncate(conversation_id=conversation_id, item_id=item_id, text=text)
-    if messages or metrics:
+def record_turn(record: TurnRecord) -> bool:
+    """The turn's messages, its metrics and the cuts made to earlier answers (once); False
+    if there was nothing to write or it was written already."""
+    if not (record.messages or record.metrics or record.truncations):
+        return False
+    if not turn_record_claim(key=f"{record.record_id}:turn"):
+        return False
+    for item_id, text in record.truncations:
+        message_truncate(conversation_id=record.conversation_id, item_id=item_id, text=text)
+    if record.messages or record.metrics:
         conversation_record_turn(
-            conversation_id=conversation_id, messages=messages, metrics=metrics
+            conversation_id=record.conversation_id,
+            messages=record.messages,
+            metrics=record.metrics,
         )
+        schema_name, conversation_id = record.schema_name, record.conversation_id
         transaction.on_commit(lambda: summarize_if_needed(schema_name, conversation_id))
+    return True
 
 
 class ConversationStore:
@@ -83,10 +101,12 @@ class ConversationStore:
         self.session_id = session_id
         # Awaited after each record is written (the transport's budget check).
         self._on_recorded = on_recorded
-        self._pending: asyncio.Queue[tuple[list[dict[str, Any]], dict[str, Any]] | None] = (
-            asyncio.Queue(MAX_PENDING_TURNS)
+        self._pending: asyncio.Queue[tuple[str | None, TurnRecord] | None] = asyncio.Queue(
+            MAX_PENDING_TURNS
         )
         self._writer: asyncio.Task[None] | None = None
+        # Response ids whose turn is journaled (or stored): the transport waits for them.
+        self._durable: dict[str, asyncio.Event] = {}
         # The memory summary changes only when a Celery task folds older turns, so it is read
         # when the conversation opens and after each recorded turn, never on a response's
         # critical path.
@@ -94,33 +114,70 @@ class ConversationStore:
 
     def start(self) -> None:
         self._summary = asyncio.create_task(self._read_summary(), name="conversation-memory")
-        self._writer = asyncio.create_task(self._write_turns(), name="conversation-writer")
+        self._writer = asyncio.create_task(self._write_records(), name="conversation-writer")
 
-    async def close(self) -> None:
-        """Write what is queued, then stop."""
+    async def close(self, *, timeout_s: float | None = None) -> None:
+        """Write what is queued, then stop; after `timeout_s` stop anyway (what is left is in
+        the journal, for the recovery task)."""
         if self._summary is not None:
             self._summary.cancel()
             await asyncio.gather(self._summary, return_exceptions=True)
         if self._writer is None:
             return
-        await self._pending.put(None)
-        await self._writer
-        self._writer = None
+        writer, self._writer = self._writer, None
+        # A full queue means a stuck writer: the timeout below decides.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._pending.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(writer), timeout_s)
+        except TimeoutError:
+            logger.warning("closing %s with writes pending: left to recovery", self.session_id)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    # --- the TranscriptSink port ----------------------------------------------------------
 
     async def turn_finished(
         self, messages: tuple[ChatMessage, ...], metrics: Mapping[str, object]
     ) -> None:
-        await self._pending.put(([message_json(m) for m in messages], dict(metrics)))
+        report = dict(metrics)
+        usage = report.pop("usage", None) or []
+        record = self._record(
+            messages=[message_json(m) for m in messages],
+            metrics=report,
+            usage=list(usage),  # type: ignore[call-overload]
+        )
+        await self._submit(record, response_id=str(report.get("response_id") or ""))
 
     async def record_usage(self, usage: Iterable[Mapping[str, object]]) -> None:
         """Usage after the last turn (the session ended): written after the queued turns."""
         records = [dict(record) for record in usage]
         if records:
-            await self._pending.put(([], {"usage": records}))
+            await self._submit(self._record(usage=records))
 
     async def item_truncated(self, item_id: str, text: str) -> None:
         """An answer was cut to what was heard, possibly after its turn was recorded."""
-        await self._pending.put(([], {"truncations": [(item_id, text)]}))
+        await self._submit(self._record(truncations=[(item_id, text)]))
+
+    async def durable(self, response_id: str, *, timeout_s: float) -> bool:
+        """Wait until the turn of `response_id` is journaled (or stored); False on timeout."""
+        event = self._durable.setdefault(response_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._durable.pop(response_id, None)
+
+    async def recover(self) -> int:
+        """Queue what a previous process of this session journaled and did not store."""
+        entries = await journal_entries_of(self.session_id)
+        for entry_id, record in entries:
+            await self._pending.put((entry_id, record))
+        return len(entries)
+
+    # --- the MemorySource port ------------------------------------------------------------
 
     async def summary(self) -> str | None:
         if self._summary is None:
@@ -136,38 +193,74 @@ class ConversationStore:
             self.schema_name, conversation_memory, conversation_id=self.conversation_id
         )
 
-    async def _write_turns(self) -> None:
-        while (turn := await self._pending.get()) is not None:
-            messages, metrics = turn
-            # Usage first and on its own: a transcript that cannot be written (a deleted
-            # conversation, a database error) must not take the bill with it.
-            usage = metrics.pop("usage", None) or []
-            billed = False
-            if usage:
-                response_id = str(metrics.get("response_id") or "")
-                billed = await self._write(
-                    "usage", _record_usage, usage, self.session_id, response_id
-                )
-            if messages or metrics:
-                await self._write("turn", _record_turn, messages, metrics, self.schema_name)
-            if billed and self._on_recorded is not None:
-                try:
-                    await self._on_recorded()
-                except Exception:
-                    logger.exception("after-record hook failed for %s", self.conversation_id)
+    # --- writing --------------------------------------------------------------------------
+
+    def _record(self, **parts: Any) -> TurnRecord:
+        return TurnRecord(
+            schema_name=self.schema_name,
+            conversation_id=self.conversation_id,
+            session_id=self.session_id,
+            **parts,
+        )
+
+    async def _submit(self, record: TurnRecord, *, response_id: str = "") -> None:
+        """Journal the record (or, without Redis, store it now), then queue it for writing."""
+        try:
+            entry_id: str | None = await journal_append(record)
+        except Exception:
+            logger.exception("journal unavailable: writing %s through", record.record_id)
+            await self._store(record)
+            entry_id = None
+        if response_id:
+            self._durable.setdefault(response_id, asyncio.Event()).set()
+            # Nobody waits for a response the client never saw created: keep the map small.
+            while len(self._durable) > MAX_PENDING_TURNS:
+                del self._durable[next(iter(self._durable))]
+        if entry_id is not None:
+            await self._pending.put((entry_id, record))
+
+    async def _write_records(self) -> None:
+        while (queued := await self._pending.get()) is not None:
+            entry_id, record = queued
+            stored = await self._store(record)
+            if stored and entry_id is not None:
+                await journal_remove(entry_id)
             if self._summary is not None and self._summary.done():
                 self._summary = asyncio.create_task(
                     self._read_summary(), name="conversation-memory"
                 )
 
-    async def _write(self, what: str, record: Callable[..., None], *args: Any) -> bool:
-        """Run one write in the organization's schema; a failure is logged, never raised, so
-        that a lost record does not end the conversation."""
-        try:
-            await in_schema(self.schema_name, record, self.conversation_id, *args)
-        except Exception:
-            logger.exception(
-                "could not record the %s of conversation %s", what, self.conversation_id
-            )
-            return False
-        return True
+    async def _store(self, record: TurnRecord) -> bool:
+        """Write a record; False if it must stay in the journal (the database is away)."""
+        # Usage first and on its own: a transcript that cannot be written (a deleted
+        # conversation, a database error) must not take the bill with it.
+        billed = await self._write("usage", record_usage, record)
+        turned = await self._write("turn", record_turn, record)
+        if billed is True and self._on_recorded is not None:
+            try:
+                await self._on_recorded()
+            except Exception:
+                logger.exception("after-record hook failed for %s", self.conversation_id)
+        return billed is not None and turned is not None
+
+    async def _write(
+        self, what: str, write: Callable[[TurnRecord], Any], record: TurnRecord
+    ) -> Any:
+        """Run one write in the organization's schema, retrying a lost connection; None if
+        it could not be written yet. Other failures are logged and not retried (a lost
+        record must not end the conversation, nor be tried forever)."""
+        for delay_s in (*RETRY_DELAYS_S, None):
+            try:
+                return await in_schema(self.schema_name, write, record)
+            except TRANSIENT_ERRORS:
+                if delay_s is None:
+                    logger.exception("could not record the %s of %s", what, self.conversation_id)
+                    return None
+                logger.warning("database connection lost writing %s; retrying", record.record_id)
+                await asyncio.sleep(delay_s)
+            except Exception:
+                logger.exception(
+                    "could not record the %s of conversation %s", what, self.conversation_id
+                )
+                return False
+        return None

@@ -197,10 +197,16 @@ class CloseRecordingSocket:
     async def send_bytes(self, data: bytes) -> None:
         await self._socket.send_bytes(data)
 
-    async def close(self, code: int) -> None:
+    async def close(self, code: int, reason: str | None = None) -> None:
         if self.close_code is None:
             self.close_code = code
-        await self._socket.close(code)
+        await self._socket.close(code, reason)
+
+    def unsent_bytes(self) -> int:
+        return int(self._socket.unsent_bytes())
+
+    def abort(self) -> None:
+        self._socket.abort()
 
 
 # --- aura.feedback ----------------------------------------------------------------------------

@@ -95,8 +95,11 @@ def _route(data: dict[str, Any]) -> RouteConfig:
     return RouteConfig(**{**data, "public_only": None if hosts is None else tuple(hosts)})
 
 
-def _key(session_id: str) -> str:
+def snapshot_key(session_id: str) -> str:
     return redis_key("resume", session_id)
+
+
+_key = snapshot_key
 
 
 def _token_key(token: str) -> str:

@@ -262,6 +262,8 @@ _STANDARD: dict[type, Callable[[Any], Json]] = {
         "response_id": e.response_id,
     },
     ev.SessionError: lambda e: error_event(e.error, event_id=e.event_id),
+    ev.ItemDeleted: lambda e: {"type": "conversation.item.deleted", "item_id": e.item_id},
+    ev.TransportNotice: lambda e: dict(e.payload),
 }
 
 _EXTENSIONS: dict[type, Callable[[Any], Json]] = {

@@ -55,3 +55,13 @@ async def configure_agent(organization: Any, **settings: Any) -> None:
             agent.webhook_tools.clear()
 
     await sync_to_async(update)()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """The fault suite's figures (voice/tests/realtime/faults.py), when it ran."""
+    from voice.tests.realtime.faults import FIGURES
+
+    if FIGURES:
+        terminalreporter.write_sep("-", "fault injection")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

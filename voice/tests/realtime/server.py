@@ -15,6 +15,17 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STARTUP_TIMEOUT_S = 60.0
+# As in the Procfile: above AURA's own 1 MiB event limit, so that an oversized event gets a
+# clear error event (beyond 2 MiB daphne drops the connection itself); a close timeout longer
+# than AURA_SHUTDOWN_GRACE_SECONDS, so that a session's close() is never cut short.
+DAPHNE_FLAGS = (
+    "--websocket-max-message-size",
+    "2097152",
+    "--websocket-max-frame-size",
+    "2097152",
+    "--application-close-timeout",
+    "30",
+)
 
 
 def free_port() -> int:
@@ -43,6 +54,16 @@ def run_daphne(
     *, database_name: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[DaphneProcess]:
     """Start daphne on a free port with the test settings and database; stop it afterwards."""
+    server = start_daphne(database_name=database_name, extra_env=extra_env)
+    try:
+        wait_until_ready(server)
+        yield server
+    finally:
+        stop_daphne(server)
+
+
+def start_daphne(*, database_name: str, extra_env: dict[str, str] | None = None) -> DaphneProcess:
+    """Start daphne without waiting for it (several can start side by side)."""
     port = free_port()
     env = {
         **os.environ,
@@ -64,29 +85,26 @@ def run_daphne(
         "127.0.0.1",
         "-p",
         str(port),
-        # As in the Procfile: above AURA's own 1 MiB event limit, so that an oversized event
-        # gets a clear error event; beyond 2 MiB daphne drops the connection itself.
-        "--websocket-max-message-size",
-        "2097152",
-        "--websocket-max-frame-size",
-        "2097152",
+        *DAPHNE_FLAGS,
         "aura_project.asgi:application",
     ]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
-    server = DaphneProcess(process=process, port=port)
+    return DaphneProcess(process=process, port=port)
+
+
+def stop_daphne(server: DaphneProcess, *, timeout_s: float = 30) -> None:
+    """SIGTERM (the graceful shutdown), SIGKILL if it outlasts `timeout_s`."""
+    if server.process.poll() is not None:
+        return
+    server.process.terminate()
     try:
-        _wait_until_ready(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        server.process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=5)
 
 
-def _wait_until_ready(server: DaphneProcess) -> None:
+def wait_until_ready(server: DaphneProcess) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voice.realtime.control import realtime_session_end_async
-from voice.realtime.transport import CLOSE_ENDED_BY_OPERATOR
+from voice.realtime.wire import CLOSE_ENDED_BY_OPERATOR
 from voice.tests.realtime.conftest import configure_agent, issue_key
 from voice.tests.realtime.proxy import NginxProcess, run_nginx
 from voice.tests.realtime.server import DaphneProcess, run_daphne

@@ -1,0 +1,302 @@
+"""Soak: what a web process keeps after many sessions come and go. Leaks show here.
+
+    .venv/bin/python -m bench.soak [--cycles 10000] [--conversations 60] [--turns 10]
+
+Needs PostgreSQL and Redis (as `make run` does) and the migrated development database. It
+provisions an organization `soakbench` whose agent answers text through the OpenAI-protocol
+simulator, starts the simulator and one daphne process (as the Procfile does), warms it up,
+then measures the process before and after:
+
+1. --cycles connect/disconnect cycles (`?aura=1`: session, conversation, resume token and
+   snapshot, lease; then gone), --concurrency at a time;
+2. a compressed run of --conversations text conversations of --turns turns each.
+
+Reported before/after: the server's RSS, open file descriptors and asyncio tasks (its census
+log line, AURA_REALTIME_CENSUS_LOG_SECONDS), AURA's Redis keys and the server's PostgreSQL
+connections. "After" is taken once the resume window and the leases of the last sessions have
+run out (short ones here), so that what should be gone is gone. Figures: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import psutil
+from websockets.asyncio.client import connect
+
+from bench.load_setup import DAPHNE, DAPHNE_FLAGS, free_port, process, start_simulator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SLUG = "soakbench"
+APPLICATION_NAME = "aura-soak"
+RESUME_WINDOW_S = 5
+LEASE_S = 6
+# "After" waits for the resume window and the leases to run out, and for daphne's
+# --application-close-timeout (30 s), after which it cancels an application that has not ended
+# since its client left (the consumer then closes its session in a task of its own).
+SETTLE_S = 32
+CENSUS = re.compile(r"census: (\d+) asyncio tasks, (\d+) live sessions")
+
+
+def provision(simulator_url: str) -> str:
+    """The soak organization with a simulator-backed text agent; a fresh sk_ key."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aura_project.settings.dev")
+    import django
+
+    django.setup()
+    from django_tenants.utils import schema_context
+
+    from tenants.models import Organization
+    from tenants.services import api_key_create, organization_create
+    from voice.models import Agent
+
+    organization = Organization.objects.filter(slug=SLUG).first() or organization_create(
+        slug=SLUG, name="Soak benchmark", plan=Organization.Plan.ENTERPRISE
+    )
+    route = {"provider": "openai_compatible", "model": "say:Sure.", "base_url": simulator_url}
+    with schema_context(organization.schema_name):
+        Agent.objects.filter(is_default=True).update(
+            llm_routes=[route], turn_detection=None, builtin_tools=[], memory_enabled=False
+        )
+    return api_key_create(organization=organization, name="soak benchmark").plaintext
+
+
+def server_env() -> dict[str, str]:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    url = (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        f"?application_name={APPLICATION_NAME}"
+    )
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "AURA_WARM_UP_LOCAL_MODELS": "false",
+        # As served in production: with DEBUG on, Django keeps every query per connection.
+        "DEBUG": "false",
+        "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
+        "AURA_RESUME_WINDOW_SECONDS": str(RESUME_WINDOW_S),
+        "AURA_SESSION_LEASE_SECONDS": str(LEASE_S),
+        "AURA_REALTIME_CENSUS_LOG_SECONDS": "1",
+        "AURA_REDIS_CLIENT_NAME": "aura-soak",
+    }
+
+
+# --- what the process holds ------------------------------------------------------------------
+
+
+def redis_keys() -> int:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    return sum(1 for _ in client.scan_iter(f"{settings.AURA_REDIS_KEY_PREFIX}:*", count=1000))
+
+
+def leased_sessions() -> int:
+    """Sessions whose lease a live socket still renews (voice/realtime/limits.py)."""
+    import redis
+    from django.conf import settings
+
+    from tenants.models import Organization
+
+    schema_name = Organization.objects.get(slug=SLUG).schema_name
+    key = f"{settings.AURA_REDIS_KEY_PREFIX}:sessions:{schema_name}"
+    return int(redis.Redis.from_url(settings.REDIS_URL).zcount(key, time.time(), "+inf"))
+
+
+def database_connections() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [APPLICATION_NAME],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def census(log: Path) -> tuple[int, int]:
+    found = CENSUS.findall(log.read_text(errors="replace"))
+    if not found:
+        return -1, -1
+    tasks, sessions = found[-1]
+    return int(tasks), int(sessions)
+
+
+def sockets(server: psutil.Process) -> dict[str, int]:
+    """The server's sockets by what is at the other end."""
+    peers = {6379: "redis", 5432: "postgresql"}
+    counts: dict[str, int] = {}
+    for conn in server.net_connections():
+        if conn.status == psutil.CONN_LISTEN:
+            continue
+        kind = peers.get(conn.raddr.port if conn.raddr else 0, "other") + f" {conn.status}"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def redis_clients(server: psutil.Process) -> dict[str, int]:
+    """The server's Redis connections by client name (AURA's own pool is named)."""
+    import redis
+    from django.conf import settings
+
+    mine = {f"{c.laddr.ip}:{c.laddr.port}" for c in server.net_connections() if c.raddr}
+    counts: dict[str, int] = {}
+    for entry in redis.Redis.from_url(settings.REDIS_URL).client_list():
+        if entry["addr"] in mine:
+            name = entry.get("name") or "(unnamed)"
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def snapshot(server: psutil.Process, log: Path) -> dict[str, Any]:
+    time.sleep(1.5)  # a fresh census line
+    tasks, sessions = census(log)
+    return {
+        "rss_mb": round(server.memory_info().rss / 2**20, 1),
+        "open_fds": server.num_fds(),
+        "sockets": sockets(server),
+        "redis_clients": redis_clients(server),
+        "asyncio_tasks": tasks,
+        "live_sessions": sessions,
+        "redis_keys": redis_keys(),
+        "leased_sessions": leased_sessions(),
+        "database_connections": database_connections(),
+    }
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+async def cycle(url: str, headers: dict[str, str]) -> None:
+    async with connect(url, additional_headers=headers) as socket:
+        while json.loads(await socket.recv())["type"] != "aura.session.created":
+            pass
+
+
+async def conversation(url: str, headers: dict[str, str], turns: int) -> int:
+    answered = 0
+    async with connect(url, additional_headers=headers) as socket:
+        for turn in range(turns):
+            await socket.send(
+                json.dumps(
+                    {
+                        "type": "conversation.item.create",
+                        "item": {
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": f"Question {turn}?"}],
+                        },
+                    }
+                )
+            )
+            await socket.send(
+                json.dumps({"type": "response.create", "response": {"output_modalities": ["text"]}})
+            )
+            while json.loads(await socket.recv())["type"] != "response.done":
+                pass
+            answered += 1
+    return answered
+
+
+async def in_parallel(jobs: list[Any], concurrency: int) -> list[Any]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Any) -> Any:
+        async with gate:
+            try:
+                return await job
+            except Exception as error:
+                return error
+
+    return await asyncio.gather(*(one(job) for job in jobs))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    logs = Path(args.out) / "soak-logs"
+    with ExitStack() as stack:
+        sim_port = free_port()
+        start_simulator(stack, sim_port, logs)
+        key = provision(f"http://127.0.0.1:{sim_port}/v1")
+        port = free_port()
+        log = logs / "daphne.log"
+        server = stack.enter_context(
+            process(
+                [*DAPHNE, "-p", str(port), *DAPHNE_FLAGS, "aura_project.asgi:application"],
+                f"http://127.0.0.1:{port}/healthz",
+                server_env(),
+                log,
+            )
+        )
+        url = f"ws://127.0.0.1:{port}/v1/realtime?aura=1"
+        headers = {"Authorization": f"Bearer {key}"}
+        asyncio.run(in_parallel([cycle(url, headers) for _ in range(50)], args.concurrency))
+        asyncio.run(conversation(url, headers, 2))
+        time.sleep(RESUME_WINDOW_S + LEASE_S)
+        before = snapshot(server, log)
+
+        started = time.monotonic()
+        outcomes = asyncio.run(
+            in_parallel([cycle(url, headers) for _ in range(args.cycles)], args.concurrency)
+        )
+        cycles_s = time.monotonic() - started
+        errors = sum(isinstance(outcome, Exception) for outcome in outcomes)
+        started = time.monotonic()
+        answered = asyncio.run(
+            in_parallel(
+                [conversation(url, headers, args.turns) for _ in range(args.conversations)],
+                args.concurrency,
+            )
+        )
+        conversations_s = time.monotonic() - started
+        after_load = snapshot(server, log)
+        time.sleep(SETTLE_S)
+        after = snapshot(server, log)
+    return {
+        "cycles": args.cycles,
+        "cycles_per_s": round(args.cycles / cycles_s, 1),
+        "cycle_errors": errors,
+        "conversations": args.conversations,
+        "turns_answered": sum(a for a in answered if isinstance(a, int)),
+        "conversations_s": round(conversations_s, 1),
+        "before": before,
+        "right_after": after_load,
+        "after_expiry": after,
+        "growth": {
+            name: round(after[name] - before[name], 1)
+            for name in before
+            if isinstance(before[name], int | float)
+        },
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cycles", type=int, default=10_000)
+    parser.add_argument("--conversations", type=int, default=60)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--out", default="bench/results")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO_ROOT))
+    result = run(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "soak.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Graceful shutdown of a web process: SIGTERM drains the live sessions, then stops daphne.
+
+daphne stops its reactor on SIGTERM and cancels every application at once, which would cut the
+sessions' `close()` (snapshot, queued writes) short. So the first session a process opens
+takes SIGTERM over: the process stops accepting sessions (new ones are refused with 1012),
+tells every live client to reconnect elsewhere (close 1012, "service restart"; they resume on
+another process with their resume token), drains each session's writes, and only then hands
+the signal to daphne's own handler, within `AURA_SHUTDOWN_GRACE_SECONDS` whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import weakref
+from collections import Counter
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from voice.realtime.transport import RealtimeTransport
+
+logger = logging.getLogger(__name__)
+
+_live: weakref.WeakSet[RealtimeTransport] = weakref.WeakSet()
+_state: dict[str, Any] = {"installed": False, "draining": False, "census": None}
+
+
+def register(transport: RealtimeTransport) -> None:
+    """A session opened in this process (the first one installs the SIGTERM handler)."""
+    _live.add(transport)
+    if not _state["installed"]:
+        _install(asyncio.get_running_loop())
+    period_s = float(settings.AURA_REALTIME_CENSUS_LOG_SECONDS)
+    if period_s > 0 and _state["census"] is None:
+        _state["census"] = asyncio.get_running_loop().create_task(_census(period_s))
+
+
+def unregister(transport: RealtimeTransport) -> None:
+    _live.discard(transport)
+
+
+def draining() -> bool:
+    """Whether this process is shutting down (it accepts no new session)."""
+    return bool(_state["draining"])
+
+
+def live_sessions() -> int:
+    return len(_live)
+
+
+async def _census(period_s: float) -> None:
+    """A log line of what the process holds, for leak hunting (bench/soak.py reads it)."""
+    while True:
+        await asyncio.sleep(period_s)
+        tasks = asyncio.all_tasks()
+        names = Counter(task.get_coro().__qualname__ for task in tasks)  # type: ignore[union-attr]
+        top = ", ".join(f"{name} {count}" for name, count in names.most_common(5))
+        logger.info("census: %d asyncio tasks, %d live sessions (%s)", len(tasks), len(_live), top)
+
+
+def _install(loop: asyncio.AbstractEventLoop) -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if _state["draining"]:
+            return
+        _state["draining"] = True
+        loop.call_soon_threadsafe(lambda: loop.create_task(_drain_then(previous, signum)))
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (a test's event loop): nothing to take over
+        return
+    _state["installed"] = True
+
+
+async def drain(grace_s: float) -> int:
+    """Send every live session elsewhere and wait (at most `grace_s`) for their writes;
+    returns how many were still closing when the grace period ran out."""
+    transports = list(_live)
+    logger.info("shutting down: %d live sessions to move", len(transports))
+    if not transports:
+        return 0
+    tasks = [asyncio.create_task(t.restart_elsewhere()) for t in transports]
+    _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+    if pending:
+        logger.warning("%d sessions still closing after %.0f s", len(pending), grace_s)
+    return len(pending)
+
+
+async def _drain_then(previous: Any, signum: int) -> None:
+    try:
+        await drain(float(settings.AURA_SHUTDOWN_GRACE_SECONDS))
+    except Exception:
+        logger.exception("draining the sessions failed")
+    finally:
+        if callable(previous):
+            previous(signum, None)
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)

@@ -1,0 +1,120 @@
+"""After a process died (voice/realtime/recovery.py): what it journaled is stored exactly once,
+and a conversation nobody can resume any more is ended."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django_tenants.utils import schema_context
+
+from conversations.models import Conversation, Message, TurnMetrics, UsageRecord
+from conversations.services import conversation_start
+from core.redis import redis_sync_client
+from voice.engine.llm.base import ChatMessage
+from voice.realtime.journal import TurnRecord, journal_key
+from voice.realtime.limits import session_owner_key
+from voice.realtime.persistence import ConversationStore
+from voice.realtime.recovery import conversations_end_orphaned, journal_recover
+from voice.realtime.resume import snapshot_key
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+LLM_USAGE = {
+    "stage": "llm",
+    "provider": "openai",
+    "model": "gpt-4o-mini",
+    "outcome": "answered",
+    "requests": 1,
+    "prompt_tokens": 12,
+    "completion_tokens": 3,
+    "estimated_tokens": 0,
+    "stt_seconds": 0.0,
+    "tts_characters": 0,
+    "audio_seconds": 0.0,
+}
+
+
+def conversation(organization: Any, session_id: str) -> str:
+    with schema_context(organization.schema_name):
+        return str(conversation_start(session_id=session_id).pk)
+
+
+def stored(organization: Any, conversation_id: str) -> tuple[list[str], int, int]:
+    with schema_context(organization.schema_name):
+        items = list(
+            Message.objects.filter(conversation_id=conversation_id).values_list(
+                "item_id", flat=True
+            )
+        )
+        turns = TurnMetrics.objects.filter(conversation_id=conversation_id).count()
+        usage = UsageRecord.objects.filter(conversation_id=conversation_id).count()
+    return items, turns, usage
+
+
+async def test_a_turn_reported_by_a_process_that_then_died_is_stored_by_recovery(org_alpha):
+    session_id = "sess_" + uuid.uuid4().hex
+    conversation_id = await sync_to_async(conversation)(org_alpha, session_id)
+    # A store whose writer never runs: the process dies right after the client heard "done".
+    dying = ConversationStore(
+        schema_name=org_alpha.schema_name, conversation_id=conversation_id, session_id=session_id
+    )
+    await dying.turn_finished(
+        (
+            ChatMessage(role="user", content="Book a table.", item_id="item_r_u"),
+            ChatMessage(role="assistant", content="Done.", item_id="item_r_a"),
+        ),
+        {"response_id": "resp_r", "output_tokens": 3, "usage": [LLM_USAGE]},
+    )
+    assert await dying.durable("resp_r", timeout_s=0.1)  # journaled: the client may hear it
+    assert await sync_to_async(stored)(org_alpha, conversation_id) == ([], 0, 0)
+
+    await sync_to_async(journal_recover)(older_than_s=0)
+    await sync_to_async(journal_recover)(older_than_s=0)  # a second pass stores nothing more
+
+    assert await sync_to_async(stored)(org_alpha, conversation_id) == (
+        ["item_r_u", "item_r_a"],
+        1,
+        1,
+    )
+
+
+def test_a_record_written_twice_is_stored_once(org_alpha):
+    session_id = "sess_" + uuid.uuid4().hex
+    conversation_id = conversation(org_alpha, session_id)
+    record = TurnRecord(
+        schema_name=org_alpha.schema_name,
+        conversation_id=conversation_id,
+        session_id=session_id,
+        messages=[{"role": "user", "text": "Hi", "item_id": "item_twice"}],
+        metrics={"response_id": "resp_twice"},
+        usage=[LLM_USAGE],
+    )
+    # The live writer and a recovery both got to it (the journal entry was appended twice).
+    client = redis_sync_client()
+    for _ in range(2):
+        client.xadd(journal_key(), {"record": record.to_json()})
+    journal_recover(older_than_s=0)
+    assert stored(org_alpha, conversation_id) == (["item_twice"], 1, 1)
+
+
+def test_a_conversation_is_ended_once_its_session_has_no_lease_and_no_snapshot(org_alpha):
+    live, resumable, gone = ("sess_" + uuid.uuid4().hex for _ in range(3))
+    ids = {sid: conversation(org_alpha, sid) for sid in (live, resumable, gone)}
+    client = redis_sync_client()
+    client.hset(session_owner_key(live), "socket", "sock_x")
+    client.expire(session_owner_key(live), 60)
+    client.set(snapshot_key(resumable), "{}", ex=60)
+    time.sleep(0.05)
+    try:
+        conversations_end_orphaned(grace_s=0)
+    finally:
+        client.delete(session_owner_key(live), snapshot_key(resumable))
+    with schema_context(org_alpha.schema_name):
+        status = dict(
+            Conversation.objects.filter(pk__in=ids.values()).values_list("session_id", "status")
+        )
+    assert status == {live: "active", resumable: "active", gone: "ended"}
