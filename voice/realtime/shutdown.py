@@ -16,12 +16,16 @@ import signal
 import weakref
 from collections import Counter
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from voice.realtime.transport import RealtimeTransport
+
+class RealtimeTransport(Protocol):
+    """What shutting down needs of a live connection (voice/realtime/transport.py's)."""
+
+    async def restart_elsewhere(self) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
