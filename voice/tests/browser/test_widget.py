@@ -58,6 +58,8 @@ INTERRUPTION = "english.wav"  # "One, two, three."
 PAUSES_MS = (3200, 1400, 2100, 2800, 3600, 4500, 5400)
 MAX_WORD_ERROR_RATE = 0.25
 ADMIN_PASSWORD = "a long enough password 42"
+# What the visitor writes when it rates the conversation at its end.
+END_COMMENT = "Clear answers."
 CHROMIUM_FLAGS = (
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -317,7 +319,7 @@ async def run_conversation(page: Any, url: str, output_dir: Path) -> None:
     await good.press("Enter")  # focused when the question appears
     assert await good.get_attribute("aria-pressed") == "true"
     comment = page.get_by_role("textbox", name="Comment (optional)")
-    await comment.fill("Clear answers.")
+    await comment.fill(END_COMMENT)
     await comment.press("Enter")
     ended = await wait_for(
         page, "the end", lambda s: s["session"]["status"] == "closed", timeout_s=10
@@ -373,8 +375,9 @@ async def assert_ratings_stored(organization: Any) -> None:
             ratings = [
                 (f.rating, f.comment, bool(f.item_id)) for f in Feedback.objects.order_by("item_id")
             ]
-            # This visitor's conversations: the ones it rated (other tests share the schema).
-            rated = Conversation.objects.filter(feedback__isnull=False).distinct()
+            # This visitor's conversation: the one it rated at its end (other tests rate
+            # conversations of the same schema too).
+            rated = Conversation.objects.filter(feedback__comment=END_COMMENT).distinct()
             outcomes = list(rated.values_list("outcome", flat=True))
             return ratings, outcomes
 
@@ -383,7 +386,7 @@ async def assert_ratings_stored(organization: Any) -> None:
     while not all(outcomes) and time.monotonic() < deadline:
         await asyncio.sleep(0.3)
         ratings, outcomes = await sync_to_async(read)()
-    assert ("up", "Clear answers.", False) in ratings
+    assert ("up", END_COMMENT, False) in ratings
     assert any(rated_answer for _, _, rated_answer in ratings)
     assert outcomes
     assert all(outcome in ("completed", "abandoned") for outcome in outcomes), outcomes
