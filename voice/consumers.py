@@ -47,6 +47,7 @@ def connect_options(scope: dict[str, Any]) -> ConnectOptions:
         resume=first("resume"),
         extensions=extensions,
         binary_audio=extensions and first("binary") == "1",
+        client_cancels_echo=first("aec") == "1",
         model=first("model") or "aura-local",
     )
 

@@ -51,6 +51,9 @@ export class RealtimeSession extends EventTarget {
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("aura", "1");
     url.searchParams.set("binary", "1");
+    // The capture asks the browser for echo cancellation (audio.js): the server's echo guard
+    // believes it until it hears an echo get through.
+    url.searchParams.set("aec", "1");
     if (this.agent) url.searchParams.set("agent", this.agent);
     if (this.user) url.searchParams.set("user", this.user);
     if (resumeToken) url.searchParams.set("resume", resumeToken);

@@ -32,6 +32,7 @@ def build_voice_session(
     tool_executor: ToolExecutor | None = None,
     response_gate: ResponseGate | None = None,
     audio_sampler: AudioSampler | None = None,
+    client_cancels_echo: bool = False,
 ) -> VoiceSession:
     """A session over the config's routes (routers report their decisions as events).
 
@@ -47,6 +48,7 @@ def build_voice_session(
         metrics=metrics,
         response_gate=response_gate,
         audio_sampler=audio_sampler,
+        client_cancels_echo=client_cancels_echo,
     )
 
 

@@ -98,6 +98,7 @@ class VoiceSession:
         max_events: int = DEFAULT_MAX_EVENTS,
         response_gate: ResponseGate | None = None,
         audio_sampler: AudioSampler | None = None,
+        client_cancels_echo: bool = False,
     ) -> None:
         """Build a session; nothing runs until it is entered.
 
@@ -118,6 +119,8 @@ class VoiceSession:
                 limits); a refused one is not started and is reported as a `SessionError`.
             audio_sampler: takes a sampled share of user turns and spoken answers for
                 quality scoring (DNSMOS); none by default.
+            client_cancels_echo: the client's capture cancels echo (the echo guard starts
+                believing it; see voice.engine.audio.echo).
         """
         self.config = config
         self.conversation = Conversation()
@@ -135,7 +138,7 @@ class VoiceSession:
         self._tasks = TaskSet("voice-session")
         self._audio_sampler = audio_sampler
         # What the client's speaker plays, for the input's echo guard.
-        self._echo_reference = EchoReference()
+        self._echo_reference = EchoReference(client_cancels_echo=client_cancels_echo)
         self._turns = UserTurns(
             config,
             self._clock,

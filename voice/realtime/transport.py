@@ -184,6 +184,7 @@ class RealtimeTransport:
             audio_sampler=CeleryAudioSampler(
                 schema_name=self.schema_name, conversation_id=conversation_id
             ),
+            client_cancels_echo=self.options.client_cancels_echo,
         )
         ACTIVE_SESSIONS.inc()  # paired with the decrement in close(), which clears `session`
         await session.__aenter__()
@@ -327,6 +328,10 @@ class RealtimeTransport:
             if isinstance(event, ev.ResponseDone) and self.recorder is not None:
                 # Write-ahead: the client hears a turn is done only once it is durable.
                 await self.recorder.turn_done(session, event.response_id, self.config)
+            elif isinstance(event, ev.PlaybackFlush | ev.ItemTruncated) and self.recorder:
+                # So is a cut: a client that hangs up once it is acknowledged must not take
+                # the cut with it (the answer may be stored already, whole).
+                await self.recorder.truncated(session, event.item_id)
             if isinstance(event, ev.AudioDelta) and self.options.binary_audio:
                 await self.socket.send_bytes(event.audio)
             else:
@@ -335,9 +340,7 @@ class RealtimeTransport:
             if (error := self.guard.check_backlog(self.socket.unsent_bytes())) is not None:
                 await self._abort(error)
                 return
-            if isinstance(event, ev.PlaybackFlush | ev.ItemTruncated) and self.recorder:
-                await self.recorder.truncated(session, event.item_id)
-            elif isinstance(event, ev.TransportNotice) and event.close_code is not None:
+            if isinstance(event, ev.TransportNotice) and event.close_code is not None:
                 await self.socket.close(event.close_code, close_reason(event.payload))
                 return
             elif isinstance(event, ev.ConversationEnded):

@@ -53,7 +53,7 @@ SessionFactory = Callable[..., VoiceSession]
 
 @dataclass(frozen=True, slots=True)
 class ConnectOptions:
-    """What the client asked for in the URL: `?agent=&user=&resume=&aura=1&binary=1`."""
+    """What the client asked for in the URL: `?agent=&user=&resume=&aura=1&binary=1&aec=1`."""
 
     agent: str | None = None
     # As asked; believed only from a secret key (voice.realtime.auth.vouched_end_user).
@@ -61,6 +61,8 @@ class ConnectOptions:
     resume: str | None = None
     extensions: bool = False
     binary_audio: bool = False
+    # `aec=1`: the client's capture cancels echo (voice.engine.audio.echo believes it).
+    client_cancels_echo: bool = False
     model: str = "aura-local"
 
 

@@ -24,6 +24,9 @@ whatever the room does to the sound and whatever jitter the network adds to the 
    calls even faint speech-like sound speech.
    Before the path is known, the expected echo is the loudest reference of the last 450 ms at
    its own level: a person must speak louder than the assistant's audio to barge in then.
+   A client whose capture cancels echo (the widget: a browser's echo cancellation) says so
+   (`?aec=1`), and the guard starts as if it had found no echo: an echo that gets through
+   the browser's canceller is still found by the searches, after ~0.5 s of playback.
 
 Cost, on the event loop: two 512-point FFTs per 10 ms hop while an answer plays or echoes
 (~80 us per hop, bench/noise.py), plus one vectorised lag search every 250 ms (~1 ms on an
@@ -139,9 +142,12 @@ class EchoReference:
     sound card), and its per-frame test the jitter.
     """
 
-    def __init__(self, sources_kept: int = 2) -> None:
+    def __init__(self, sources_kept: int = 2, *, client_cancels_echo: bool = False) -> None:
         self._sources: list[_Source] = []
         self._kept = sources_kept
+        # The client says its capture cancels echo (a browser's getUserMedia with
+        # echoCancellation): the guard believes it until it hears otherwise.
+        self.client_cancels_echo = client_cancels_echo
 
     def playing(self, audio: PlayedAudio, heard_ms: Callable[[], float]) -> None:
         """A new output item: its audio and its play head (`PlaybackClock.heard_ms`)."""
@@ -165,7 +171,7 @@ class EchoReference:
 class EchoGuard:
     """Silences the microphone's echo of the reference; passes people's speech through."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, assume_no_echo: bool = False) -> None:
         self._mic_window: Floats = np.zeros(WINDOW_SAMPLES)
         self._ref_window: Floats = np.zeros(WINDOW_SAMPLES)
         rows = HISTORY_HOPS + MAX_LAG_HOPS + REVERB_HOPS
@@ -179,7 +185,10 @@ class EchoGuard:
         self._hops_since_reference = rows
         self._hops_since_search = 0
         self._active_hops = 0
-        self.state: EchoState = "unknown"
+        # Unknown, the guard is cautious: a person must be louder than the answer itself to
+        # count, which loses the words of one who is not. A client that cancels echo starts
+        # believed; the lag searches still run and find an echo that gets through.
+        self.state: EchoState = "none" if assume_no_echo else "unknown"
         self.lag_hops = 0
         self._log_gain = np.zeros(len(BAND_EDGES_HZ) - 1)
         self.echo_hops = 0

@@ -27,7 +27,11 @@ class InputFrontEnd:
 
     def __init__(self, config: AgentConfig, reference: EchoReference | None) -> None:
         self._reference = reference if config.echo_guard else None
-        self._guard = EchoGuard() if self._reference is not None else None
+        self._guard = (
+            EchoGuard(assume_no_echo=self._reference.client_cancels_echo)
+            if self._reference is not None
+            else None
+        )
         self._suppressor = (
             NoiseSuppressor(config.noise_reduction) if config.noise_reduction else None
         )

@@ -108,6 +108,38 @@ def test_with_no_echo_path_the_guard_stands_aside(answer_16k):
     np.testing.assert_array_equal(passed[person_from:], microphone[person_from:playing_s])
 
 
+def test_a_client_that_cancels_echo_is_believed_from_the_first_word(answer_16k):
+    # The browser cancelled the echo; the person speaks softer than the answer, at once.
+    person = (recording_16k("jfk.flac") * 0.3).astype(np.int16)
+    at = PIPELINE_RATE_HZ // 2  # as the answer starts: nothing is known of the echo path yet
+    microphone = mixed(np.zeros_like(answer_16k), person, at)
+
+    cautious = EchoGuard().process(microphone[: 2 * at], answer_16k[: 2 * at])
+    believing = EchoGuard(assume_no_echo=True).process(microphone[: 2 * at], answer_16k[: 2 * at])
+
+    assert not cautious[at:].any(), "a guard that knows nothing takes the softer voice for echo"
+    np.testing.assert_array_equal(believing, microphone[: 2 * at])
+
+
+@pytest.mark.parametrize(("delay_ms", "attenuation_db"), [(50, 6), (250, 12)])
+def test_an_echo_that_gets_through_the_clients_canceller_is_still_found(
+    answer_16k, delay_ms, attenuation_db
+):
+    microphone = echo_of(
+        answer_16k, delay_ms=delay_ms, attenuation_db=attenuation_db, rate_hz=PIPELINE_RATE_HZ
+    )
+    guard = EchoGuard(assume_no_echo=True)
+
+    passed = guard.process(microphone, answer_16k)
+
+    assert guard.state == "found"
+    # Searched from 0.5 s of playback on: the rest of the answer's echo is silenced.
+    answer_from = PIPELINE_RATE_HZ // 2
+    found_by = answer_from + 2 * PIPELINE_RATE_HZ
+    later = passed[found_by:]
+    assert np.abs(later).sum() < 0.05 * np.abs(microphone[found_by:]).sum()
+
+
 def test_the_reference_follows_the_play_head_and_is_silent_when_nothing_plays():
     played = PlayedAudio()
     tone = (np.sin(np.arange(PIPELINE_RATE_HZ) * 0.05) * 8_000).astype(np.int16)
