@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from voice.consumers import connect_options
+from voice.realtime.wire import ConnectOptions
 
 
-def options_of(query: bytes):  # type: ignore[no-untyped-def]
+def options_of(query: bytes) -> ConnectOptions:
     return connect_options({"query_string": query})
 
 
@@ -23,7 +24,9 @@ def test_a_bare_url_asks_for_the_openai_protocol_and_nothing_else():
 def test_the_widget_asks_for_extensions_binary_audio_and_declares_its_echo_cancellation():
     options = options_of(b"aura=1&binary=1&aec=1&agent=support")
 
-    assert options.extensions and options.binary_audio and options.client_cancels_echo
+    assert options.extensions
+    assert options.binary_audio
+    assert options.client_cancels_echo
     assert options.agent == "support"
 
 

