@@ -118,6 +118,8 @@ class ScriptedLLM(llm.LanguageModel):
         self.requests: list[llm.LLMRequest] = []
         self.cancelled = 0
         self.held = False
+        # Raised by every stream when set (a provider that is down).
+        self.failure: Exception | None = None
         self._release = asyncio.Event()
 
     def release(self) -> None:
@@ -129,6 +131,8 @@ class ScriptedLLM(llm.LanguageModel):
 
     async def stream(self, request: llm.LLMRequest) -> AsyncIterator[llm.LLMChunk]:
         self.requests.append(request)
+        if self.failure is not None:
+            raise self.failure
         try:
             if self.held:
                 await self._release.wait()
