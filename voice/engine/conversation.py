@@ -78,6 +78,22 @@ def function_call_output(*, call_id: str, output: str, item_id: str | None = Non
     )
 
 
+def entry_from_item(item: Item) -> Entry:
+    """The entry for a client's `conversation.item.create`: a user/assistant/system text
+    message or a `function_call_output` (raises for any other kind)."""
+    item_id = item.id or None
+    if item.kind == "function_call_output":
+        return function_call_output(
+            call_id=item.call_id or "", output=item.output or "", item_id=item_id
+        )
+    if item.kind == "message" and item.role in ("user", "assistant", "system"):
+        entry = user_message(item.text or "", item_id=item_id)
+        entry.role = item.role
+        entry.content_type = "output_text" if item.role == "assistant" else "input_text"
+        return entry
+    raise InvalidRequestError(f"cannot add an item of kind {item.kind!r}", param="item.type")
+
+
 class Conversation:
     """Items in order, with lookups by item id and call id."""
 

@@ -23,8 +23,9 @@ from voice.engine.llm.base import ChatMessage
 from voice.engine.log_context import current_turn
 from voice.engine.outcome import failure_stage
 from voice.engine.ports import Clock, MetricsSink, TranscriptSink
-from voice.engine.response import ResponseOptions, ResponseRun, ResponseServices
+from voice.engine.response import ResponseRun
 from voice.engine.response_output import Interruption, MessageOutput, truncate_to_heard
+from voice.engine.response_services import ResponseOptions, ResponseServices
 from voice.engine.task_set import TaskSet
 from voice.engine.turn_metrics import TurnTimeline, observe
 from voice.engine.usage import UsageMeter, UsageRecord

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from voice.engine import conversation as items
 from voice.engine.chunker import ClauseChunker
-from voice.engine.config import AgentConfig
 from voice.engine.conversation import Entry
 from voice.engine.errors import AuraError
 from voice.engine.events import (
-    Modality,
     ResponseCreated,
     ResponseDone,
     ResponseReason,
@@ -34,15 +30,13 @@ from voice.engine.events import (
     new_id,
 )
 from voice.engine.llm import base as llm
-from voice.engine.response_output import (
-    Interruption,
-    MessageOutput,
-    OutputSettings,
-    ResponseOutput,
+from voice.engine.response_output import Interruption, MessageOutput, ResponseOutput
+from voice.engine.response_services import (
+    ResponseOptions,
+    ResponseServices,
+    answered_route,
+    synthesize,
 )
-from voice.engine.router import LLMRouter, TTSChunk, TTSRouter
-from voice.engine.tools import ToolRegistry
-from voice.engine.tts.base import TextToSpeech
 from voice.engine.turn_metrics import TurnTimeline
 
 logger = logging.getLogger(__name__)
@@ -52,42 +46,6 @@ MAX_TOOL_ROUNDS = 4
 # TTS chunks buffered ahead of playout; bounds memory when the client reads slowly.
 MAX_BUFFERED_CHUNKS = 16
 END_CONVERSATION_TOOL = "end_conversation"
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseOptions:
-    """Per-response overrides, after `response.create`'s parameters."""
-
-    modalities: tuple[Modality, ...] = ("audio",)
-    instructions: str | None = None
-    max_output_tokens: int | None = None
-    tool_choice: str | None = None
-
-    @property
-    def audio(self) -> bool:
-        return "audio" in self.modalities
-
-
-class StreamingModel(Protocol):
-    """A `LanguageModel` or an `LLMRouter`."""
-
-    def stream(self, request: llm.LLMRequest) -> AsyncIterator[llm.LLMChunk]: ...
-
-
-Synthesizer = TextToSpeech | TTSRouter
-RequestBuilder = Callable[[tuple[llm.ChatMessage, ...], ResponseOptions], Awaitable[llm.LLMRequest]]
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseServices:
-    """What a response needs from its session."""
-
-    config: AgentConfig
-    llm: StreamingModel
-    tts: Synthesizer
-    tools: ToolRegistry
-    build_request: RequestBuilder
-    output: OutputSettings
 
 
 # --- messages between the stages ------------------------------------------------------------
@@ -406,28 +364,6 @@ class ResponseRun:
     @property
     def audio_out_s(self) -> float:
         return self.output.audio_out_ms / 1000
-
-
-def answered_route(model: StreamingModel) -> str | None:
-    """ "provider/model" that answered: the router knows; a bare provider is its own route."""
-    if isinstance(model, LLMRouter):
-        return model.answered_label
-    if isinstance(model, llm.LanguageModel):
-        return f"{model.provider}/{model.model}"
-    return None
-
-
-async def synthesize(
-    tts: Synthesizer, text: str, voice: str | None
-) -> AsyncIterator[tuple[npt.NDArray[np.int16], int]]:
-    """(samples, rate) from a provider or a router (whose rate depends on the route)."""
-    if isinstance(tts, TTSRouter):
-        chunk: TTSChunk
-        async for chunk in tts.synthesize(text, voice=voice):
-            yield chunk.samples, chunk.sample_rate_hz
-        return
-    async for samples in tts.synthesize(text, voice=voice):
-        yield samples, tts.sample_rate_hz
 
 
 def _first_aura_error(group: BaseExceptionGroup[AuraError]) -> AuraError:

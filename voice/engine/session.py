@@ -9,43 +9,30 @@ an answer after a false barge-in. Semantics follow the OpenAI Realtime API.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 
-from voice.engine import conversation as items
 from voice.engine import router
 from voice.engine.audio.echo import EchoReference
 from voice.engine.audio.wire import wire_duration_ms
-from voice.engine.config import AgentConfig
-from voice.engine.context import build_request
-from voice.engine.conversation import Conversation
-from voice.engine.errors import AuraError, InvalidRequestError
+from voice.engine.config import AgentConfig, TurnDetectionConfig
+from voice.engine.conversation import Conversation, entry_from_item
+from voice.engine.errors import InvalidRequestError
 from voice.engine.event_queue import DEFAULT_MAX_EVENTS, EventQueue, QueueClosed
 from voice.engine.events import (
     AudioDelta,
     InputCleared,
-    InputCommitted,
-    InputTimeout,
     Item,
     ItemAdded,
     ItemDeleted,
     ItemDone,
     ItemTruncated,
     RouteDecision,
-    SessionError,
     SessionEvent,
-    SpeechStarted,
-    SpeechStopped,
-    TranscriptionCompleted,
-    TranscriptionDelta,
-    TranscriptionFailed,
     TransportNotice,
 )
-from voice.engine.llm.base import ChatMessage, LLMRequest
-from voice.engine.outcome import failure_stage
 from voice.engine.playback import DEFAULT_LEAD_MS
 from voice.engine.ports import (
     AudioSampler,
@@ -57,19 +44,18 @@ from voice.engine.ports import (
     TranscriptSink,
 )
 from voice.engine.responder import Responder, ResponderPorts
-from voice.engine.response import (
-    ResponseOptions,
-    ResponseServices,
-    StreamingModel,
-    Synthesizer,
-)
-from voice.engine.response_output import MessageOutput, OutputSettings, truncate_to_heard
-from voice.engine.router import LLMRouter, STTRouter, TTSRouter
+from voice.engine.response_output import truncate_to_heard
+from voice.engine.response_services import ResponseOptions, StreamingModel, Synthesizer
+from voice.engine.session_services import GivenProviders, ServiceContext, SessionServices
 from voice.engine.task_set import TaskSet
 from voice.engine.tools import ToolRegistry
+from voice.engine.turn_handler import TurnHandler, TurnPorts
 from voice.engine.turn_metrics import TurnTimeline
-from voice.engine.turns import Speculation, Transcriber, Turn, UserTurns, has_words
+from voice.engine.turns import UserTurns
 from voice.engine.usage import UsageMeter, UsageRecord
+from voice.engine.user_turn import Transcriber
+from voice.engine.vad.base import VoiceActivityDetector
+from voice.engine.vad.factory import make_vad
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +85,7 @@ class VoiceSession:
         response_gate: ResponseGate | None = None,
         audio_sampler: AudioSampler | None = None,
         client_cancels_echo: bool = False,
+        vad_factory: Callable[[TurnDetectionConfig], VoiceActivityDetector] = make_vad,
     ) -> None:
         """Build a session; nothing runs until it is entered.
 
@@ -121,6 +108,7 @@ class VoiceSession:
                 quality scoring (DNSMOS); none by default.
             client_cancels_echo: the client's capture cancels echo (the echo guard starts
                 believing it; see voice.engine.audio.echo).
+            vad_factory: builds the voice-activity detector of the turn detection.
         """
         self.config = config
         self.conversation = Conversation()
@@ -128,23 +116,35 @@ class VoiceSession:
         # Usage of the default routers and of the audio; the transport drains what a turn's
         # report did not take (see `Responder`) when the session ends.
         self.usage = UsageMeter()
-        self._given = (stt, llm, tts)
-        self._stt, self._llm, self._tts = self._routers(config, stt=stt, llm=llm, tts=tts)
-        self._tools = tools
-        self._memory = memory
-        self._response_gate = response_gate
-        self._playback_lead_ms = playback_lead_ms
         self._events = EventQueue(max_events)
         self._tasks = TaskSet("voice-session")
-        self._audio_sampler = audio_sampler
         # What the client's speaker plays, for the input's echo guard.
         self._echo_reference = EchoReference(client_cancels_echo=client_cancels_echo)
+        self._tools = tools
+        self._services = SessionServices(
+            config,
+            GivenProviders(stt, llm, tts),
+            ServiceContext(
+                conversation=self.conversation,
+                events=self._events,
+                clock=self._clock,
+                usage=self.usage,
+                tools=tools,
+                echo_reference=self._echo_reference,
+                on_decision=self.on_route_decision,
+                on_message=lambda message: self._responder.remember_message(message),
+                memory=memory,
+                playback_lead_ms=playback_lead_ms,
+                sampler=audio_sampler,
+            ),
+        )
         self._turns = UserTurns(
             config,
             self._clock,
-            self._stt,
+            self._services.stt,
             self._echo_reference,
             busy=lambda: self._responder.active is not None,
+            vad_factory=vad_factory,
         )
         self._responder = Responder(
             ResponderPorts(
@@ -152,21 +152,32 @@ class VoiceSession:
                 events=self._events,
                 tasks=self._tasks,
                 clock=self._clock,
-                services=self._services,
+                services=self._services.for_response,
                 metrics=metrics,
                 transcript_sink=transcript_sink,
                 usage=self.usage,
             )
         )
+        self._turn_handler = TurnHandler(
+            TurnPorts(
+                turns=self._turns,
+                responder=self._responder,
+                conversation=self.conversation,
+                events=self._events,
+                tasks=self._tasks,
+                config=lambda: self.config,
+                response_gate=response_gate,
+                audio_sampler=audio_sampler,
+            )
+        )
         self._response_pending = False
-        self._transcriptions: set[asyncio.Task[None]] = set()
         self._entered = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def __aenter__(self) -> VoiceSession:
         self._entered = True
-        self._tasks.spawn(self._pump_input(), name="input")
+        self._tasks.spawn(self._turn_handler.run(), name="input")
         return self
 
     async def __aexit__(
@@ -243,7 +254,7 @@ class VoiceSession:
             raise InvalidRequestError(
                 "input audio buffer is empty", code="input_audio_buffer_commit_empty"
             )
-        await self._commit(turn)
+        await self._turn_handler.commit(turn)
 
     async def clear_audio(self) -> None:
         self._turns.clear()
@@ -258,7 +269,7 @@ class VoiceSession:
             )
         self._response_pending = True
         self._tasks.spawn(
-            self._respond_when_transcribed(options or self._default_options()),
+            self._respond_when_transcribed(options or self._turn_handler.default_options()),
             name="response-start",
         )
 
@@ -271,7 +282,7 @@ class VoiceSession:
 
     async def add_item(self, item: Item) -> str:
         """Add a user/assistant/system text message or a `function_call_output`; return its id."""
-        entry = _entry_from_item(item)
+        entry = entry_from_item(item)
         previous_item_id = self.conversation.add(entry)
         await self._emit(ItemAdded(entry.snapshot(), previous_item_id))
         await self._emit(ItemDone(entry.snapshot(), previous_item_id))
@@ -333,232 +344,20 @@ class VoiceSession:
 
     def update(self, config: AgentConfig) -> None:
         """Apply `session.update`: the next turn and response use the new configuration."""
-        stt, llm, tts = self._given
-        self._stt, self._llm, self._tts = self._routers(config, stt=stt, llm=llm, tts=tts)
+        self._services.reconfigure(config)
         self.config = config
-        self._tools.replace_specs(config.tools)
-        self._turns.reconfigure(config, stt=self._stt)
-
-    def _routers(
-        self,
-        config: AgentConfig,
-        *,
-        stt: Transcriber | None,
-        llm: StreamingModel | None,
-        tts: Synthesizer | None,
-    ) -> tuple[Transcriber, StreamingModel, Synthesizer]:
-        """The given providers, else routers over the config's routes reporting decisions."""
-        decided, meter = self.on_route_decision, self.usage
-        return (
-            stt
-            or STTRouter(config.stt_routes, clock=self._clock, on_decision=decided, meter=meter),
-            llm
-            or LLMRouter(config.llm_routes, clock=self._clock, on_decision=decided, meter=meter),
-            tts
-            or TTSRouter(config.tts_routes, clock=self._clock, on_decision=decided, meter=meter),
-        )
-
-    # --- the input loop: turn detection, speculation, barge-in -----------------------------
-
-    async def _pump_input(self) -> None:
-        async for signal in self._turns.signals():
-            if signal.kind == "speech_started":
-                await self._speech_started(signal.turn)
-            elif signal.kind == "silence_started":
-                self._speculate(signal.turn)
-            elif signal.kind == "speech_resumed":
-                signal.turn.abandon_speculation()
-            elif signal.kind == "idle_timeout":
-                await self._idle_timeout(signal.turn)
-            else:
-                await self._emit(SpeechStopped(signal.turn.item_id, signal.turn.audio_end_ms))
-                await self._commit(signal.turn)
-
-    async def _speech_started(self, turn: Turn) -> None:
-        await self._emit(SpeechStarted(turn.item_id, turn.audio_start_ms))
-        if self._interrupts():
-            await self._responder.interrupt("turn_detected")
-
-    def _speculate(self, turn: Turn) -> None:
-        """Transcribe (and answer) during the end-of-turn silence, releasing only if it ends."""
-        speculation = self._turns.speculate(turn, self._tasks)
-        if speculation is None:
-            return
-        self._tasks.spawn(self._answer_speculatively(turn, speculation), name="speculate")
-
-    async def _answer_speculatively(self, turn: Turn, speculation: Speculation) -> None:
-        transcript = await speculation.transcript()
-        if transcript is None or not has_words(transcript.text) or speculation.abandoned:
-            return
-        if not self._responds_automatically() or self._responder.active is not None:
-            return
-        cap = self._turns.policy.max_answers_per_turn
-        if cap is not None and turn.speculative_answers >= cap:
-            return  # the policy saves the tokens: this turn's answer starts when it ends
-        if self._response_gate is not None and not await self._response_gate.responses_left():
-            return  # no answer may start for this turn: do not generate one ahead of it
-        user = ChatMessage(role="user", content=transcript.text.strip())
-        run = self._responder.new_run(
-            (*self.conversation.chat_messages(), user),
-            self._default_options(),
-            speculation.timeline,
-            speculative=True,
-        )
-        turn.speculative_answers += 1
-        speculation.adopt_response(run, self._responder.spawn(run))
-
-    async def _commit(self, turn: Turn) -> None:
-        entry = items.user_message("", item_id=turn.item_id, audio=True)
-        entry.status = "in_progress"
-        previous_item_id = self.conversation.add(entry)
-        await self._emit(InputCommitted(turn.item_id, previous_item_id))
-        await self._emit(ItemAdded(entry.snapshot(), previous_item_id))
-        task = self._tasks.spawn(self._finish_turn(turn, entry), name="finish-turn")
-        self._transcriptions.add(task)
-        task.add_done_callback(self._transcriptions.discard)
-
-    async def _idle_timeout(self, turn: Turn) -> None:
-        """The user said nothing for `idle_timeout_ms`: as GA does, the quiet becomes an
-        (empty) user turn and the agent answers it (it may ask whether anyone is there)."""
-        await self._emit(InputTimeout(turn.item_id, turn.audio_start_ms, turn.audio_end_ms))
-        entry = items.user_message("", item_id=turn.item_id, audio=True)
-        previous_item_id = self.conversation.add(entry)
-        await self._emit(InputCommitted(turn.item_id, previous_item_id))
-        await self._emit(ItemAdded(entry.snapshot(), previous_item_id))
-        await self._emit(TranscriptionCompleted(turn.item_id, "", 0.0))
-        await self._emit(ItemDone(entry.snapshot(), previous_item_id))
-        if self._responds_automatically() and await self._admit_automatic_response():
-            await self._responder.start(self._default_options(), turn.timeline)
-
-    def _measure_quality(self, turn: Turn) -> asyncio.Future[dict[str, float]]:
-        """The turn's audio quality, computed in a worker thread while it is transcribed."""
-        return asyncio.get_running_loop().run_in_executor(None, turn.measure_quality)
-
-    def _sample_input(self, turn: Turn) -> None:
-        sampler = self._audio_sampler
-        if sampler is None or turn.audio is None or not sampler.wants_sample():
-            return
-        start, end = turn.speech_samples
-        speech = turn.audio[start:end] if end > start else turn.audio
-        sampler.sample(direction="input", item_id=turn.item_id, audio=speech, rate_hz=16_000)
-
-    async def _finish_turn(self, turn: Turn, entry: items.Entry) -> None:
-        """Transcribe the committed turn, then answer (or resume, or do nothing)."""
-        quality = self._measure_quality(turn)
-        try:
-            transcript = await turn.final_transcript()
-        except AuraError as error:
-            turn.abandon_speculation()
-            self.conversation.remove(entry.id)
-            await self._emit(TranscriptionFailed(turn.item_id, error))
-            await self._emit(SessionError(error))
-            turn.timeline.audio_quality.update(await quality)
-            await self._responder.turn_failed_before_response(
-                turn.timeline, stage=failure_stage(error, default="stt"), error=error
-            )
-            return
-        _record_quality(turn.timeline, quality, getattr(transcript, "confidence", None))
-        self._sample_input(turn)
-        entry.text, entry.status = transcript.text.strip(), "completed"
-        for delta in transcript_deltas(entry.text):
-            await self._emit(TranscriptionDelta(turn.item_id, delta))
-        await self._emit(
-            TranscriptionCompleted(turn.item_id, entry.text, transcript.audio_duration_s)
-        )
-        await self._emit(ItemDone(entry.snapshot()))
-        window_ms = self.config.false_barge_in_window_ms
-        stopped_at_s = turn.speech_stopped_at_s
-        if await self._responder.resume_if_false_barge_in(
-            entry, speech_stopped_at_s=stopped_at_s, window_ms=window_ms
-        ):
-            turn.abandon_speculation()
-            return
-        if not has_words(entry.text) or turn.manual or not self._responds_automatically():
-            turn.abandon_speculation()
-            return
-        if self._turns.speaking and self._interrupts():
-            # The user already talks again: answer that turn, with this one as context.
-            turn.abandon_speculation()
-            return
-        if not await self._admit_automatic_response():
-            turn.abandon_speculation()
-            return
-        run = turn.speculative_response()
-        if run is not None and self._responder.active is None:
-            self._responder.activate(run, turn.speculative_task())
-            return
-        turn.abandon_speculation()
-        await self._responder.start(self._default_options(), turn.timeline)
+        self._turns.reconfigure(config, stt=self._services.stt)
 
     # --- responses ------------------------------------------------------------------------
 
-    async def _admit_automatic_response(self) -> bool:
-        """Whether the gate lets this turn's automatic answer start (refusals are reported)."""
-        if self._response_gate is None:
-            return True
-        try:
-            await self._response_gate.admit_response()
-        except AuraError as error:
-            await self._emit(SessionError(error))
-            return False
-        return True
-
     async def _respond_when_transcribed(self, options: ResponseOptions) -> None:
         try:
-            if self._transcriptions:
-                await asyncio.wait(set(self._transcriptions))
+            await self._turn_handler.transcribed()
             await self._responder.start(options, TurnTimeline())
         finally:
             self._response_pending = False
 
-    def _services(self) -> ResponseServices:
-        return ResponseServices(
-            config=self.config,
-            llm=self._llm,
-            tts=self._tts,
-            tools=self._tools,
-            build_request=self._build_request,
-            output=OutputSettings(
-                output_format=self.config.output_format,
-                frame_ms=self.config.output_frame_ms,
-                playback_lead_ms=self._playback_lead_ms,
-                conversation=self.conversation,
-                events=self._events,
-                clock=self._clock,
-                on_message=self._message_started,
-                sampler=self._audio_sampler,
-            ),
-        )
-
-    def _message_started(self, message: MessageOutput) -> None:
-        self._responder.remember_message(message)
-        self._echo_reference.playing(message.played, message.playback.heard_ms)
-
     # --- helpers --------------------------------------------------------------------------
-
-    async def _build_request(
-        self, messages: tuple[ChatMessage, ...], options: ResponseOptions
-    ) -> LLMRequest:
-        summary = await self._memory.summary() if self._memory is not None else None
-        return build_request(
-            self.config,
-            messages,
-            summary=summary,
-            instructions=options.instructions,
-            max_output_tokens=options.max_output_tokens,
-            tool_choice=options.tool_choice,
-        )
-
-    def _interrupts(self) -> bool:
-        detection = self.config.turn_detection
-        return detection is not None and detection.interrupt_response
-
-    def _responds_automatically(self) -> bool:
-        detection = self.config.turn_detection
-        return detection is not None and detection.create_response
-
-    def _default_options(self) -> ResponseOptions:
-        return ResponseOptions(max_output_tokens=self.config.max_output_tokens)
 
     def _require_entered(self) -> None:
         if not self._entered:
@@ -566,48 +365,3 @@ class VoiceSession:
 
     async def _emit(self, event: SessionEvent) -> None:
         await self._events.put(event)
-
-
-# Words per `conversation.item.input_audio_transcription.delta` when the provider gives only
-# the final text: clients that render deltas see it arrive, as they would from OpenAI.
-DELTA_WORDS = 4
-
-
-def transcript_deltas(text: str) -> list[str]:
-    """The transcript in pieces of a few words that join back to exactly `text`."""
-    words = text.split(" ")
-    pieces = [" ".join(words[i : i + DELTA_WORDS]) for i in range(0, len(words), DELTA_WORDS)]
-    return [piece if i == 0 else " " + piece for i, piece in enumerate(pieces) if text]
-
-
-def _record_quality(
-    timeline: TurnTimeline, quality: asyncio.Future[dict[str, float]], confidence: object
-) -> None:
-    """Fill the turn's audio quality in when its thread is done (long before the turn's
-    metrics are reported, at the end of its answer); the answer does not wait for it."""
-    if isinstance(confidence, int | float):
-        timeline.audio_quality["stt_confidence"] = float(confidence)
-
-    def filled(done: asyncio.Future[dict[str, float]]) -> None:
-        if done.cancelled():
-            return
-        if done.exception() is not None:
-            logger.warning("audio quality measurement failed", exc_info=done.exception())
-            return
-        timeline.audio_quality.update(done.result())
-
-    quality.add_done_callback(filled)
-
-
-def _entry_from_item(item: Item) -> items.Entry:
-    item_id = item.id or None
-    if item.kind == "function_call_output":
-        return items.function_call_output(
-            call_id=item.call_id or "", output=item.output or "", item_id=item_id
-        )
-    if item.kind == "message" and item.role in ("user", "assistant", "system"):
-        entry = items.user_message(item.text or "", item_id=item_id)
-        entry.role = item.role
-        entry.content_type = "output_text" if item.role == "assistant" else "input_text"
-        return entry
-    raise InvalidRequestError(f"cannot add an item of kind {item.kind!r}", param="item.type")

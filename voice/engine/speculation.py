@@ -1,4 +1,4 @@
-"""When to guess a turn's transcript and answer before its end is confirmed: a cost policy.
+"""Guessing a turn's transcript and answer before its end is confirmed: the policy and the guess.
 
 Speculation buys latency: the transcript (and the start of the answer) is computed during the
 end-of-turn silence. Every pause in the middle of a sentence that is long enough starts a guess
@@ -21,10 +21,20 @@ construction, 418 ms measured with one session on the load benchmark).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
 
 from voice.engine.config import AgentConfig, SpeculationMode
+from voice.engine.stt.base import Transcript
+from voice.engine.turn_metrics import TurnTimeline
+
+if TYPE_CHECKING:
+    from voice.engine.response import ResponseRun
 
 # The turn detector's pause: about half of a lecture's breath pauses are shorter.
 EAGER_PAUSE_MS = 100
@@ -53,3 +63,42 @@ def speculation_policy(config: AgentConfig, *, stt_runs_locally: bool) -> Specul
     silence_ms = config.turn_detection.silence_duration_ms if config.turn_detection else 500
     pause_ms = max(EAGER_PAUSE_MS, math.floor(THRIFTY_SHARE * silence_ms))
     return SpeculationPolicy(mode, pause_ms, 1)
+
+
+@dataclass(slots=True)
+class Speculation:
+    """A transcript (and maybe an answer) computed before the turn's end is confirmed."""
+
+    audio: npt.NDArray[np.int16]
+    timeline: TurnTimeline
+    transcription: asyncio.Task[Transcript | None]
+    # Whether abandoning it stops the transcription too (a remote provider's request).
+    cancellable: bool = False
+    abandoned: bool = False
+    response: ResponseRun | None = None
+    response_task: asyncio.Task[None] | None = None
+
+    async def transcript(self) -> Transcript | None:
+        """The guessed transcript; None if it failed or was cancelled with the speculation."""
+        try:
+            return await asyncio.shield(self.transcription)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.transcription.cancelled() and (current is None or not current.cancelling()):
+                return None
+            raise
+
+    def adopt_response(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
+        self.response, self.response_task = run, task
+        if self.abandoned:
+            task.cancel()
+
+    def abandon(self) -> None:
+        # A local transcription keeps running: its thread cannot be stopped, and while it
+        # runs the CPU is not free for another guess. A remote one is cancelled, so that it
+        # neither costs an upload's worth of work nor holds back the next guess.
+        self.abandoned = True
+        if self.cancellable:
+            self.transcription.cancel()
+        if self.response_task is not None:
+            self.response_task.cancel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voice.engine.llm.base import ChatMessage, LLMRequest, TextDelta
-from voice.engine.response import StreamingModel
+from voice.engine.response_services import StreamingModel
 
 SUMMARY_INSTRUCTIONS = (
     "You keep notes for a voice assistant. Update the notes with the new conversation lines: "

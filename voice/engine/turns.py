@@ -1,9 +1,9 @@
 """User turns: input decoding, turn detection and speculative transcription.
 
 `UserTurns` turns wire audio into turn signals (speech started, silence started, speech resumed,
-speech stopped), each about one `Turn`. During the end-of-turn silence a turn can `speculate`:
-its audio so far is transcribed in the background, so that when the silence is confirmed the
-transcript is (nearly) ready; speech resuming abandons the guess.
+speech stopped), each about one `Turn` (`user_turn.py`). During the end-of-turn silence a turn
+can `speculate`: its audio so far is transcribed in the background, so that when the silence is
+confirmed the transcript is (nearly) ready; speech resuming abandons the guess.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,19 +21,18 @@ import numpy.typing as npt
 from voice.engine.audio.decoder import InputAudioDecoder
 from voice.engine.audio.echo import EchoReference
 from voice.engine.audio.front_end import InputFrontEnd
-from voice.engine.audio_quality import ArrivalQuality, ArrivalStats, InputQuality, input_quality
-from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig
-from voice.engine.errors import AuraError, InvalidRequestError
-from voice.engine.events import new_id
+from voice.engine.audio_quality import ArrivalStats
+from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig, TurnDetectionConfig
+from voice.engine.errors import InvalidRequestError
 from voice.engine.ports import Clock
-from voice.engine.speculation import SpeculationPolicy, speculation_policy
-from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints
+from voice.engine.speculation import Speculation, SpeculationPolicy, speculation_policy
+from voice.engine.stt.base import TranscriptionHints
 from voice.engine.task_set import TaskSet
-from voice.engine.turn_metrics import ArrivalClock, TurnTimeline
+from voice.engine.turn_metrics import ArrivalClock
+from voice.engine.user_turn import Transcriber, Turn
 from voice.engine.vad import turn_detector as detection
-
-if TYPE_CHECKING:
-    from voice.engine.response import ResponseRun
+from voice.engine.vad.base import VoiceActivityDetector
+from voice.engine.vad.factory import make_vad
 
 logger = logging.getLogger(__name__)
 
@@ -46,165 +45,8 @@ SignalKind = Literal[
 MAX_BACKLOG_S = 30
 
 
-class Transcriber(Protocol):
-    """A `SpeechToText` or an `STTRouter`."""
-
-    @property
-    def runs_locally(self) -> bool: ...
-
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript: ...
-
-
-def has_words(text: str) -> bool:
-    """Whether a transcript holds anything said (not only punctuation or blanks)."""
-    return any(character.isalnum() for character in text)
-
-
 def _duration_s(audio: Audio) -> float:
     return len(audio) / PIPELINE_RATE_HZ
-
-
-@dataclass(slots=True)
-class Speculation:
-    """A transcript (and maybe an answer) computed before the turn's end is confirmed."""
-
-    audio: Audio
-    timeline: TurnTimeline
-    transcription: asyncio.Task[Transcript | None]
-    # Whether abandoning it stops the transcription too (a remote provider's request).
-    cancellable: bool = False
-    abandoned: bool = False
-    response: ResponseRun | None = None
-    response_task: asyncio.Task[None] | None = None
-
-    async def transcript(self) -> Transcript | None:
-        """The guessed transcript; None if it failed or was cancelled with the speculation."""
-        try:
-            return await asyncio.shield(self.transcription)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if self.transcription.cancelled() and (current is None or not current.cancelling()):
-                return None
-            raise
-
-    def adopt_response(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
-        self.response, self.response_task = run, task
-        if self.abandoned:
-            task.cancel()
-
-    def abandon(self) -> None:
-        # A local transcription keeps running: its thread cannot be stopped, and while it
-        # runs the CPU is not free for another guess. A remote one is cancelled, so that it
-        # neither costs an upload's worth of work nor holds back the next guess.
-        self.abandoned = True
-        if self.cancellable:
-            self.transcription.cancel()
-        if self.response_task is not None:
-            self.response_task.cancel()
-
-
-@dataclass(slots=True)
-class Turn:
-    """One user utterance, from speech start (or manual commit) to its transcript."""
-
-    stt: Transcriber
-    language: str
-    clock: Clock
-    hints: TranscriptionHints = NO_HINTS
-    item_id: str = field(default_factory=lambda: new_id("item"))
-    audio_start_ms: int = 0
-    audio_end_ms: int = 0
-    audio: Audio | None = None
-    manual: bool = False
-    speech_stopped_at_s: float = 0.0
-    timeline: TurnTimeline = field(default_factory=TurnTimeline)
-    speculation: Speculation | None = None
-    # When the server received the last sample of speech (see turn_metrics.ArrivalClock).
-    speech_end_at: float | None = None
-    # Where the words are in `audio` (the VAD's segmentation; all of it for a manual commit).
-    speech_samples: tuple[int, int] = (0, 0)
-    arrival: ArrivalQuality | None = None
-    # Speculative answers started for this turn (the policy caps them).
-    speculative_answers: int = 0
-
-    def measure_quality(self) -> dict[str, float]:
-        """The audio quality of this turn (CPU work: run it in a worker thread)."""
-        quality: dict[str, float] = {}
-        if self.audio is not None:
-            start, end = self.speech_samples
-            measured: InputQuality | None = input_quality(
-                self.audio, speech_start=start, speech_end=end
-            )
-            if measured is not None:
-                quality["level_dbfs"] = measured.level_dbfs
-                quality["clipping_ratio"] = measured.clipping_ratio
-                if measured.noise_floor_dbfs is not None:
-                    quality["noise_floor_dbfs"] = measured.noise_floor_dbfs
-                if measured.snr_db is not None:
-                    quality["snr_db"] = measured.snr_db
-        if self.arrival is not None:
-            quality["arrival_jitter_ms"] = self.arrival.jitter_ms
-            quality["arrival_gaps"] = float(self.arrival.gaps)
-        return quality
-
-    def speculate(self, tasks: TaskSet, audio: Audio) -> Speculation:
-        """Start transcribing `audio` (the turn so far) in the background."""
-        self.abandon_speculation()
-        timeline = TurnTimeline(
-            speech_end_at=self.speech_end_at, user_item_id=self.item_id, speculative=True
-        )
-        task = tasks.spawn(self._guess(audio, timeline), name="speculative-stt")
-        self.speculation = Speculation(audio, timeline, task, cancellable=not self.stt.runs_locally)
-        return self.speculation
-
-    async def _guess(self, audio: Audio, timeline: TurnTimeline) -> Transcript | None:
-        try:
-            transcript = await self.stt.transcribe(audio, language=self.language, hints=self.hints)
-        except AuraError as error:
-            # The confirmed turn transcribes again and reports the failure properly.
-            logger.warning("speculative transcription failed: %s", error.message)
-            return None
-        timeline.transcript_at = self.clock.monotonic()
-        return transcript
-
-    def abandon_speculation(self) -> None:
-        if self.speculation is not None:
-            self.speculation.abandon()
-
-    def speculative_response(self) -> ResponseRun | None:
-        speculation = self.speculation
-        if speculation is None or speculation.abandoned or speculation.response_task is None:
-            return None
-        if speculation.response_task.done():
-            return None
-        return speculation.response
-
-    def speculative_task(self) -> asyncio.Task[None]:
-        assert self.speculation is not None
-        assert self.speculation.response_task is not None
-        return self.speculation.response_task
-
-    async def final_transcript(self) -> Transcript:
-        """The transcript of the whole turn: the speculative one if still valid, else a new one."""
-        speculation = self.speculation
-        if speculation is not None and not speculation.abandoned:
-            transcript = await speculation.transcript()
-            if transcript is not None:
-                speculation.timeline.speech_stopped_at = self.timeline.speech_stopped_at
-                speculation.timeline.audio_in_s = self.timeline.audio_in_s
-                self.timeline = speculation.timeline
-                return transcript
-        self.abandon_speculation()
-        assert self.audio is not None
-        transcript = await self.stt.transcribe(self.audio, language=self.language, hints=self.hints)
-        self.timeline.transcript_at = self.clock.monotonic()
-        return transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +66,11 @@ class UserTurns:
         echo_reference: EchoReference | None = None,
         *,
         busy: Callable[[], bool] = lambda: False,
+        vad_factory: Callable[[TurnDetectionConfig], VoiceActivityDetector] = make_vad,
     ) -> None:
         self._clock = clock
+        # Builds the voice-activity detector of each new turn detector (tests script one).
+        self._vad_factory = vad_factory
         self._stt = stt
         # Whether the agent is answering: no idle timeout runs meanwhile.
         self._busy = busy
@@ -247,7 +92,9 @@ class UserTurns:
         self._detector_offset_ms = 0
 
     def _new_detector(self) -> detection.TurnDetector:
-        return detection.TurnDetector(self._config.turn_detection, pause_ms=self.policy.pause_ms)
+        config = self._config.turn_detection
+        vad = self._vad_factory(config) if config is not None else None
+        return detection.TurnDetector(config, vad, pause_ms=self.policy.pause_ms)
 
     @property
     def speaking(self) -> bool:

@@ -37,7 +37,7 @@ from voice.engine.events import (
     TurnMetrics,
 )
 from voice.engine.log_context import current_turn
-from voice.engine.response import ResponseOptions
+from voice.engine.response_services import ResponseOptions
 from voice.engine.tools import ToolRegistry, builtin_specs
 from voice.tests.engine.simulator import SimulatorProcess
 from voice.tests.engine.voice_harness import (
