@@ -82,11 +82,9 @@ from bench.load_setup import (
     TTS_FIRST_AUDIO_MS,
     Servers,
     floor_ms,
-    free_port,
     load_utterance,
-    provision,
     start_servers,
-    start_simulator,
+    start_simulated_bench,
 )
 from voice.engine.compute import cpu_count
 
@@ -298,16 +296,15 @@ def main() -> None:
 
         run_ratio(args)
         return
-    sim_port = free_port()
-    key = provision(f"http://127.0.0.1:{sim_port}/v1")
     utterance = load_utterance(args.recording)
-    sim_admin = f"http://127.0.0.1:{sim_port}/_sim"
     with ExitStack() as stack:
-        simulator = start_simulator(stack, sim_port, args.out / "load-logs")
+        bench = start_simulated_bench(stack, args.out / "load-logs")
+        key, simulator = bench.key, bench.simulator
+        sim_admin = f"http://127.0.0.1:{bench.simulator_port}/_sim"
         variants = []
         if args.baseline_rev:
             tree = stack.enter_context(checkout(args.baseline_rev))
-            env, baseline_key = prepare_baseline(tree, f"http://127.0.0.1:{sim_port}/v1")
+            env, baseline_key = prepare_baseline(tree, bench.simulator_url)
             name = f"A {args.baseline_rev}"
             variants.append(start_variant(stack, args, name, tree, baseline_key, utterance, env))
         variants.append(start_variant(stack, args, "B this tree", REPO_ROOT, key, utterance))

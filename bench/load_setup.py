@@ -6,11 +6,8 @@ The simulated providers' delays live here too, with the floor they impose on voi
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ import numpy.typing as npt
 import psutil
 
 from bench.latency import utterances
+from core.processes import DAPHNE_FLAGS, answers, free_port, stop, wait_until_ready
 from voice.engine.audio.files import read_audio_file
 from voice.engine.audio.resample import resample
 
@@ -41,6 +39,7 @@ SPECULATION_START_MS = 100
 REPLY = "Sure. I can help with that, tell me more."
 # "Sure." is a clause once the next token shows it ended.
 FIRST_CLAUSE_TOKENS = 2
+AURA_ASGI = "aura_project.asgi:application"
 
 
 def floor_ms() -> float:
@@ -93,12 +92,6 @@ def provision(simulator_url: str) -> str:
     return api_key_create(organization=organization, name="load benchmark").plaintext
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def process(
     command: list[str],
@@ -108,28 +101,17 @@ def process(
     *,
     cwd: Path = REPO_ROOT,
 ) -> Iterator[psutil.Process]:
+    """A child process logging to `log`, once `health_url` answers; stopped on exit."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
         child = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if child.poll() is not None:
-                raise RuntimeError(f"{command[2]} exited with code {child.returncode}")
-            try:
-                with urllib.request.urlopen(health_url, timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_until_ready(
+            child, lambda: answers(health_url), name=command[2], timeout_s=60, interval_s=0.2
+        )
         yield psutil.Process(child.pid)
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        stop(child)
 
 
 def load_utterance(name: str) -> bytes:
@@ -159,6 +141,26 @@ def start_simulator(stack: ExitStack, port: int, logs: Path) -> psutil.Process:
 
 
 @dataclass
+class SimulatedBench:
+    """The load-test organization's key and the simulator its agent's routes point at."""
+
+    key: str
+    simulator: psutil.Process
+    simulator_port: int
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.simulator_port}/v1"
+
+
+def start_simulated_bench(stack: ExitStack, logs: Path) -> SimulatedBench:
+    """Provision the organization against a simulator on a free port, then start that simulator."""
+    port = free_port()
+    key = provision(f"http://127.0.0.1:{port}/v1")
+    return SimulatedBench(key, start_simulator(stack, port, logs), port)
+
+
+@dataclass
 class Servers:
     """daphne processes on their own ports, as a deployment runs them behind a balancer."""
 
@@ -170,17 +172,9 @@ class Servers:
         return [f"ws://{base}/v1/realtime?aura=1" for base in self.bases]
 
 
-DAPHNE = [sys.executable, "-m", "daphne"]
-# As in the Procfile: one WebSocket message limit (above AURA's own 1 MiB event limit) and a
-# close timeout longer than the shutdown grace period.
-DAPHNE_FLAGS = [
-    "--websocket-max-message-size",
-    "2097152",
-    "--websocket-max-frame-size",
-    "2097152",
-    "--application-close-timeout",
-    "30",
-]
+def daphne_command(port: int | str) -> list[str]:
+    """daphne serving AURA on `port`, with the Procfile's flags."""
+    return [sys.executable, "-m", "daphne", "-p", str(port), *DAPHNE_FLAGS, AURA_ASGI]
 
 
 def start_servers(
@@ -200,7 +194,7 @@ def start_servers(
     processes = [
         stack.enter_context(
             process(
-                [*DAPHNE, "-p", base.split(":")[1], *DAPHNE_FLAGS, "aura_project.asgi:application"],
+                daphne_command(base.split(":")[1]),
                 f"http://{base}/healthz",
                 env,
                 logs / f"{name}-{index}.log",

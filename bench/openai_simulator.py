@@ -27,108 +27,29 @@ joined with "+" (for example "gpt-4o-mini+slow-first-token:300"); unknown parts 
     say:<text>               reply (or transcript) with this text instead of the default
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
-import io
 import json
 import logging
 import math
 import time
 import uuid
-import wave
-from collections import Counter
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 from aiohttp import web
 
+from bench.simulator_audio import AudioEndpoints
+from bench.simulator_base import (
+    DEFAULT_REPLY,
+    DEFAULT_TRANSCRIPT,
+    Directives,
+    RequestRecord,
+    SimulatorSettings,
+    error_body,
+    parse_directives,
+)
+
 logger = logging.getLogger(__name__)
-
-SPEECH_RATE_HZ = 24_000
-SPEECH_MS_PER_CHARACTER = 40
-# Deliberately odd, so clients must handle samples split across network chunks.
-SPEECH_CHUNK_BYTES = 4_801
-REQUEST_LOG_LIMIT = 2_000
-DEFAULT_REPLY = "Hello! This is the simulated assistant speaking."
-DEFAULT_TRANSCRIPT = "hello from the simulator"
-
-
-@dataclass(slots=True)
-class SimulatorSettings:
-    reply: str = DEFAULT_REPLY
-    transcript: str = DEFAULT_TRANSCRIPT
-    first_token_ms: float = 50.0
-    inter_token_ms: float = 5.0
-
-
-@dataclass(slots=True)
-class Directives:
-    """What one request's model string asks the simulator to do."""
-
-    fail_status: int | None = None
-    fail_first: int | None = None
-    first_token_ms: float | None = None
-    inter_token_ms: float | None = None
-    stop_after_tokens: int | None = None
-    stop_halfway: bool = False
-    garbage: bool = False
-    wrong_shape: bool = False
-    error_event: bool = False
-    tool_name: str | None = None
-    tool_arguments: str = "{}"
-    say: str | None = None
-
-
-@dataclass(slots=True)
-class RequestRecord:
-    id: int
-    path: str
-    model: str
-    stream: bool
-    started_at: float
-    # "running", "completed", "failed" (error status sent), "server_closed" (on command),
-    # "client_closed" (the client went away before the answer was complete).
-    outcome: str = "running"
-    status: int = 200
-    tokens_sent: int = 0
-    finished_at: float | None = None
-    # The Authorization header as received, so tests can check which key reached this host.
-    authorization: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-def parse_directives(model: str) -> Directives:
-    directives = Directives()
-    for part in model.split("+"):
-        name, _, value = part.partition(":")
-        if name.startswith("fail-") and name[5:].isdigit():
-            directives.fail_status = int(name[5:])
-        elif name == "fail-first" and value.isdigit():
-            directives.fail_first = int(value)
-        elif name == "slow-first-token" and value.replace(".", "", 1).isdigit():
-            directives.first_token_ms = float(value)
-        elif name == "inter-token" and value.replace(".", "", 1).isdigit():
-            directives.inter_token_ms = float(value)
-        elif name == "stop-halfway":
-            directives.stop_halfway = True
-        elif name == "stop-after" and value.isdigit():
-            directives.stop_after_tokens = int(value)
-        elif name == "garbage":
-            directives.garbage = True
-        elif name == "wrong-shape":
-            directives.wrong_shape = True
-        elif name == "error-event":
-            directives.error_event = True
-        elif name == "tool-call":
-            tool_name, _, arguments = value.partition(":")
-            directives.tool_name = tool_name
-            directives.tool_arguments = arguments or "{}"
-        elif name == "say":
-            directives.say = value
-    return directives
 
 
 def split_tokens(text: str) -> list[str]:
@@ -137,19 +58,8 @@ def split_tokens(text: str) -> list[str]:
     return [word + " " for word in words[:-1]] + [words[-1]] if words[-1] else words[:-1]
 
 
-def error_body(message: str, *, error_type: str, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
-
-
-class Simulator:
+class Simulator(AudioEndpoints):
     """Request handlers plus the state the admin endpoints report."""
-
-    def __init__(self, settings: SimulatorSettings) -> None:
-        self.settings = settings
-        self.records: list[RequestRecord] = []
-        self.counts: Counter[str] = Counter()
-        self._fail_first_seen: Counter[str] = Counter()
-        self._next_id = 0
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -161,57 +71,6 @@ class Simulator:
         app.router.add_post("/_sim/config", self.admin_config)
         app.router.add_get("/_sim/health", self.admin_health)
         return app
-
-    # -- bookkeeping ------------------------------------------------------------------------
-
-    def _record(self, request: web.Request, model: str, *, stream: bool) -> RequestRecord:
-        self._next_id += 1
-        record = RequestRecord(
-            id=self._next_id,
-            path=request.path,
-            model=model,
-            stream=stream,
-            started_at=time.time(),
-            authorization=request.headers.get("Authorization", ""),
-        )
-        self.counts[model] += 1
-        self.records.append(record)
-        del self.records[:-REQUEST_LOG_LIMIT]
-        return record
-
-    def _finish(self, record: RequestRecord, outcome: str, status: int = 200) -> None:
-        record.outcome = outcome
-        record.status = status
-        record.finished_at = time.time()
-
-    def _planned_failure(self, model: str, directives: Directives) -> int | None:
-        if directives.fail_status is not None:
-            return directives.fail_status
-        if directives.fail_first is not None:
-            self._fail_first_seen[model] += 1
-            if self._fail_first_seen[model] <= directives.fail_first:
-                return 500
-        return None
-
-    def _error_response(self, record: RequestRecord, status: int) -> web.Response:
-        self._finish(record, "failed", status)
-        headers = {"retry-after": "1"} if status == 429 else {}
-        error_type = "rate_limit_error" if status == 429 else "server_error"
-        message = f"simulated failure with status {status}"
-        if status == 401:
-            # As OpenAI words it: the start and end of the key that was refused.
-            key = record.authorization.removeprefix("Bearer ")
-            message = f"Incorrect API key provided: {key[:3]}****{key[-4:]}. {message}"
-        body = error_body(message, error_type=error_type)
-        return web.json_response(body, status=status, headers=headers)
-
-    async def _first_token_delay(self, directives: Directives) -> None:
-        delay_ms = directives.first_token_ms
-        await asyncio.sleep((self.settings.first_token_ms if delay_ms is None else delay_ms) / 1e3)
-
-    async def _inter_token_delay(self, directives: Directives) -> None:
-        delay_ms = directives.inter_token_ms
-        await asyncio.sleep((self.settings.inter_token_ms if delay_ms is None else delay_ms) / 1e3)
 
     # -- chat completions -------------------------------------------------------------------
 
@@ -402,136 +261,6 @@ class Simulator:
             piece = {"index": 0, "function": {"arguments": arguments[start : start + piece_chars]}}
             await send([{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}])
         return 1 + math.ceil(len(arguments) / piece_chars)
-
-    # -- audio ------------------------------------------------------------------------------
-
-    async def transcriptions(self, request: web.Request) -> web.StreamResponse:
-        form = await request.post()
-        model = str(form.get("model", ""))
-        record = self._record(request, model, stream=False)
-        directives = parse_directives(model)
-        failure = self._planned_failure(model, directives)
-        await self._first_token_delay(directives)
-        if failure is not None:
-            return self._error_response(record, failure)
-        upload = form.get("file")
-        if not isinstance(upload, web.FileField):
-            self._finish(record, "failed", 400)
-            return web.json_response(
-                error_body("file is required", error_type="invalid_request_error"), status=400
-            )
-        try:
-            with wave.open(io.BytesIO(upload.file.read()), "rb") as audio:
-                duration_s = audio.getnframes() / audio.getframerate()
-                record.detail.update(
-                    sample_rate_hz=audio.getframerate(),
-                    channels=audio.getnchannels(),
-                    sample_width=audio.getsampwidth(),
-                )
-        except (wave.Error, EOFError) as error:
-            self._finish(record, "failed", 400)
-            return web.json_response(
-                error_body(f"invalid audio file: {error}", error_type="invalid_request_error"),
-                status=400,
-            )
-        record.detail["language"] = form.get("language")
-        record.detail["prompt"] = form.get("prompt")
-        record.detail["duration_s"] = duration_s
-        self._finish(record, "completed")
-        text = directives.say if directives.say is not None else self.settings.transcript
-        return web.json_response(
-            {"text": text, "usage": {"type": "duration", "seconds": math.ceil(duration_s)}}
-        )
-
-    async def speech(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        model = str(body.get("model", ""))
-        record = self._record(request, model, stream=True)
-        directives = parse_directives(model)
-        failure = self._planned_failure(model, directives)
-        try:
-            await self._first_token_delay(directives)
-            if failure is not None:
-                return self._error_response(record, failure)
-            if body.get("response_format") != "pcm" or not str(body.get("input", "")).strip():
-                self._finish(record, "failed", 400)
-                return web.json_response(
-                    error_body(
-                        "the simulator needs response_format=pcm and a non-empty input",
-                        error_type="invalid_request_error",
-                    ),
-                    status=400,
-                )
-            return await self._stream_speech(request, record, str(body["input"]), directives)
-        except asyncio.CancelledError:
-            self._finish(record, "client_closed")
-            raise
-
-    async def _stream_speech(
-        self, request: web.Request, record: RequestRecord, text: str, directives: Directives
-    ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
-        await response.prepare(request)
-        audio = tone_pcm16(len(text) * SPEECH_MS_PER_CHARACTER)
-        record.detail["audio_bytes"] = len(audio)
-        chunks = list(byte_chunks(audio, SPEECH_CHUNK_BYTES))
-        if directives.stop_halfway:
-            chunks = chunks[: len(chunks) // 2]
-        try:
-            for position, chunk in enumerate(chunks):
-                if position:
-                    await self._inter_token_delay(directives)
-                await response.write(chunk)
-                record.tokens_sent += 1
-            if directives.stop_halfway:
-                # Drop the connection without the chunked terminator: a broken stream.
-                if request.transport is not None:
-                    request.transport.close()
-                self._finish(record, "server_closed")
-                return response
-            await response.write_eof()
-            self._finish(record, "completed")
-        except ConnectionResetError:
-            self._finish(record, "client_closed")
-        return response
-
-    # -- admin ------------------------------------------------------------------------------
-
-    async def admin_requests(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"counts": dict(self.counts), "requests": [asdict(r) for r in self.records]}
-        )
-
-    async def admin_reset(self, request: web.Request) -> web.Response:
-        self.records.clear()
-        self.counts.clear()
-        self._fail_first_seen.clear()
-        return web.json_response({"ok": True})
-
-    async def admin_config(self, request: web.Request) -> web.Response:
-        changes = await request.json()
-        for name, value in changes.items():
-            if not hasattr(self.settings, name):
-                return web.json_response(
-                    error_body(f"unknown setting {name}", error_type="invalid_request_error"),
-                    status=400,
-                )
-            setattr(self.settings, name, type(getattr(self.settings, name))(value))
-        return web.json_response(asdict(self.settings))
-
-    async def admin_health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-
-def tone_pcm16(duration_ms: int, *, frequency_hz: float = 440.0) -> bytes:
-    """A quiet sine tone as 24 kHz PCM16 little-endian bytes."""
-    samples = SPEECH_RATE_HZ * duration_ms // 1000
-    phase = 2 * np.pi * frequency_hz * np.arange(samples) / SPEECH_RATE_HZ
-    return (np.sin(phase) * 6_000).astype("<i2").tobytes()
-
-
-def byte_chunks(data: bytes, size: int) -> list[bytes]:
-    return [data[start : start + size] for start in range(0, len(data), size)]
 
 
 async def serve(host: str, port: int, settings: SimulatorSettings) -> None:

@@ -33,11 +33,9 @@ from bench.load_measure import busy_cpu_s, cpu_seconds, lag_quantile, percentile
 from bench.load_setup import (
     Servers,
     floor_ms,
-    free_port,
     load_utterance,
-    provision,
     start_servers,
-    start_simulator,
+    start_simulated_bench,
 )
 from voice.engine.compute import cpu_count
 
@@ -159,8 +157,6 @@ def measure_level(
 
 
 def run_ratio(args: argparse.Namespace) -> None:
-    sim_port = free_port()
-    key = provision(f"http://127.0.0.1:{sim_port}/v1")
     utterance = load_utterance(args.recording)
     logs = args.out / "load-logs"
     load_average_before = os.getloadavg()
@@ -168,7 +164,8 @@ def run_ratio(args: argparse.Namespace) -> None:
     configurations = []
     baseline_ms: float | None = None
     with ExitStack() as outer:
-        simulator = start_simulator(outer, sim_port, logs)
+        bench = start_simulated_bench(outer, logs)
+        key, simulator = bench.key, bench.simulator
         for count in args.compare:
             with ExitStack() as stack:
                 servers = start_servers(stack, count, logs)

@@ -33,7 +33,8 @@ from typing import Any
 import psutil
 from websockets.asyncio.client import connect
 
-from bench.load_setup import DAPHNE, DAPHNE_FLAGS, free_port, process, start_simulator
+from bench.load_setup import daphne_command, process, start_simulator
+from core.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SLUG = "soakbench"
@@ -233,7 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log = logs / "daphne.log"
         server = stack.enter_context(
             process(
-                [*DAPHNE, "-p", str(port), *DAPHNE_FLAGS, "aura_project.asgi:application"],
+                daphne_command(port),
                 f"http://127.0.0.1:{port}/healthz",
                 server_env(),
                 log,

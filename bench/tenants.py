@@ -37,8 +37,10 @@ import numpy as np
 import psutil
 from websockets.asyncio.client import connect
 
-from bench.load_setup import DAPHNE_FLAGS, free_port, process
+from bench.load_setup import daphne_command, process
+from bench.tenants_report import table
 from bench.tenants_steps import child_env, run_step
+from core.processes import free_port, stop, wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIG, SMALL = "aura_bench_tenants", "aura_bench_tenants_small"
@@ -47,7 +49,6 @@ SAMPLE_ORGANIZATIONS = 10
 POOL_SIZE = 4
 # Schemas per pg_dump when the whole database holds more tables than one dump may lock.
 DUMP_BATCH = 100
-DAPHNE = [sys.executable, "-m", "daphne"]
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -91,10 +92,9 @@ def servers(database: str, count: int, logs: Path, **extra_env: str) -> Any:
         for index in range(count):
             port = free_port()
             bases.append(f"127.0.0.1:{port}")
-            command = [*DAPHNE, "-p", str(port), *DAPHNE_FLAGS, "aura_project.asgi:application"]
             stack.enter_context(
                 process(
-                    command,
+                    daphne_command(port),
                     f"http://127.0.0.1:{port}/healthz",
                     {**child_env(database), **extra_env},
                     logs / f"{database}-daphne-{index}.log",
@@ -116,15 +116,12 @@ def worker(database: str, logs: Path, **extra_env: str) -> Any:
     with log.open("w") as output:
         child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=output)
     try:
-        deadline = time.monotonic() + 60
-        while " ready." not in log.read_text():
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start: see {log}")
-            time.sleep(0.2)
+        wait_until_ready(
+            child, lambda: " ready." in log.read_text(), name="the worker", timeout_s=60
+        )
         yield psutil.Process(child.pid)
     finally:
-        child.terminate()
-        child.wait(timeout=30)
+        stop(child, timeout_s=30)
 
 
 def http(base: str, path: str, *, host: str, key: str, body: Any = None) -> Any:
@@ -301,44 +298,6 @@ def _dump(database: str, selection: list[str]) -> tuple[float, float]:
         return round(time.perf_counter() - started, 1), round(dump.stat().st_size / 2**20, 1)
 
 
-def table(results: dict[str, Any]) -> str:
-    """The figures docs/benchmarks.md quotes, as a Markdown table."""
-    migrations, per_request = results["migrations"], results["per_request"]
-    touched, pooled = (
-        results["touch_every_organization"],
-        results["touch_every_organization_pooled"],
-    )
-    beat, stored = results["beat_cycle"], results["storage"]
-    rows = [
-        ("organizations", results["organizations"]),
-        ("migrate_schemas, one new no-op migration, s", migrations["migrate_schemas_noop_s"]),
-        ("aura_setup with nothing to do, s", migrations["aura_setup_noop_s"]),
-        ("start-up check query, ms", migrations["startup_check"]["organizations_behind_query_ms"]),
-        ("REST p50 / p99 at N, ms", _pair(per_request["at_n"]["rest_ms"])),
-        ("REST p50 / p99 at 2, ms", _pair(per_request["at_2"]["rest_ms"])),
-        ("REST p50 ratio N / 2", per_request["rest_p50_ratio"]),
-        ("realtime connect p50 / p99 at N, ms", _pair(per_request["at_n"]["realtime_connect_ms"])),
-        ("realtime connect p50 ratio N / 2", per_request["connect_p50_ratio"]),
-        ("server RSS growth after every organization, MB", touched["rss_mb_growth"]),
-        ("PostgreSQL connections, 3 servers + worker", touched["postgres_connections"]["total"]),
-        (f"... with a pool of {POOL_SIZE} per process", pooled["postgres_connections"]["total"]),
-        ("beat rollup cycle, 10% active, s", beat["cycle_s"]),
-        ("... one task per organization, s", beat["every_organization_s"]),
-        ("database size, MB / pg_dump, s", f"{stored['database_mb']} / {stored['pg_dump_s']}"),
-        ("pg_dump", stored["pg_dump"]),
-    ]
-    for name in ("provisioning_copy", "provisioning_migrate"):
-        if name in results:
-            rows.insert(1, (f"{name.replace('_', ', ')} per second", results[name]["per_second"]))
-    lines = ["| figure | value |", "| --- | --- |"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
-    return "\n".join(lines)
-
-
-def _pair(figures: dict[str, float]) -> str:
-    return f"{figures['p50']} / {figures['p99']}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--organizations", type=int, default=1000)
@@ -403,7 +362,7 @@ def main() -> None:
     stage("beat_cycle", run_step(BIG, "beat"))
     stage("storage", storage(BIG))
     print(json.dumps(results, indent=2))
-    print(table(results))
+    print(table(results, pool_size=POOL_SIZE))
 
 
 def provision_into(database: str, count: int, logs: Path, **extra_env: str) -> dict[str, Any]:

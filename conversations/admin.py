@@ -21,6 +21,7 @@ from conversations.models import (
     UsageRecord,
     UsageRollup,
 )
+from conversations.usage_choices import USAGE_AMOUNTS
 from core.admin_site import ReadOnlyAdminMixin, tenant_admin_site
 from monitoring.dashboard import dashboard_context
 
@@ -124,20 +125,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 @admin.register(UsageRecord, site=tenant_admin_site)
 class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "stage",
-        "provider",
-        "model",
-        "outcome",
-        "prompt_tokens",
-        "completion_tokens",
-        "estimated_tokens",
-        "stt_seconds",
-        "tts_characters",
-        "audio_seconds",
-        "cost_usd",
-    )
+    list_display = ("created_at", "stage", "provider", "model", "outcome", *USAGE_AMOUNTS)
     list_filter = ("stage", "provider", "outcome")
     date_hierarchy = "created_at"
 

@@ -9,6 +9,8 @@ from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.utils import timezone
 
+from conversations.usage_choices import RollupPeriod, UsageOutcome, UsageStage
+
 # The text search configuration of message search; the index below and the queries in
 # selectors.py must use the same expression, or PostgreSQL scans every message.
 SEARCH_CONFIG = "english"
@@ -245,19 +247,6 @@ class AppliedTurnRecord(models.Model):
         return self.key
 
 
-# The summable columns that usage records and their rollups share.
-USAGE_AMOUNTS = (
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "estimated_tokens",
-    "stt_seconds",
-    "tts_characters",
-    "audio_seconds",
-    "cost_usd",
-)
-
-
 class UsageRecord(models.Model):
     """What one turn (or the end of a session) consumed of one stage, provider and model.
 
@@ -265,17 +254,8 @@ class UsageRecord(models.Model):
     table in settings at that moment (a later price change does not rewrite history).
     """
 
-    class Stage(models.TextChoices):
-        LLM = "llm", "LLM"
-        STT = "stt", "Speech to text"
-        TTS = "tts", "Text to speech"
-        AUDIO_IN = "audio_in", "Audio in"
-        AUDIO_OUT = "audio_out", "Audio out"
-
-    class Outcome(models.TextChoices):
-        ANSWERED = "answered", "Answered"
-        CANCELLED = "cancelled", "Cancelled"
-        FAILED = "failed", "Failed"
+    Stage = UsageStage
+    Outcome = UsageOutcome
 
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
@@ -308,9 +288,7 @@ class UsageRecord(models.Model):
 class UsageRollup(models.Model):
     """Usage summed over an hour or a day, per stage, provider, model and outcome."""
 
-    class Period(models.TextChoices):
-        HOUR = "hour", "Hour"
-        DAY = "day", "Day"
+    Period = RollupPeriod
 
     period = models.CharField(max_length=4, choices=Period.choices)
     period_start = models.DateTimeField()

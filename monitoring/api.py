@@ -13,7 +13,8 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations.models import USAGE_AMOUNTS, ActivityRollup, UsageRecord, UsageRollup
+from conversations.models import ActivityRollup, UsageRecord, UsageRollup
+from conversations.usage_choices import USAGE_AMOUNTS
 from core.api.filters import UtcDateTimeFilter
 from monitoring.budget import BudgetStatus
 from monitoring.selectors import month_start, usage_month_to_date_cost

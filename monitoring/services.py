@@ -15,7 +15,6 @@ from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from conversations.models import (
-    USAGE_AMOUNTS,
     ActivityRollup,
     Conversation,
     Feedback,
@@ -25,6 +24,7 @@ from conversations.models import (
     UsageRecord,
     UsageRollup,
 )
+from conversations.usage_choices import USAGE_AMOUNTS
 from monitoring.pricing import usage_cost
 
 PERIOD_LENGTH: dict[str, timedelta] = {

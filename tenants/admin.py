@@ -22,7 +22,7 @@ from core.admin_site import (
     on_tenant_site,
     tenant_admin_site,
 )
-from tenants.models import ApiKey, ApiKeyEvent, Domain, Organization
+from tenants.models import API_KEY_VISIBLE_FIELDS, ApiKey, ApiKeyEvent, Domain, Organization
 from tenants.services import api_key_revoke
 
 
@@ -69,20 +69,7 @@ class ApiKeyAdmin(OrganizationRowsAdmin):
     list_filter = ("kind", "auto_rotate")
     search_fields = ("prefix", "name")
     # The secret's hash never leaves the database, not even to staff.
-    fields = (
-        "prefix",
-        "name",
-        "kind",
-        "scopes",
-        "allowed_origins",
-        "allowed_agents",
-        "auto_rotate",
-        "created_at",
-        "expires_at",
-        "revoked_at",
-        "last_used_at",
-        "replaced_by",
-    )
+    fields = API_KEY_VISIBLE_FIELDS
     readonly_fields = fields
     actions = ("revoke",)
 

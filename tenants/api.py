@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenants.errors import PermissionDeniedError
-from tenants.models import ApiKey, Organization
+from tenants.models import API_KEY_VISIBLE_FIELDS, ApiKey, Organization
 from tenants.rest.views import OrganizationViewSet, PlatformViewSet, created
 from tenants.selectors import ResolvedKey
 from tenants.services import (
@@ -53,22 +53,7 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
 
     class Meta:
         model = ApiKey
-        fields = [
-            "id",
-            "kind",
-            "name",
-            "prefix",
-            "status",
-            "scopes",
-            "allowed_origins",
-            "allowed_agents",
-            "auto_rotate",
-            "created_at",
-            "expires_at",
-            "revoked_at",
-            "last_used_at",
-            "replaced_by",
-        ]
+        fields = ["id", "status", *API_KEY_VISIBLE_FIELDS]
         read_only_fields = fields
 
     def get_status(self, api_key: ApiKey) -> str:

@@ -57,6 +57,23 @@ class Domain(DomainMixin):
         return self.domain
 
 
+# What people may see of a key, in the admin and in the API: everything but the secret's hash.
+API_KEY_VISIBLE_FIELDS = (
+    "prefix",
+    "name",
+    "kind",
+    "scopes",
+    "allowed_origins",
+    "allowed_agents",
+    "auto_rotate",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "last_used_at",
+    "replaced_by",
+)
+
+
 class ApiKey(models.Model):
     """A key that resolves to one organization. Only a hash of the secret is stored."""
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from tenants.rest.views import OrganizationViewSet, created
 from voice.agent_config import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, PUBLIC_OVERRIDABLE
 from voice.models import Agent, WebhookTool
-from voice.services import agent_create, agent_delete, agent_update
+from voice.services import AGENT_FIELDS, agent_create, agent_delete, agent_update
 
 
 class RouteSerializer(serializers.Serializer[None]):
@@ -112,27 +112,7 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
 
     class Meta:
         model = Agent
-        fields = [
-            "id",
-            "name",
-            "instructions",
-            "voice",
-            "language",
-            "vocabulary",
-            "stt_routes",
-            "llm_routes",
-            "tts_routes",
-            "turn_detection",
-            "builtin_tools",
-            "webhook_tools",
-            "max_output_tokens",
-            "memory_enabled",
-            "public_overrides",
-            "speculation",
-            "is_default",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "name", *AGENT_FIELDS, "webhook_tools", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import aiohttp
 
-from core.tests.processes import free_port, wait_until_ready
+from core.processes import free_port, wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STARTUP_TIMEOUT_S = 15.0

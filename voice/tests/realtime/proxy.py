@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.tests.processes import free_port, listening, stop, wait_until_ready
+from core.processes import free_port, listening, stop, wait_until_ready
 from voice.tests.realtime.server import REPO_ROOT
 
 NGINX_DIR = REPO_ROOT / "deploy" / "nginx"

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.processes import DAPHNE_FLAGS, answers, free_port, stop
+from core.processes import wait_until_ready as until_ready
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STARTUP_TIMEOUT_S = 60.0
-# As in the Procfile: above AURA's own 1 MiB event limit, so that an oversized event gets a
-# clear error event (beyond 2 MiB daphne drops the connection itself); a close timeout longer
-# than AURA_SHUTDOWN_GRACE_SECONDS, so that a session's close() is never cut short.
-DAPHNE_FLAGS = (
-    "--websocket-max-message-size",
-    "2097152",
-    "--websocket-max-frame-size",
-    "2097152",
-    "--application-close-timeout",
-    "30",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -94,25 +77,15 @@ def start_daphne(*, database_name: str, extra_env: dict[str, str] | None = None)
 
 def stop_daphne(server: DaphneProcess, *, timeout_s: float = 30) -> None:
     """SIGTERM (the graceful shutdown), SIGKILL if it outlasts `timeout_s`."""
-    if server.process.poll() is not None:
-        return
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=5)
+    stop(server.process, timeout_s=timeout_s)
 
 
 def wait_until_ready(server: DaphneProcess) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"daphne exited with code {server.process.returncode}")
-        try:
-            with urllib.request.urlopen(server.http_url + "/healthz", timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"daphne did not answer within {STARTUP_TIMEOUT_S} s")
+    health_url = server.http_url + "/healthz"
+    until_ready(
+        server.process,
+        lambda: answers(health_url),
+        name="daphne",
+        timeout_s=STARTUP_TIMEOUT_S,
+        interval_s=0.1,
+    )

@@ -24,6 +24,7 @@ from websockets.typing import Origin
 from aura_project.tests.attacks import attack
 from voice.tests.realtime.conformance import assert_conforms
 from voice.tests.realtime.conftest import configure_agent, issue_key
+from voice.tests.realtime.socket_client import send_user_text
 from voice.tests.realtime.test_socket_boundaries import next_event, url
 
 pytestmark = [
@@ -73,18 +74,7 @@ async def refused_with_error(socket: Any, event: dict[str, Any]) -> dict[str, An
 
 
 async def add_text_item(socket: Any, text: str) -> str:
-    await socket.send(
-        json.dumps(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": text}],
-                },
-            }
-        )
-    )
+    await send_user_text(socket, text)
     return str((await next_event(socket, "conversation.item.added"))["item"]["id"])
 
 

@@ -20,6 +20,7 @@ from websockets.typing import Origin, Subprotocol
 from conversations.models import Conversation, Feedback
 from voice.realtime.quality_signals import CLOSE_IDLE, SessionSignals
 from voice.tests.realtime.conftest import configure_agent, issue_key
+from voice.tests.realtime.socket_client import next_event, send_user_text
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -45,28 +46,9 @@ def as_public_page(key: str) -> dict[str, Any]:
     }
 
 
-async def next_event(socket: Any, kind: str, *, timeout_s: float = 30.0) -> Any:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            event = json.loads(await socket.recv())
-            if event["type"] == kind:
-                return event
-
-
 async def ask(socket: Any, text: str) -> str:
     """A text turn; the id of the assistant's answer once its response is done."""
-    await socket.send(
-        json.dumps(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": text}],
-                },
-            }
-        )
-    )
+    await send_user_text(socket, text)
     await socket.send(json.dumps({"type": "response.create"}))
     done = await next_event(socket, "response.done")
     return str(done["response"]["output"][0]["id"])

@@ -26,6 +26,7 @@ from voice.realtime.wire import CLOSE_ENDED_BY_OPERATOR
 from voice.tests.realtime.conftest import configure_agent, issue_key
 from voice.tests.realtime.proxy import NginxProcess, run_nginx
 from voice.tests.realtime.server import DaphneProcess, run_daphne
+from voice.tests.realtime.socket_client import send_user_text
 from voice.tests.realtime.test_socket_boundaries import next_event, url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
@@ -121,18 +122,7 @@ async def drained(socket: ClientConnection) -> None:
 
 async def say(socket: ClientConnection, text: str) -> dict[str, Any]:
     """A user text message and a response to it; returns `response.done`."""
-    await socket.send(
-        json.dumps(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": text}],
-                },
-            }
-        )
-    )
+    await send_user_text(socket, text)
     await socket.send(json.dumps({"type": "response.create"}))
     return await next_event(socket, "response.done", timeout_s=60)
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from core.tests.processes import free_port
+from core.processes import free_port
 from voice.engine.config import ToolSpec
 from voice.engine.errors import InvalidRequestError, ProviderError
 from voice.engine.llm.base import (

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import pytest
 
-from bench.openai_simulator import SPEECH_CHUNK_BYTES, SPEECH_MS_PER_CHARACTER, tone_pcm16
+from bench.simulator_audio import SPEECH_CHUNK_BYTES, SPEECH_MS_PER_CHARACTER, tone_pcm16
 from voice.engine.errors import ProviderError
 from voice.engine.openai_client import OpenAIEndpoint
 from voice.engine.tts.openai import OpenAITTS

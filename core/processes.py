@@ -1,7 +1,9 @@
-"""Starting helper processes in tests: a free port, waiting until one answers, stopping it.
+"""Starting helper processes (tests and benchmarks): a free port, waiting until one answers,
+stopping it.
 
-One place for what every process-backed test needs (the simulated model provider, daphne,
-nginx): each waits by polling its own readiness check and fails at once if the process died.
+One place for what every process-backed test and benchmark needs (the simulated model
+provider, daphne, nginx, a Celery worker): each waits by polling its own readiness check and
+fails at once if the process died.
 """
 
 from __future__ import annotations
@@ -10,7 +12,21 @@ import contextlib
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
+
+# daphne as the Procfile runs it: a message limit above AURA's own 1 MiB event limit, so that an
+# oversized event gets a clear error event (beyond 2 MiB daphne drops the connection itself); a
+# close timeout longer than AURA_SHUTDOWN_GRACE_SECONDS, so that a session's close() is never cut
+# short.
+DAPHNE_FLAGS = (
+    "--websocket-max-message-size",
+    "2097152",
+    "--websocket-max-frame-size",
+    "2097152",
+    "--application-close-timeout",
+    "30",
+)
 
 
 def free_port() -> int:
@@ -25,6 +41,15 @@ def listening(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
     return False
+
+
+def answers(url: str) -> bool:
+    """Whether an HTTP GET of `url` succeeds (a health check)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
 
 
 def wait_until_ready(
