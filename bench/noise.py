@@ -39,6 +39,7 @@ from voice.engine.audio.echo import EchoGuard
 from voice.engine.audio.noise import NoiseSuppressor
 from voice.engine.audio.resample import resample
 from voice.engine.config import PIPELINE_RATE_HZ, NoiseReduction, TurnDetectionConfig
+from voice.engine.stt.base import TranscriptionRequest
 from voice.engine.stt.local_whisper import LocalWhisperSTT
 from voice.engine.vad.turn_detector import SpeechStarted, TurnDetector
 
@@ -124,7 +125,7 @@ async def measure_wer(
                     speech = load_16k(name)
                     noisy = mix(speech, make_noise(kind, len(speech)), snr_db)
                     audio, _cpu = suppressed(noisy, mode)
-                    transcript = await stt.transcribe(audio, language="en")
+                    transcript = await stt.transcribe(TranscriptionRequest(audio, language="en"))
                     errors.append(word_error_rate(REFERENCES[name], transcript.text))
                 rows.append({"noise": kind, "snr_db": snr_db, "mode": mode or "off", "wer": errors})
                 print(f"  {kind:6s} {snr_db:>4} dB {mode or 'off':10s} WER {np.mean(errors):.2f}")

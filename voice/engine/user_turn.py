@@ -14,7 +14,7 @@ from voice.engine.errors import AuraError
 from voice.engine.events import new_id
 from voice.engine.ports import Clock
 from voice.engine.speculation import Speculation
-from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints
+from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints, TranscriptionRequest
 from voice.engine.task_set import TaskSet
 from voice.engine.turn_metrics import TurnTimeline
 
@@ -34,13 +34,7 @@ class Transcriber(Protocol):
     @property
     def runs_locally(self) -> bool: ...
 
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript: ...
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript: ...
 
 
 def has_words(text: str) -> bool:
@@ -104,13 +98,16 @@ class Turn:
 
     async def _guess(self, audio: Audio, timeline: TurnTimeline) -> Transcript | None:
         try:
-            transcript = await self.stt.transcribe(audio, language=self.language, hints=self.hints)
+            transcript = await self.stt.transcribe(self._request(audio))
         except AuraError as error:
             # The confirmed turn transcribes again and reports the failure properly.
             logger.warning("speculative transcription failed: %s", error.message)
             return None
         timeline.transcript_at = self.clock.monotonic()
         return transcript
+
+    def _request(self, audio: Audio) -> TranscriptionRequest:
+        return TranscriptionRequest(audio, language=self.language, hints=self.hints)
 
     def abandon_speculation(self) -> None:
         if self.speculation is not None:
@@ -141,6 +138,6 @@ class Turn:
                 return transcript
         self.abandon_speculation()
         assert self.audio is not None
-        transcript = await self.stt.transcribe(self.audio, language=self.language, hints=self.hints)
+        transcript = await self.stt.transcribe(self._request(self.audio))
         self.timeline.transcript_at = self.clock.monotonic()
         return transcript

@@ -13,6 +13,7 @@ from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.llm.base import ChatMessage, LLMRequest
 from voice.engine.router import LLMRouter, RoutesExhaustedError, STTRouter, TTSRouter
+from voice.engine.stt.base import TranscriptionRequest
 from voice.models import Agent, ProviderCredential
 from voice.realtime.resume import config_from_json, config_to_json
 from voice.selectors import agent_config, agent_for_session, with_provider_keys
@@ -113,7 +114,7 @@ async def _use_every_stage(config: AgentConfig) -> dict[str, AuraError | None]:
 
     async def stt() -> None:
         await STTRouter(config.stt_routes, breakers=breakers).transcribe(
-            np.full(8_000, 100, dtype=np.int16)
+            TranscriptionRequest(np.full(8_000, 100, dtype=np.int16))
         )
 
     async def tts() -> None:

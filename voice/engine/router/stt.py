@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import numpy as np
-import numpy.typing as npt
-
-from voice.engine.config import PIPELINE_RATE_HZ, RouteConfig
+from voice.engine.config import RouteConfig
 from voice.engine.errors import (
     AuraError,
     ProviderError,
@@ -19,7 +16,7 @@ from voice.engine.router.base import (
     Stage,
     unexpected_failure,
 )
-from voice.engine.stt.base import NO_HINTS, SpeechToText, Transcript, TranscriptionHints
+from voice.engine.stt.base import SpeechToText, Transcript, TranscriptionRequest
 
 
 class STTRouter(RouterBase[SpeechToText]):
@@ -39,13 +36,7 @@ class STTRouter(RouterBase[SpeechToText]):
 
         return stt_from_route(route)
 
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript:
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript:
         """Return the first route's transcript that succeeds (each route gets the hints).
 
         Raises:
@@ -61,10 +52,9 @@ class STTRouter(RouterBase[SpeechToText]):
             provider, breaker = admitted
             self._decide(route, "selected")
             try:
-                transcript = await provider.transcribe(audio_16k, language=language, hints=hints)
+                transcript = await provider.transcribe(request)
                 if self.meter is not None:
-                    seconds = audio_16k.size / PIPELINE_RATE_HZ
-                    self.meter.stt(route.provider, route.model, seconds=seconds)
+                    self.meter.stt(route.provider, route.model, seconds=request.duration_s)
             except ProviderError as error:
                 self._fail(route, breaker, error, failures)
                 continue

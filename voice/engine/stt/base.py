@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from voice.engine.config import PIPELINE_RATE_HZ
+
 
 @dataclass(frozen=True, slots=True)
 class TranscriptionHints:
@@ -37,6 +39,21 @@ class TranscriptionHints:
 NO_HINTS = TranscriptionHints()
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class TranscriptionRequest:
+    """One utterance to transcribe, as every `SpeechToText` (and the STT router) takes it."""
+
+    # Mono 16 kHz PCM16 samples.
+    audio_16k: npt.NDArray[np.int16]
+    # ISO 639-1 code ("en-US" is accepted); None lets a multilingual model detect it.
+    language: str | None = None
+    hints: TranscriptionHints = NO_HINTS
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio_16k.size / PIPELINE_RATE_HZ
+
+
 @dataclass(frozen=True, slots=True)
 class Transcript:
     text: str
@@ -54,11 +71,5 @@ class SpeechToText(ABC):
     runs_locally: bool = False
 
     @abstractmethod
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript:
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript:
         """Return the transcript; CPU-bound work must run off the event loop."""

@@ -30,7 +30,13 @@ from voice.engine.compute import compute_threads, run_cpu
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError, ProviderError, ProviderUnavailableError
 from voice.engine.local_models import checked_whisper_dir, whisper_tiny_en_dir
-from voice.engine.stt.base import NO_HINTS, SpeechToText, Transcript, TranscriptionHints
+from voice.engine.stt.base import (
+    NO_HINTS,
+    SpeechToText,
+    Transcript,
+    TranscriptionHints,
+    TranscriptionRequest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,20 +137,13 @@ class LocalWhisperSTT(SpeechToText):
         """`shared()` without blocking the event loop."""
         return await run_cpu(cls.shared, model_dir)
 
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript:
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript:
         """Transcribe one utterance.
 
         Args:
-            audio_16k: Mono 16 kHz PCM16 samples, at most `MAX_UTTERANCE_S` long.
-            language: ISO 639-1 code ("en", "en-US" is accepted); None detects it on a
-                multilingual model and means English on an English-only one.
-            hints: The terms go in as faster-whisper's `hotwords`, the prompt as its
+            request: Its audio is at most `MAX_UTTERANCE_S` long. Its language, None, detects
+                the language on a multilingual model and means English on an English-only one.
+                Its hints' terms go in as faster-whisper's `hotwords`, their prompt as its
                 `initial_prompt` (both before the start-of-transcript tokens).
 
         Returns:
@@ -155,13 +154,15 @@ class LocalWhisperSTT(SpeechToText):
             ProviderError: the language is not supported by this model (another route may
                 support it) or the model failed.
         """
-        samples = _validated_samples(audio_16k)
+        samples = _validated_samples(request.audio_16k)
         duration_s = samples.size / PIPELINE_RATE_HZ
-        language_code = self._language_code(language)
+        language_code = self._language_code(request.language)
         if not _may_hold_speech(samples):
             return Transcript(text="", language=language_code, audio_duration_s=duration_s)
         try:
-            text, detected = await run_cpu(self._transcribe_blocking, samples, language_code, hints)
+            text, detected = await run_cpu(
+                self._transcribe_blocking, samples, language_code, request.hints
+            )
         except (RuntimeError, ValueError) as error:
             raise ProviderError(
                 f"Whisper failed: {error}", provider=self.provider, retryable=True

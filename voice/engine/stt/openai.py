@@ -12,7 +12,7 @@ from openai import omit
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError
 from voice.engine.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
-from voice.engine.stt.base import NO_HINTS, SpeechToText, Transcript, TranscriptionHints
+from voice.engine.stt.base import SpeechToText, Transcript, TranscriptionRequest
 
 
 class OpenAISTT(SpeechToText):
@@ -32,18 +32,13 @@ class OpenAISTT(SpeechToText):
         self.model = endpoint.model
         self.base_url = endpoint.base_url
 
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript:
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript:
         """Transcribe the utterance; raises `ProviderError` when the server fails.
 
         The hints go as OpenAI's `prompt` (the terms as a list after the session's prompt).
         """
-        wav = wav_bytes(audio_16k)
+        wav = wav_bytes(request.audio_16k)
+        language, hints = request.language, request.hints
         client = self.endpoint.client()
         try:
             result = await client.audio.transcriptions.create(
@@ -57,7 +52,7 @@ class OpenAISTT(SpeechToText):
         return Transcript(
             text=result.text.strip(),
             language=language,
-            audio_duration_s=len(audio_16k) / PIPELINE_RATE_HZ,
+            audio_duration_s=request.duration_s,
         )
 
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from voice.engine.config import TurnDetectionConfig
 from voice.engine.llm import base as llm
-from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints
+from voice.engine.stt.base import Transcript, TranscriptionRequest
 from voice.engine.tts.base import TextToSpeech
 from voice.engine.vad.base import VoiceActivityDetector
 
@@ -84,13 +84,7 @@ class ScriptedSTT:
     def release(self) -> None:
         self._release.set()
 
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript:
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript:
         text = self.transcripts[min(self.calls, len(self.transcripts) - 1)]
         self.calls += 1
         try:
@@ -99,7 +93,7 @@ class ScriptedSTT:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
-        return Transcript(text=text, audio_duration_s=len(audio_16k) / 16_000)
+        return Transcript(text=text, audio_duration_s=request.duration_s)
 
 
 class ScriptedLLM(llm.LanguageModel):

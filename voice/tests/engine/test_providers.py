@@ -17,6 +17,7 @@ from voice.engine.providers import (
     stt_from_route,
     tts_from_route,
 )
+from voice.engine.stt.base import TranscriptionRequest
 from voice.engine.stt.openai import OpenAISTT
 from voice.engine.tts.openai import OpenAITTS
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
@@ -215,7 +216,7 @@ async def test_speech_routes_build_working_openai_speech_providers(
 
     assert isinstance(stt, OpenAISTT)
     assert isinstance(tts, OpenAITTS)
-    transcript = await stt.transcribe(np.full(8_000, 100, dtype=np.int16))
+    transcript = await stt.transcribe(TranscriptionRequest(np.full(8_000, 100, dtype=np.int16)))
     assert transcript.text == "hello"
     audio = [chunk async for chunk in tts.synthesize("Hello.", voice="alloy")]
     assert sum(chunk.size for chunk in audio) == 24_000 * len("Hello.") * 40 // 1000

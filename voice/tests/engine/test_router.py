@@ -32,6 +32,7 @@ from voice.engine.router import (
     TTSRouter,
     breaker_key,
 )
+from voice.engine.stt.base import TranscriptionRequest
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
 T = TypeVar("T")
@@ -606,7 +607,7 @@ async def test_stt_fails_over_to_the_next_route(
     routes = [speech_route(sim, "fail-500"), speech_route(sim, "whisper-1")]
     router = STTRouter(routes, breakers=breakers, on_decision=decisions.append)
 
-    transcript = await router.transcribe(one_second(), language="en")
+    transcript = await router.transcribe(TranscriptionRequest(one_second(), language="en"))
 
     assert transcript.text == TRANSCRIPT
     assert router.answered_label == "openai_compatible/whisper-1"
@@ -626,7 +627,7 @@ async def test_stt_rejects_bad_audio_without_trying_routes(
     router = STTRouter(routes, breakers=breakers, on_decision=decisions.append)
 
     with pytest.raises(AudioFormatError):
-        await router.transcribe(np.zeros(0, dtype=np.int16))
+        await router.transcribe(TranscriptionRequest(np.zeros(0, dtype=np.int16)))
 
     assert await sim.counts() == {}
     assert breakers.get(breaker_key("stt", routes[0])).consecutive_failures == 0
@@ -639,7 +640,7 @@ async def test_stt_all_routes_failing_lists_reasons(
     router = STTRouter(routes, breakers=breakers, on_decision=decisions.append)
 
     with pytest.raises(RoutesExhaustedError) as caught:
-        await router.transcribe(one_second())
+        await router.transcribe(TranscriptionRequest(one_second()))
 
     assert [f.route for f in caught.value.failures] == [
         "openai_compatible/fail-500",

@@ -18,7 +18,7 @@ from voice.engine.audio.resample import resample
 from voice.engine.config import AgentConfig, RouteConfig, SpeculationMode, TurnDetectionConfig
 from voice.engine.events import ResponseDone
 from voice.engine.speculation import EAGER_PAUSE_MS, speculation_policy
-from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints
+from voice.engine.stt.base import Transcript, TranscriptionRequest
 from voice.tests.engine.simulator import SimulatorProcess
 from voice.tests.engine.voice_harness import (
     WIRE,
@@ -128,16 +128,10 @@ class CountingLocalSTT:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def transcribe(
-        self,
-        audio_16k: npt.NDArray[np.int16],
-        *,
-        language: str | None = None,
-        hints: TranscriptionHints = NO_HINTS,
-    ) -> Transcript:
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript:
         self.calls += 1
         await asyncio.sleep(0.05)
-        return Transcript(text="Hello there.", audio_duration_s=len(audio_16k) / 16_000)
+        return Transcript(text="Hello there.", audio_duration_s=request.duration_s)
 
 
 async def test_a_local_stt_keeps_guessing_at_every_pause(

@@ -12,7 +12,7 @@ from voice.engine.audio.resample import resample
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError, ProviderError, ProviderUnavailableError
 from voice.engine.stt import local_whisper
-from voice.engine.stt.base import TranscriptionHints
+from voice.engine.stt.base import TranscriptionHints, TranscriptionRequest
 from voice.engine.stt.local_whisper import LocalWhisperSTT
 from voice.engine.tts.piper import PiperTTS
 from voice.tests.engine.stt.recordings import (
@@ -51,7 +51,9 @@ def _noise(level: float, seconds: float = 2.0) -> np.ndarray:
 
 
 async def test_jfk_is_transcribed_with_at_most_ten_percent_word_errors(whisper):
-    transcript = await whisper.transcribe(recording_16k("jfk.flac"), language="en")
+    transcript = await whisper.transcribe(
+        TranscriptionRequest(recording_16k("jfk.flac"), language="en")
+    )
 
     assert word_error_rate(JFK_TRANSCRIPT, transcript.text) <= 0.10
     assert transcript.language == "en"
@@ -59,7 +61,7 @@ async def test_jfk_is_transcribed_with_at_most_ten_percent_word_errors(whisper):
 
 
 async def test_english_wav_is_one_two_three(whisper):
-    transcript = await whisper.transcribe(recording_16k("english.wav"))
+    transcript = await whisper.transcribe(TranscriptionRequest(recording_16k("english.wav")))
 
     assert normalised_words(transcript.text) == "one two three"
 
@@ -70,7 +72,9 @@ async def test_shared_returns_one_instance_per_process(whisper):
 
 async def test_digital_silence_is_an_empty_transcript_without_running_the_model(whisper):
     started = time.perf_counter()
-    transcript = await whisper.transcribe(np.zeros(2 * PIPELINE_RATE_HZ, dtype=np.int16))
+    transcript = await whisper.transcribe(
+        TranscriptionRequest(np.zeros(2 * PIPELINE_RATE_HZ, dtype=np.int16))
+    )
 
     assert transcript.text == ""
     assert transcript.audio_duration_s == pytest.approx(2.0)
@@ -81,7 +85,7 @@ async def test_digital_silence_is_an_empty_transcript_without_running_the_model(
 async def test_noise_without_speech_gives_no_hallucinated_words(whisper, level):
     # Loud enough to pass the energy gate: the model's own no-speech estimate must catch it
     # (tiny.en says "you" or "I'm gonna go to the right." to these otherwise).
-    transcript = await whisper.transcribe(_noise(level))
+    transcript = await whisper.transcribe(TranscriptionRequest(_noise(level)))
 
     assert transcript.text == ""
 
@@ -89,13 +93,13 @@ async def test_noise_without_speech_gives_no_hallucinated_words(whisper, level):
 async def test_audio_shorter_than_a_word_is_an_empty_transcript(whisper):
     speech_burst = recording_16k("jfk.flac")[8_000:9_000]  # 60 ms of real speech
 
-    transcript = await whisper.transcribe(speech_burst)
+    transcript = await whisper.transcribe(TranscriptionRequest(speech_burst))
 
     assert transcript.text == ""
 
 
 async def test_empty_audio_is_an_empty_transcript(whisper):
-    transcript = await whisper.transcribe(np.zeros(0, dtype=np.int16))
+    transcript = await whisper.transcribe(TranscriptionRequest(np.zeros(0, dtype=np.int16)))
 
     assert transcript == type(transcript)(text="", language="en", audio_duration_s=0.0)
 
@@ -103,7 +107,7 @@ async def test_empty_audio_is_an_empty_transcript(whisper):
 async def test_an_utterance_longer_than_one_whisper_window_is_transcribed_whole(whisper):
     lecture = recording_16k("lecture60.wav")[: 40 * PIPELINE_RATE_HZ]
 
-    words = normalised_words((await whisper.transcribe(lecture)).text)
+    words = normalised_words((await whisper.transcribe(TranscriptionRequest(lecture))).text)
 
     assert "how do i get to dublin" in words  # said in the first seconds
     assert "piketty" in words or "capital" in words  # said after 30 s
@@ -128,8 +132,8 @@ async def test_a_short_turn_is_encoded_in_a_shorter_window_than_whisper_s_30_s(w
 
 async def test_concurrent_transcriptions_each_get_their_own_text(whisper):
     jfk, english = await asyncio.gather(
-        whisper.transcribe(recording_16k("jfk.flac")),
-        whisper.transcribe(recording_16k("english.wav")),
+        whisper.transcribe(TranscriptionRequest(recording_16k("jfk.flac"))),
+        whisper.transcribe(TranscriptionRequest(recording_16k("english.wav"))),
     )
 
     assert word_error_rate(JFK_TRANSCRIPT, jfk.text) <= 0.10
@@ -137,7 +141,9 @@ async def test_concurrent_transcriptions_each_get_their_own_text(whisper):
 
 
 async def test_a_regional_english_tag_is_accepted(whisper):
-    transcript = await whisper.transcribe(recording_16k("english.wav"), language="en-US")
+    transcript = await whisper.transcribe(
+        TranscriptionRequest(recording_16k("english.wav"), language="en-US")
+    )
 
     assert normalised_words(transcript.text) == "one two three"
     assert transcript.language == "en"
@@ -145,7 +151,7 @@ async def test_a_regional_english_tag_is_accepted(whisper):
 
 async def test_a_language_the_english_only_model_cannot_transcribe_is_a_provider_error(whisper):
     with pytest.raises(ProviderError) as raised:
-        await whisper.transcribe(recording_16k("english.wav"), language="fr")
+        await whisper.transcribe(TranscriptionRequest(recording_16k("english.wav"), language="fr"))
 
     assert raised.value.code == "unsupported_language"
     assert raised.value.retryable is True  # a multilingual route may take it
@@ -164,7 +170,7 @@ async def test_a_language_the_english_only_model_cannot_transcribe_is_a_provider
 )
 async def test_malformed_audio_is_an_audio_format_error(whisper, bad_audio):
     with pytest.raises(AudioFormatError):
-        await whisper.transcribe(bad_audio)
+        await whisper.transcribe(TranscriptionRequest(bad_audio))
 
 
 def test_a_missing_model_directory_is_provider_unavailable(tmp_path):
@@ -202,7 +208,7 @@ def test_a_looping_decode_is_recognised_so_the_full_window_is_used(text, degener
 async def test_an_invented_product_name_is_misheard_without_the_vocabulary(
     whisper, product_sentence_16k
 ):
-    transcript = await whisper.transcribe(product_sentence_16k)
+    transcript = await whisper.transcribe(TranscriptionRequest(product_sentence_16k))
 
     assert "quorvex" not in normalised_words(transcript.text).split()
 
@@ -219,7 +225,7 @@ async def test_an_invented_product_name_is_misheard_without_the_vocabulary(
 async def test_the_vocabulary_or_the_prompt_spells_the_product_name_right(
     whisper, product_sentence_16k, hints
 ):
-    transcript = await whisper.transcribe(product_sentence_16k, hints=hints)
+    transcript = await whisper.transcribe(TranscriptionRequest(product_sentence_16k, hints=hints))
 
     assert word_error_rate(PRODUCT_SENTENCE, transcript.text) == 0.0, transcript.text
 
@@ -234,6 +240,6 @@ async def test_the_longest_vocabulary_and_prompt_fit_whispers_context(
         prompt="Quorvex. " * 111,
     )
 
-    transcript = await whisper.transcribe(product_sentence_16k, hints=hints)
+    transcript = await whisper.transcribe(TranscriptionRequest(product_sentence_16k, hints=hints))
 
     assert transcript.text

@@ -9,7 +9,7 @@ import pytest
 
 from voice.engine.errors import AudioFormatError, ProviderError
 from voice.engine.openai_client import OpenAIEndpoint
-from voice.engine.stt.base import TranscriptionHints
+from voice.engine.stt.base import TranscriptionHints, TranscriptionRequest
 from voice.engine.stt.openai import OpenAISTT
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
@@ -40,7 +40,9 @@ async def test_uploads_a_16khz_wav_and_returns_the_transcript(
 ) -> None:
     await simulator.reset()
 
-    transcript = await stt(simulator).transcribe(one_second_of_tone(), language="en")
+    transcript = await stt(simulator).transcribe(
+        TranscriptionRequest(one_second_of_tone(), language="en")
+    )
 
     assert transcript.text == TRANSCRIPT
     assert transcript.language == "en"
@@ -58,7 +60,9 @@ async def test_the_vocabulary_and_prompt_go_as_openais_prompt(simulator: Simulat
     await simulator.reset()
     hints = TranscriptionHints(terms=("Quorvex", "Zyntrava"), prompt="A support call.")
 
-    await stt(simulator).transcribe(one_second_of_tone(), language="en", hints=hints)
+    await stt(simulator).transcribe(
+        TranscriptionRequest(one_second_of_tone(), language="en", hints=hints)
+    )
 
     [record] = await simulator.requests()
     assert record["detail"]["prompt"] == "A support call. Quorvex, Zyntrava."
@@ -67,7 +71,7 @@ async def test_the_vocabulary_and_prompt_go_as_openais_prompt(simulator: Simulat
 async def test_without_hints_no_prompt_is_sent(simulator: SimulatorProcess) -> None:
     await simulator.reset()
 
-    await stt(simulator).transcribe(one_second_of_tone())
+    await stt(simulator).transcribe(TranscriptionRequest(one_second_of_tone()))
 
     [record] = await simulator.requests()
     assert record["detail"]["prompt"] is None
@@ -75,7 +79,9 @@ async def test_without_hints_no_prompt_is_sent(simulator: SimulatorProcess) -> N
 
 
 async def test_language_is_optional(simulator: SimulatorProcess) -> None:
-    transcript = await stt(simulator, "say:bonjour").transcribe(one_second_of_tone())
+    transcript = await stt(simulator, "say:bonjour").transcribe(
+        TranscriptionRequest(one_second_of_tone())
+    )
 
     assert transcript.text == "bonjour"
     assert transcript.language is None
@@ -86,7 +92,7 @@ async def test_server_errors_become_provider_errors(
     simulator: SimulatorProcess, model: str, retryable: bool
 ) -> None:
     with pytest.raises(ProviderError) as caught:
-        await stt(simulator, model).transcribe(one_second_of_tone())
+        await stt(simulator, model).transcribe(TranscriptionRequest(one_second_of_tone()))
 
     assert caught.value.retryable is retryable
 
@@ -95,11 +101,11 @@ async def test_empty_audio_is_rejected_before_any_request(simulator: SimulatorPr
     await simulator.reset()
 
     with pytest.raises(AudioFormatError, match="empty"):
-        await stt(simulator).transcribe(np.zeros(0, dtype=np.int16))
+        await stt(simulator).transcribe(TranscriptionRequest(np.zeros(0, dtype=np.int16)))
 
     assert await simulator.requests() == []
 
 
 async def test_samples_of_the_wrong_type_are_rejected(simulator: SimulatorProcess) -> None:
     with pytest.raises(AudioFormatError, match="int16"):
-        await stt(simulator).transcribe(np.zeros(100, dtype=np.float32))
+        await stt(simulator).transcribe(TranscriptionRequest(np.zeros(100, dtype=np.float32)))

@@ -12,6 +12,7 @@ import pytest
 from voice.engine.audio.resample import resample
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import InvalidRequestError, ProviderUnavailableError
+from voice.engine.stt.base import TranscriptionRequest
 from voice.engine.stt.local_whisper import LocalWhisperSTT
 from voice.engine.tts import piper as piper_module
 from voice.engine.tts.piper import MAX_PIECE_CHARS, PiperTTS, text_pieces
@@ -58,7 +59,7 @@ async def test_whisper_understands_what_piper_says(piper, sentence):
     speech = np.concatenate(await _speak(piper, sentence))
     speech_16k = resample(speech, piper.sample_rate_hz, PIPELINE_RATE_HZ)
 
-    transcript = await LocalWhisperSTT.shared().transcribe(speech_16k)
+    transcript = await LocalWhisperSTT.shared().transcribe(TranscriptionRequest(speech_16k))
 
     assert word_error_rate(sentence, transcript.text) <= 0.15
 
