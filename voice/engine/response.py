@@ -198,7 +198,8 @@ class ResponseRun:
         chunker = ClauseChunker()
         text_parts: list[str] = []
         calls: dict[int, _ToolCallBuilder] = {}
-        async for chunk in self._services.llm.stream(request):
+        stream = self._services.llm.stream(request)
+        async for chunk in stream:
             if isinstance(chunk, llm.TextDelta):
                 self.timeline.mark_once("first_token_at", clock.monotonic())
                 text_parts.append(chunk.text)
@@ -215,7 +216,7 @@ class ResponseRun:
                 )
         for clause in chunker.flush():
             await self._clause_ready(clause)
-        self.timeline.llm_route = answered_route(self._services.llm)
+        self.timeline.llm_route = answered_route(self._services.llm, stream)
         built = tuple(calls[index].build() for index in sorted(calls))
         for call in built:
             entry = items.function_call(call_id=call.id, name=call.name, arguments=call.arguments)

@@ -18,7 +18,7 @@ from voice.engine.config import AgentConfig
 from voice.engine.events import Modality
 from voice.engine.llm import base as llm
 from voice.engine.response_output import OutputSettings
-from voice.engine.router import LLMRouter, TTSChunk, TTSRouter
+from voice.engine.router import RoutedStream, TTSChunk, TTSRouter
 from voice.engine.tools import ToolRegistry
 from voice.engine.tts.base import TextToSpeech
 
@@ -59,10 +59,11 @@ class ResponseServices:
     output: OutputSettings
 
 
-def answered_route(model: StreamingModel) -> str | None:
-    """ "provider/model" that answered: the router knows; a bare provider is its own route."""
-    if isinstance(model, LLMRouter):
-        return model.answered_label
+def answered_route(model: StreamingModel, stream: AsyncIterator[llm.LLMChunk]) -> str | None:
+    """ "provider/model" that answered `stream`: a router's stream knows; a bare provider is
+    its own route."""
+    if isinstance(stream, RoutedStream):
+        return stream.answered_label
     if isinstance(model, llm.LanguageModel):
         return f"{model.provider}/{model.model}"
     return None

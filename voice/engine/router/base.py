@@ -1,20 +1,23 @@
 """What the three routers share: route labels and credential fingerprints, the failure
-vocabulary, and the base that walks routes with breakers, a provider cache and decisions."""
+vocabulary, each call's own record (`RouteCall`, `RoutedStream`), and the base that walks
+routes with breakers, a provider cache, decisions and failover."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from voice.engine.breaker import BreakerRegistry, CircuitBreaker, process_breakers
 from voice.engine.config import RouteConfig
 from voice.engine.errors import (
     AllRoutesFailedError,
+    AuraError,
     ProviderError,
     ProviderUnavailableError,
 )
@@ -30,6 +33,8 @@ logger = logging.getLogger(__name__)
 Stage = Literal["llm", "stt", "tts"]
 Action = Literal["selected", "skipped", "failed", "hedged", "won", "cancelled", "breaker_open"]
 ProviderT = TypeVar("ProviderT", LanguageModel, SpeechToText, TextToSpeech)
+ChunkT = TypeVar("ChunkT")
+AnswerT = TypeVar("AnswerT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +113,54 @@ def public_reason(error: ProviderError) -> str:
 DecisionCallback = Callable[[RouteDecision], None]
 
 
+@dataclass(eq=False, slots=True)
+class RouteCall:
+    """One call through a router: when it started, why routes failed, which one answered.
+
+    Each call has its own, so that two calls on one router at once (a speculative guess beside
+    the final transcription, a speculative answer beside a confirmed one) never see each
+    other's route.
+    """
+
+    started_at: float = 0.0
+    failures: list[RouteFailure] = field(default_factory=list)
+    answered_route: RouteConfig | None = None
+
+    @property
+    def answered_label(self) -> str | None:
+        """ "provider/model" of the route that answered, once one has."""
+        return route_label(self.answered_route) if self.answered_route else None
+
+
+class RoutedStream(AsyncIterator[ChunkT]):
+    """A router's streamed answer, which knows the route that answered once one has."""
+
+    def __init__(self, call: RouteCall, chunks: AsyncGenerator[ChunkT, None]) -> None:
+        self._call = call
+        self._chunks = chunks
+
+    def __aiter__(self) -> RoutedStream[ChunkT]:
+        return self
+
+    async def __anext__(self) -> ChunkT:
+        return await anext(self._chunks)
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+
+    @property
+    def answered_route(self) -> RouteConfig | None:
+        return self._call.answered_route
+
+    @property
+    def answered_label(self) -> str | None:
+        return self._call.answered_label
+
+
 class RouterBase(Generic[ProviderT]):
-    """What all three routers share: route order, breakers, provider cache, decisions."""
+    """What all three routers share: route order, breakers, provider cache, decisions, and
+    the failover of a route that errs before its answer. State of one call lives in its
+    `RouteCall`, never on the router."""
 
     stage: Stage
 
@@ -132,53 +183,84 @@ class RouterBase(Generic[ProviderT]):
         self._clock: Clock = clock or MonotonicClock()
         self._on_decision = on_decision
         self._providers: dict[RouteConfig, ProviderT] = {}
-        self._started_at = 0.0
-        self.answered_route: RouteConfig | None = None
 
     def _default_provider(self, route: RouteConfig) -> ProviderT:
         raise NotImplementedError
 
-    @property
-    def answered_label(self) -> str | None:
-        """ "provider/model" of the route that answered the last call, if one did."""
-        return route_label(self.answered_route) if self.answered_route else None
+    def _begin(self, call: RouteCall | None = None) -> RouteCall:
+        """Start a call now (a streamed one's `RouteCall` exists before its first chunk)."""
+        call = call or RouteCall()
+        call.started_at = self._clock.monotonic()
+        return call
 
-    def _begin(self) -> None:
-        self._started_at = self._clock.monotonic()
-        self.answered_route = None
-
-    def _decide(self, route: RouteConfig, action: Action, reason: str = "") -> None:
+    def _decide(
+        self, call: RouteCall, route: RouteConfig, action: Action, reason: str = ""
+    ) -> None:
         decision = RouteDecision(
             stage=self.stage,
             route=route_label(route),
             action=action,
             reason=reason,
-            elapsed_ms=(self._clock.monotonic() - self._started_at) * 1000,
+            elapsed_ms=(self._clock.monotonic() - call.started_at) * 1000,
         )
         logger.debug("route decision %s", decision)
         if self._on_decision is not None:
             self._on_decision(decision)
 
     def _admit(
-        self, route: RouteConfig, failures: list[RouteFailure]
+        self, call: RouteCall, route: RouteConfig
     ) -> tuple[ProviderT, CircuitBreaker] | None:
         """The route's provider and breaker if it may be used now, else None (reason noted)."""
         try:
             provider = self._provider(route)
         except ProviderUnavailableError as error:
             logger.warning("%s route %s unavailable: %s", self.stage, route_label(route), error)
-            self._decide(route, "skipped", error.code)
-            failures.append(
+            self._decide(call, route, "skipped", error.code)
+            call.failures.append(
                 RouteFailure(route_label(route), f"skipped: {error.message}", error.code)
             )
             return None
         breaker = self._breakers.get(breaker_key(self.stage, route))
         if not breaker.allow_request():
             reason = f"circuit open, retry in {breaker.retry_after_s():.1f} s"
-            self._decide(route, "breaker_open", reason)
-            failures.append(RouteFailure(route_label(route), reason, "circuit_open"))
+            self._decide(call, route, "breaker_open", reason)
+            call.failures.append(RouteFailure(route_label(route), reason, "circuit_open"))
             return None
         return provider, breaker
+
+    def _selected(self, call: RouteCall) -> Iterator[tuple[RouteConfig, ProviderT, CircuitBreaker]]:
+        """The routes that may be tried now, in order, each announced as selected."""
+        for route in self.routes:
+            admitted = self._admit(call, route)
+            if admitted is None:
+                continue
+            provider, breaker = admitted
+            self._decide(call, route, "selected")
+            yield route, provider, breaker
+
+    async def _answer(
+        self,
+        call: RouteCall,
+        route: RouteConfig,
+        breaker: CircuitBreaker,
+        answer: Awaitable[AnswerT],
+    ) -> AnswerT | None:
+        """Await what decides a route (a transcript, the first audio): the route wins, or its
+        failure is noted and None returned so the caller fails over. An error that is the
+        request's own (an `AuraError` that is no `ProviderError`) or a cancel ends the call."""
+        try:
+            result = await answer
+        except ProviderError as error:
+            self._fail(call, route, breaker, error)
+            return None
+        except (AuraError, asyncio.CancelledError):
+            breaker.release()
+            raise
+        except Exception as error:
+            self._fail(call, route, breaker, unexpected_failure(route, error))
+            return None
+        self._win(call, route, breaker)
+        return result
 
     def _provider(self, route: RouteConfig) -> ProviderT:
         provider = self._providers.get(route)
@@ -188,30 +270,34 @@ class RouterBase(Generic[ProviderT]):
         return provider
 
     def _fail(
-        self,
-        route: RouteConfig,
-        breaker: CircuitBreaker,
-        error: ProviderError,
-        failures: list[RouteFailure],
+        self, call: RouteCall, route: RouteConfig, breaker: CircuitBreaker, error: ProviderError
     ) -> None:
         if counts_against_route(error):
             breaker.record_failure()
         else:
             breaker.release()
         logger.warning("%s route %s failed: %s", self.stage, route_label(route), error.message)
-        self._decide(route, "failed", public_reason(error))
-        failures.append(RouteFailure(route_label(route), error.message, error.code))
+        self._decide(call, route, "failed", public_reason(error))
+        call.failures.append(RouteFailure(route_label(route), error.message, error.code))
 
-    def _failed_after_output(self, route: RouteConfig, error: ProviderError) -> None:
+    def _failed_after_output(
+        self, call: RouteCall, route: RouteConfig, breaker: CircuitBreaker, error: ProviderError
+    ) -> None:
+        """The answering route failed once output had reached the caller: no failover."""
+        if counts_against_route(error):
+            breaker.record_failure()
         logger.warning(
             "%s route %s failed after output: %s", self.stage, route_label(route), error.message
         )
-        self._decide(route, "failed", f"after output, no failover: {public_reason(error)}")
+        self._decide(call, route, "failed", f"after output, no failover: {public_reason(error)}")
 
-    def _win(self, route: RouteConfig, breaker: CircuitBreaker) -> None:
+    def _win(self, call: RouteCall, route: RouteConfig, breaker: CircuitBreaker) -> None:
         breaker.record_success()
-        self.answered_route = route
-        self._decide(route, "won")
+        call.answered_route = route
+        self._decide(call, route, "won")
+
+    def _exhausted(self, call: RouteCall) -> RoutesExhaustedError:
+        return RoutesExhaustedError(self.stage, tuple(call.failures))
 
 
 def unexpected_failure(route: RouteConfig, error: Exception) -> ProviderError:

@@ -4,23 +4,19 @@ first-token budget gets the next route started beside it (hedging), the first to
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from voice.engine.breaker import CircuitBreaker
 from voice.engine.config import RouteConfig
-from voice.engine.errors import (
-    AuraError,
-    ProviderError,
-)
+from voice.engine.errors import AuraError, ProviderError
 from voice.engine.llm.base import LanguageModel, LLMChunk, LLMRequest
 from voice.engine.router.base import (
-    RouteFailure,
+    RouteCall,
+    RoutedStream,
     RouterBase,
-    RoutesExhaustedError,
     Stage,
     close_iterator,
-    counts_against_route,
     route_label,
     unexpected_failure,
 )
@@ -70,32 +66,35 @@ class LLMRouter(RouterBase[LanguageModel]):
 
         return llm_from_route(route)
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
-        """Stream the answer with the contract of `LanguageModel.stream`.
+    def stream(self, request: LLMRequest) -> RoutedStream[LLMChunk]:
+        """Stream the answer with the contract of `LanguageModel.stream`; the stream names
+        the route that answered.
 
-        Raises:
+        Raises (while iterated):
             RoutesExhaustedError: No route produced output (each one's reason included).
             ProviderError: The answering route failed after output was yielded.
         """
-        self._begin()
-        race = _Race(self, request)
+        call = RouteCall()
+        return RoutedStream(call, self._stream(call, request))
+
+    async def _stream(self, call: RouteCall, request: LLMRequest) -> AsyncGenerator[LLMChunk, None]:
+        self._begin(call)
+        race = _Race(self, call, request)
         try:
             winner, first = await race.run()
             yield first
-            async for chunk in self._follow(winner):
+            async for chunk in self._follow(call, winner):
                 yield chunk
         finally:
             await race.cancel_all()
 
-    async def _follow(self, winner: _Attempt) -> AsyncIterator[LLMChunk]:
+    async def _follow(self, call: RouteCall, winner: _Attempt) -> AsyncIterator[LLMChunk]:
         while True:
             item = await winner.queue.get()
             if isinstance(item, _StreamEnded):
                 return
             if isinstance(item, ProviderError):
-                if counts_against_route(item):
-                    winner.breaker.record_failure()
-                self._failed_after_output(winner.route, item)
+                self._failed_after_output(call, winner.route, winner.breaker, item)
                 raise item
             if isinstance(item, AuraError):
                 raise item
@@ -105,21 +104,21 @@ class LLMRouter(RouterBase[LanguageModel]):
 class _Race:
     """Phase one of an LLM call: start routes until one yields its first chunk."""
 
-    def __init__(self, router: LLMRouter, request: LLMRequest) -> None:
+    def __init__(self, router: LLMRouter, call: RouteCall, request: LLMRequest) -> None:
         self._router = router
+        self._call = call
         self._request = request
         self._pending: Iterator[RouteConfig] = iter(router.routes)
         self._no_more_routes = False
         self._attempts: list[_Attempt] = []
         self._running: list[_Attempt] = []
-        self._failures: list[RouteFailure] = []
         self._arrivals: asyncio.Queue[_Attempt] = asyncio.Queue()
 
     async def run(self) -> tuple[_Attempt, LLMChunk]:
         """Return the winning attempt and its first chunk; the others are cancelled."""
         while True:
             if not self._running and not self._start_next(hedge=False):
-                raise RoutesExhaustedError("llm", tuple(self._failures))
+                raise self._router._exhausted(self._call)
             latest = self._running[-1]
             hedge_at = None
             if not self._no_more_routes:
@@ -137,17 +136,17 @@ class _Race:
             if isinstance(first, ProviderError | _StreamEnded):
                 error = first if isinstance(first, ProviderError) else _empty_stream(attempt)
                 attempt.settled = True
-                self._router._fail(attempt.route, attempt.breaker, error, self._failures)
+                self._router._fail(self._call, attempt.route, attempt.breaker, error)
                 continue
             attempt.settled = True
-            self._router._win(attempt.route, attempt.breaker)
+            self._router._win(self._call, attempt.route, attempt.breaker)
             await self._cancel(self._running, "another route answered first")
             return attempt, first
 
     def _start_next(self, *, hedge: bool) -> bool:
         """Start the next usable route; False when none is left."""
         for route in self._pending:
-            admitted = self._router._admit(route, self._failures)
+            admitted = self._router._admit(self._call, route)
             if admitted is None:
                 continue
             provider, breaker = admitted
@@ -158,7 +157,7 @@ class _Race:
             self._attempts.append(attempt)
             self._running.append(attempt)
             reason = "first token budget exceeded" if hedge else ""
-            self._router._decide(route, "hedged" if hedge else "selected", reason)
+            self._router._decide(self._call, route, "hedged" if hedge else "selected", reason)
             return True
         self._no_more_routes = True
         return False
@@ -208,7 +207,7 @@ class _Race:
             if not attempt.settled:
                 attempt.settled = True
                 attempt.breaker.release()
-                self._router._decide(attempt.route, "cancelled", reason)
+                self._router._decide(self._call, attempt.route, "cancelled", reason)
         self._running = [a for a in self._running if a not in attempts]
 
 

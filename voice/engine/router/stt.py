@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import replace
 
 from voice.engine.config import RouteConfig
-from voice.engine.errors import (
-    AuraError,
-    ProviderError,
-)
-from voice.engine.router.base import (
-    RouteFailure,
-    RouterBase,
-    RoutesExhaustedError,
-    Stage,
-    unexpected_failure,
-)
+from voice.engine.router.base import RouterBase, Stage, route_label
 from voice.engine.stt.base import SpeechToText, Transcript, TranscriptionRequest
 
 
@@ -37,33 +27,25 @@ class STTRouter(RouterBase[SpeechToText]):
         return stt_from_route(route)
 
     async def transcribe(self, request: TranscriptionRequest) -> Transcript:
-        """Return the first route's transcript that succeeds (each route gets the hints).
+        """Return the first route's transcript that succeeds, naming that route in its `route`.
 
         Raises:
             RoutesExhaustedError: Every route failed or was skipped.
             AudioFormatError: The audio itself is unusable (no route is tried after that).
         """
-        self._begin()
-        failures: list[RouteFailure] = []
-        for route in self.routes:
-            admitted = self._admit(route, failures)
-            if admitted is None:
-                continue
-            provider, breaker = admitted
-            self._decide(route, "selected")
-            try:
-                transcript = await provider.transcribe(request)
-                if self.meter is not None:
-                    self.meter.stt(route.provider, route.model, seconds=request.duration_s)
-            except ProviderError as error:
-                self._fail(route, breaker, error, failures)
-                continue
-            except (AuraError, asyncio.CancelledError):
-                breaker.release()
-                raise
-            except Exception as error:
-                self._fail(route, breaker, unexpected_failure(route, error), failures)
-                continue
-            self._win(route, breaker)
-            return transcript
-        raise RoutesExhaustedError("stt", tuple(failures))
+        call = self._begin()
+        for route, provider, breaker in self._selected(call):
+            transcript = await self._answer(
+                call, route, breaker, self._metered(provider, route, request)
+            )
+            if transcript is not None:
+                return replace(transcript, route=route_label(route))
+        raise self._exhausted(call)
+
+    async def _metered(
+        self, provider: SpeechToText, route: RouteConfig, request: TranscriptionRequest
+    ) -> Transcript:
+        transcript = await provider.transcribe(request)
+        if self.meter is not None:
+            self.meter.stt(route.provider, route.model, seconds=request.duration_s)
+        return transcript

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from voice.engine.breaker import CircuitBreaker
 from voice.engine.config import RouteConfig
-from voice.engine.errors import (
-    AuraError,
-    ProviderError,
-)
-from voice.engine.router.base import (
-    RouteFailure,
-    RouterBase,
-    RoutesExhaustedError,
-    Stage,
-    close_iterator,
-    counts_against_route,
-    unexpected_failure,
-)
+from voice.engine.errors import ProviderError
+from voice.engine.router.base import RouteCall, RoutedStream, RouterBase, Stage, close_iterator
 from voice.engine.tts.base import TextToSpeech
 
 
@@ -47,24 +34,24 @@ class TTSRouter(RouterBase[TextToSpeech]):
 
         return tts_from_route(route)
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[TTSChunk]:
+    def synthesize(self, text: str, *, voice: str | None = None) -> RoutedStream[TTSChunk]:
         """Yield the clause's audio, tagged with the answering route's sample rate.
 
-        Raises:
+        Raises (while iterated):
             RoutesExhaustedError: No route produced audio.
             ProviderError: The answering route failed after audio was yielded.
         """
-        self._begin()
-        failures: list[RouteFailure] = []
-        for route in self.routes:
-            admitted = self._admit(route, failures)
-            if admitted is None:
-                continue
-            provider, breaker = admitted
-            self._decide(route, "selected")
+        call = RouteCall()
+        return RoutedStream(call, self._synthesize(call, text, voice))
+
+    async def _synthesize(
+        self, call: RouteCall, text: str, voice: str | None
+    ) -> AsyncGenerator[TTSChunk, None]:
+        self._begin(call)
+        for route, provider, breaker in self._selected(call):
             chunks = provider.synthesize(text, voice=voice)
             try:
-                first = await self._first_audio(route, breaker, chunks, failures)
+                first = await self._answer(call, route, breaker, _first_audio(chunks))
                 if first is None:
                     continue
                 if self.meter is not None:
@@ -76,34 +63,16 @@ class TTSRouter(RouterBase[TextToSpeech]):
                     yield TTSChunk(samples, rate_hz)
                 return
             except ProviderError as error:
-                if counts_against_route(error):
-                    breaker.record_failure()
-                self._failed_after_output(route, error)
+                self._failed_after_output(call, route, breaker, error)
                 raise
             finally:
                 await close_iterator(chunks)
-        raise RoutesExhaustedError("tts", tuple(failures))
+        raise self._exhausted(call)
 
-    async def _first_audio(
-        self,
-        route: RouteConfig,
-        breaker: CircuitBreaker,
-        chunks: AsyncIterator[npt.NDArray[np.int16]],
-        failures: list[RouteFailure],
-    ) -> npt.NDArray[np.int16] | None:
-        """The first chunk (empty when the text made no audio), or None if the route failed."""
-        try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            first = np.zeros(0, dtype=np.int16)
-        except ProviderError as error:
-            self._fail(route, breaker, error, failures)
-            return None
-        except (AuraError, asyncio.CancelledError):
-            breaker.release()
-            raise
-        except Exception as error:
-            self._fail(route, breaker, unexpected_failure(route, error), failures)
-            return None
-        self._win(route, breaker)
-        return first
+
+async def _first_audio(chunks: AsyncIterator[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:
+    """The first chunk; empty when the text made no audio."""
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return np.zeros(0, dtype=np.int16)

@@ -59,6 +59,8 @@ class Transcript:
     text: str
     language: str | None = None
     audio_duration_s: float = 0.0
+    # "provider/model" of the route that transcribed it, when a router chose one.
+    route: str | None = None
 
 
 class SpeechToText(ABC):

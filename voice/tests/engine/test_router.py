@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -92,8 +93,17 @@ def llm_router(
     return LLMRouter(routes, breakers=breakers, on_decision=decisions.append)
 
 
-async def answer(router: LLMRouter) -> list[LLMChunk]:
-    return [chunk async for chunk in router.stream(QUESTION)]
+@dataclass(frozen=True)
+class Answer:
+    chunks: list[LLMChunk]
+    # "provider/model" that the call's own stream names as the one that answered.
+    route: str | None
+
+
+async def answer(router: LLMRouter) -> Answer:
+    stream = router.stream(QUESTION)
+    chunks = [chunk async for chunk in stream]
+    return Answer(chunks, stream.answered_label)
 
 
 async def drain(stream: AsyncIterator[T], *, into: list[T]) -> None:
@@ -122,12 +132,12 @@ async def test_the_first_route_answers_when_healthy(
 ) -> None:
     router = llm_router([route(sim, "primary"), route(sim, "backup")], breakers, decisions)
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
-    assert isinstance(chunks[-1], Finish)
-    assert chunks[-1].usage.completion_tokens == len(REPLY.split())
-    assert router.answered_label == "openai_compatible/primary"
+    assert text_of(answered.chunks) == REPLY
+    assert isinstance(answered.chunks[-1], Finish)
+    assert answered.chunks[-1].usage.completion_tokens == len(REPLY.split())
+    assert answered.route == "openai_compatible/primary"
     assert actions(decisions) == [("selected", "primary"), ("won", "primary")]
     assert all(d.stage == "llm" for d in decisions)
     assert await sim.counts() == {"primary": 1}
@@ -156,10 +166,10 @@ async def test_fails_over_when_a_route_errs_before_any_output(
 ) -> None:
     router = llm_router([route(sim, failing_model), route(sim, "backup")], breakers, decisions)
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
-    assert router.answered_label == "openai_compatible/backup"
+    assert text_of(answered.chunks) == REPLY
+    assert answered.route == "openai_compatible/backup"
     assert actions(decisions) == [
         ("selected", failing_model),
         ("failed", failing_model),
@@ -169,6 +179,20 @@ async def test_fails_over_when_a_route_errs_before_any_output(
     # A code and the status, never the provider's own words: clients may see decisions.
     assert decisions[1].reason == reason
     assert await sim.counts() == {failing_model: 1, "backup": 1}
+
+
+async def test_two_calls_at_once_each_name_the_route_that_answered_them(
+    sim: SimulatorProcess, breakers: BreakerRegistry, decisions: list[RouteDecision]
+) -> None:
+    # The primary fails its first request only: one call fails over, the other does not.
+    flaky = "fail-first:1"
+    router = llm_router([route(sim, flaky), route(sim, "backup")], breakers, decisions)
+
+    first, second = await asyncio.gather(answer(router), answer(router))
+
+    assert text_of(first.chunks) == text_of(second.chunks) == REPLY
+    assert {first.route, second.route} == {"openai_compatible/backup", f"openai_compatible/{flaky}"}
+    assert await sim.counts() == {flaky: 2, "backup": 1}
 
 
 async def test_skips_a_route_whose_api_key_is_missing(
@@ -182,9 +206,9 @@ async def test_skips_a_route_whose_api_key_is_missing(
     grok = RouteConfig(provider="grok", model="grok-3-mini")
     router = llm_router([grok, route(sim, "backup")], breakers, decisions)
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
+    assert text_of(answered.chunks) == REPLY
     assert decisions[0].action == "skipped"
     assert decisions[0].route == "grok/grok-3-mini"
     assert decisions[0].reason == "missing_api_key"
@@ -202,10 +226,10 @@ async def test_uses_the_operators_key_towards_the_operators_endpoint(
     grok = RouteConfig(provider="grok", model="grok-3-mini")
     router = llm_router([grok], breakers, decisions)
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
-    assert router.answered_label == "grok/grok-3-mini"
+    assert text_of(answered.chunks) == REPLY
+    assert answered.route == "grok/grok-3-mini"
     [request] = await sim.requests()
     assert request["authorization"] == "Bearer xai-operator-key"
 
@@ -224,9 +248,9 @@ async def test_the_operators_keys_never_go_to_a_routes_own_base_url(
     ]
     router = llm_router([*tenant_host, route(sim, "backup")], breakers, decisions)
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
+    assert text_of(answered.chunks) == REPLY
     assert [(d.action, d.reason) for d in decisions[:2]] == [("skipped", "missing_api_key")] * 2
     requests = await sim.requests()
     assert [r["model"] for r in requests] == ["backup"]
@@ -247,8 +271,9 @@ async def test_all_routes_failing_raises_with_every_reason(
     ]
     router = llm_router(routes, breakers, decisions)
 
+    stream = router.stream(QUESTION)
     with pytest.raises(AllRoutesFailedError) as caught:
-        await answer(router)
+        await drain(stream, into=[])
 
     assert isinstance(caught.value, RoutesExhaustedError)
     assert caught.value.code == "all_routes_failed"
@@ -258,7 +283,7 @@ async def test_all_routes_failing_raises_with_every_reason(
     assert "XAI_API_KEY" in reasons["grok/grok-3-mini"]
     assert "HTTP 500" in caught.value.message
     assert "XAI_API_KEY" in caught.value.message
-    assert router.answered_route is None
+    assert stream.answered_route is None
 
 
 async def test_no_routes_at_all_is_a_clear_error(
@@ -326,11 +351,11 @@ async def test_a_slow_first_token_is_hedged_and_the_faster_route_wins(
     router = llm_router([route(sim, slow, budget_ms=100), route(sim, "fast")], breakers, decisions)
     started = time.perf_counter()
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
     elapsed_s = time.perf_counter() - started
-    assert text_of(chunks) == REPLY
-    assert router.answered_label == "openai_compatible/fast"
+    assert text_of(answered.chunks) == REPLY
+    assert answered.route == "openai_compatible/fast"
     assert actions(decisions) == [
         ("selected", slow),
         ("hedged", "fast"),
@@ -353,10 +378,10 @@ async def test_a_hedged_primary_still_wins_when_it_speaks_first(
         [route(sim, primary, budget_ms=50), route(sim, backup)], breakers, decisions
     )
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
-    assert router.answered_label == f"openai_compatible/{primary}"
+    assert text_of(answered.chunks) == REPLY
+    assert answered.route == f"openai_compatible/{primary}"
     assert ("cancelled", backup) in actions(decisions)
     loser = await sim.wait_for_request(lambda r: r["model"] == backup and r["outcome"] != "running")
     assert loser["outcome"] == "client_closed"
@@ -370,10 +395,10 @@ async def test_a_failing_hedge_leaves_the_slow_route_to_answer(
         [route(sim, slow, budget_ms=50), route(sim, "fail-500")], breakers, decisions
     )
 
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
-    assert router.answered_label == f"openai_compatible/{slow}"
+    assert text_of(answered.chunks) == REPLY
+    assert answered.route == f"openai_compatible/{slow}"
     assert actions(decisions) == [
         ("selected", slow),
         ("hedged", "fail-500"),
@@ -393,9 +418,9 @@ async def test_breaker_opens_after_repeated_failures_and_the_route_is_skipped(
     for _ in range(2):
         await answer(llm_router(routes, breakers, decisions))
     decisions.clear()
-    chunks = await answer(llm_router(routes, breakers, decisions))
+    answered = await answer(llm_router(routes, breakers, decisions))
 
-    assert text_of(chunks) == REPLY
+    assert text_of(answered.chunks) == REPLY
     assert decisions[0].action == "breaker_open"
     assert decisions[0].route == "openai_compatible/fail-500"
     assert "retry in 30.0 s" in decisions[0].reason
@@ -418,10 +443,10 @@ async def test_breaker_probes_after_the_cooldown_and_closes_on_success(
     clock.now_s += 30
     assert breaker.state is BreakerState.HALF_OPEN
     router = llm_router(routes, breakers, decisions)
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
-    assert router.answered_label == f"openai_compatible/{flaky}"
+    assert text_of(answered.chunks) == REPLY
+    assert answered.route == f"openai_compatible/{flaky}"
     assert breaker.state is BreakerState.CLOSED
     assert await sim.counts() == {flaky: 3, "backup": 3}
 
@@ -476,10 +501,10 @@ async def test_one_organizations_failures_leave_anothers_circuit_closed(
 
     decisions.clear()
     router = llm_router([beta, route(sim, "backup")], breakers, decisions)
-    chunks = await answer(router)
+    answered = await answer(router)
 
-    assert text_of(chunks) == REPLY
-    assert router.answered_label == "openai_compatible/fail-first:2"
+    assert text_of(answered.chunks) == REPLY
+    assert answered.route == "openai_compatible/fail-first:2"
     assert breakers.get(breaker_key("llm", beta)).state is BreakerState.CLOSED
     assert actions(decisions) == [("selected", "fail-first:2"), ("won", "fail-first:2")]
     assert [r["authorization"] for r in await sim.requests() if r["outcome"] == "completed"][
@@ -493,8 +518,8 @@ async def test_a_refused_key_fails_over_without_opening_the_circuit(
     refused = keyed(sim, "fail-401", "sk-alpha-wrong-key")
 
     for _ in range(3):
-        chunks = await answer(llm_router([refused, route(sim, "backup")], breakers, decisions))
-        assert text_of(chunks) == REPLY
+        answered = await answer(llm_router([refused, route(sim, "backup")], breakers, decisions))
+        assert text_of(answered.chunks) == REPLY
 
     breaker = breakers.get(breaker_key("llm", refused))
     assert breaker.state is BreakerState.CLOSED
@@ -582,7 +607,7 @@ async def test_closing_the_stream_early_cancels_the_route(
     stream = router.stream(QUESTION)
 
     first = await anext(stream)
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
 
     assert isinstance(first, TextDelta)
     assert not route_tasks()
@@ -610,7 +635,7 @@ async def test_stt_fails_over_to_the_next_route(
     transcript = await router.transcribe(TranscriptionRequest(one_second(), language="en"))
 
     assert transcript.text == TRANSCRIPT
-    assert router.answered_label == "openai_compatible/whisper-1"
+    assert transcript.route == "openai_compatible/whisper-1"
     assert actions(decisions) == [
         ("selected", "fail-500"),
         ("failed", "fail-500"),
@@ -654,12 +679,13 @@ async def test_tts_fails_over_before_the_first_audio(
     routes = [speech_route(sim, "fail-503"), speech_route(sim, "tts-1")]
     router = TTSRouter(routes, breakers=breakers, on_decision=decisions.append)
 
-    chunks = [chunk async for chunk in router.synthesize("Opening hours are nine to five.")]
+    stream = router.synthesize("Opening hours are nine to five.")
+    chunks = [chunk async for chunk in stream]
 
     assert chunks
     assert {chunk.sample_rate_hz for chunk in chunks} == {24_000}
     assert sum(chunk.samples.size for chunk in chunks) > 24_000
-    assert router.answered_label == "openai_compatible/tts-1"
+    assert stream.answered_label == "openai_compatible/tts-1"
     assert actions(decisions) == [
         ("selected", "fail-503"),
         ("failed", "fail-503"),

@@ -95,7 +95,7 @@ async def test_a_generation_cut_off_midway_counts_what_was_streamed(
             heard += chunk.text
             if len(heard) > 20:
                 break
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
 
     (record,) = meter.drain()
     assert record.outcome == "cancelled"
