@@ -65,6 +65,7 @@ def load_16k(name: str) -> Audio:
 def make_noise(kind: str, samples: int, seed: int = 11) -> npt.NDArray[np.float64]:
     """Unit-power noise of `kind`."""
     rng = np.random.default_rng(seed)
+    noise: npt.NDArray[np.float64]
     if kind == "white":
         noise = rng.normal(0.0, 1.0, samples)
     elif kind == "babble":
@@ -78,12 +79,12 @@ def make_noise(kind: str, samples: int, seed: int = 11) -> npt.NDArray[np.float6
         )
         ventilation = np.convolve(rng.normal(0.0, 1.0, samples), np.ones(16) / 16, mode="same")
         noise = hum / np.sqrt(np.mean(hum**2)) + 2.0 * ventilation / np.std(ventilation)
-    return noise / np.sqrt(np.mean(noise**2))
+    return noise / float(np.sqrt(np.mean(noise**2)))
 
 
 def mix(speech: Audio, noise: npt.NDArray[np.float64], snr_db: float) -> Audio:
     speech_power = float(np.mean(speech.astype(np.float64) ** 2))
-    level = np.sqrt(speech_power / 10 ** (snr_db / 10))
+    level = float(np.sqrt(speech_power / 10 ** (snr_db / 10)))
     mixed = speech.astype(np.float64) + level * noise[: len(speech)]
     return np.clip(mixed, -32768, 32767).astype(np.int16)
 

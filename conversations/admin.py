@@ -26,14 +26,14 @@ from core.admin_site import ReadOnlyAdminMixin, tenant_admin_site
 from monitoring.dashboard import dashboard_context
 
 
-class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
+class MessageInline(ReadOnlyAdminMixin, admin.TabularInline[Message, Conversation]):
     model = Message
     fields = ("position", "role", "text", "truncated", "created_at")
     readonly_fields = fields
     extra = 0
 
 
-class TurnMetricsInline(ReadOnlyAdminMixin, admin.TabularInline):
+class TurnMetricsInline(ReadOnlyAdminMixin, admin.TabularInline[TurnMetrics, Conversation]):
     model = TurnMetrics
     fields = (
         "created_at",
@@ -56,14 +56,14 @@ class TurnMetricsInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
-class FeedbackInline(ReadOnlyAdminMixin, admin.TabularInline):
+class FeedbackInline(ReadOnlyAdminMixin, admin.TabularInline[Feedback, Conversation]):
     model = Feedback
     fields = ("created_at", "item_id", "rating", "comment", "source")
     readonly_fields = fields
     extra = 0
 
 
-class MosScoreInline(ReadOnlyAdminMixin, admin.TabularInline):
+class MosScoreInline(ReadOnlyAdminMixin, admin.TabularInline[MosScore, Conversation]):
     model = MosScore
     verbose_name_plural = "audio quality (DNSMOS P.835, sampled)"
     fields = ("created_at", "direction", "item_id", "sig", "bak", "ovrl", "audio_s")
@@ -72,7 +72,7 @@ class MosScoreInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Conversation, site=tenant_admin_site)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(admin.ModelAdmin[Conversation]):
     list_display = ("started_at", "agent", "end_user_id", "status", "outcome", "message_count")
     list_filter = ("status", "outcome", "agent")
     search_fields = ("end_user_id", "messages__text")
@@ -124,14 +124,14 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageRecord, site=tenant_admin_site)
-class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRecord]):
     list_display = ("created_at", "stage", "provider", "model", "outcome", *USAGE_AMOUNTS)
     list_filter = ("stage", "provider", "outcome")
     date_hierarchy = "created_at"
 
 
 @admin.register(UsageRollup, site=tenant_admin_site)
-class UsageRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UsageRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRollup]):
     list_display = (
         "period_start",
         "period",
@@ -150,7 +150,7 @@ class UsageRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ActivityRollup, site=tenant_admin_site)
-class ActivityDashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ActivityDashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ActivityRollup]):
     """The changelist of the daily rollups is the organization's dashboard."""
 
     change_list_template = "admin/monitoring/dashboard.html"

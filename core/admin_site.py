@@ -15,7 +15,7 @@ filtered to that organization on its domain.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -167,12 +167,15 @@ class TenantAdminSite(AuraAdminSite):
 tenant_admin_site = TenantAdminSite(name="admin")
 
 
-class OrganizationRowsAdmin(admin.ModelAdmin):
+_RowModel = TypeVar("_RowModel", bound=Model)
+
+
+class OrganizationRowsAdmin(admin.ModelAdmin[_RowModel]):
     """Rows of a shared table with an `organization` column: an organization sees its own."""
 
     organization_field = "organization"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Model]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_RowModel]:
         queryset = super().get_queryset(request)
         organization_id = request_organization_id(request)
         if organization_id is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -56,7 +57,7 @@ def client_address(peer: str | None, forwarded_for: str | None) -> str:
     return address  # every hop a proxy of ours: the leftmost one is the best we know
 
 
-def scope_client_address(scope: dict[str, Any]) -> str:
+def scope_client_address(scope: Mapping[str, Any]) -> str:
     """`client_address` of an ASGI scope (daphne's `client` and the request headers)."""
     client = scope.get("client") or (None, None)
     forwarded = [

@@ -29,7 +29,7 @@ def _nice_max(value: float) -> float:
     """A round upper bound for the axis (1, 2 or 5 times a power of ten)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
+    magnitude: float = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 5, 10):
         if value <= step * magnitude:
             return step * magnitude

@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 def database_ready() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-        return cursor.fetchone() == (1,)
+        row: tuple[int] | None = cursor.fetchone()
+        return row == (1,)
 
 
 def redis_ready() -> bool:

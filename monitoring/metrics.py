@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,12 @@ from prometheus_client import (
 )
 
 logger = logging.getLogger(__name__)
+
+# prometheus_client leaves its multiprocess helpers unannotated: their signatures, typed once.
+_mark_process_dead: Callable[[int, str], None] = multiprocess.mark_process_dead
+_multiprocess_collector: Callable[[CollectorRegistry, str], object] = (
+    multiprocess.MultiProcessCollector
+)
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -261,7 +267,7 @@ def forget_dead_processes(directory: Path) -> list[int]:
             continue
         pid = int(match.group(1))
         if not _process_alive(pid):
-            multiprocess.mark_process_dead(pid, str(directory))
+            _mark_process_dead(pid, str(directory))
             forgotten.append(pid)
     return forgotten
 
@@ -283,7 +289,7 @@ def scrape_registry() -> CollectorRegistry:
         return REGISTRY
     forget_dead_processes(directory)
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(directory))
+    _multiprocess_collector(registry, str(directory))
     return registry
 
 
@@ -310,7 +316,7 @@ def _task_postrun(
 def _worker_process_shutdown(pid: int | None = None, **_: Any) -> None:
     directory = multiprocess_dir()
     if directory is not None:
-        multiprocess.mark_process_dead(pid or os.getpid(), str(directory))
+        _mark_process_dead(pid or os.getpid(), str(directory))
 
 
 def _worker_ready(**_: Any) -> None:

@@ -26,13 +26,13 @@ from tenants.models import API_KEY_VISIBLE_FIELDS, ApiKey, ApiKeyEvent, Domain, 
 from tenants.services import api_key_revoke
 
 
-class DomainInline(admin.TabularInline):
+class DomainInline(admin.TabularInline[Domain, Organization]):
     model = Domain
     extra = 0
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ("name", "slug", "plan", "status", "monthly_budget_usd", "created_at")
     list_filter = ("plan", "status")
     search_fields = ("name", "slug")
@@ -54,7 +54,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         return False
 
 
-class ApiKeyAdmin(OrganizationRowsAdmin):
+class ApiKeyAdmin(OrganizationRowsAdmin[ApiKey]):
     list_display = (
         "prefix",
         "name",
@@ -93,7 +93,7 @@ class ApiKeyAdmin(OrganizationRowsAdmin):
         self.message_user(request, f"Revoked {queryset.count()} keys.", messages.SUCCESS)
 
 
-class ApiKeyEventAdmin(ReadOnlyAdminMixin, OrganizationRowsAdmin):
+class ApiKeyEventAdmin(ReadOnlyAdminMixin, OrganizationRowsAdmin[ApiKeyEvent]):
     list_display = ("created_at", "key_prefix", "action", "actor", "detail")
     list_filter = ("action",)
     search_fields = ("key_prefix", "actor")

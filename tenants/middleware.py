@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
@@ -14,13 +14,13 @@ from tenants.responses import error_response
 
 
 class OrganizationMiddleware(TenantMainMiddleware):
-    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+    def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
         try:
             request.get_host()
         except DisallowedHost:
             # Outside ALLOWED_HOSTS: answer like any other host we do not serve.
             return self.no_tenant_found(request, "")
-        response: HttpResponse | None = super().process_request(request)
+        response = super().process_request(request)
         if response is not None:
             return response
         tenant = request.tenant  # type: ignore[attr-defined]

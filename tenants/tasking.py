@@ -48,7 +48,7 @@ def organization_schema_check(schema_name: object, *, task_name: str) -> str:
     )
 
 
-class TenantTask(Task):
+class TenantTask(Task[..., Any]):
     abstract = True
 
     def __call__(self, schema_name: str, *args: Any, **kwargs: Any) -> Any:

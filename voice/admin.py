@@ -10,13 +10,13 @@ from voice.models import Agent, WebhookTool
 
 
 @admin.register(Agent, site=tenant_admin_site)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(admin.ModelAdmin[Agent]):
     list_display = ("name", "is_default", "voice", "language", "memory_enabled", "updated_at")
     search_fields = ("name",)
 
 
 @admin.register(WebhookTool, site=tenant_admin_site)
-class WebhookToolAdmin(admin.ModelAdmin):
+class WebhookToolAdmin(admin.ModelAdmin[WebhookTool]):
     list_display = ("name", "url", "timeout_s", "enabled", "created_at")
     search_fields = ("name", "url")
     # The signing secret is stored encrypted and never shown; tools are created through the

@@ -218,13 +218,13 @@ def noise_reduction_from_json(value: Any) -> NoiseReduction | None:
     if value is None:
         return None
     kind = value.get("type") if isinstance(value, Mapping) else None
-    if set(value if isinstance(value, Mapping) else ()) - {"type"} or kind not in (
-        NOISE_REDUCTION_TYPES
-    ):
-        raise InvalidRequestError(
-            f"{param} must be null or {{type: {' | '.join(NOISE_REDUCTION_TYPES)}}}", param=param
-        )
-    return kind
+    if not set(value if isinstance(value, Mapping) else ()) - {"type"}:
+        for known in NOISE_REDUCTION_TYPES:
+            if kind == known:
+                return known
+    raise InvalidRequestError(
+        f"{param} must be null or {{type: {' | '.join(NOISE_REDUCTION_TYPES)}}}", param=param
+    )
 
 
 def public_overrides_from_json(value: Any) -> tuple[str, ...]:

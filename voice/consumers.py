@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,7 +16,7 @@ from tenants.errors import AuthenticationError
 from voice.engine.assembly import build_voice_session
 from voice.engine.errors import AuraError
 from voice.realtime import shutdown
-from voice.realtime.auth import SCOPE_AUTH_ERROR, SCOPE_CREDENTIALS, RealtimeCredentials
+from voice.realtime.auth import RealtimeCredentials, scope_auth_error, scope_credentials
 from voice.realtime.control import key_group, organization_group, session_group
 from voice.realtime.daphne_link import DaphneLink
 from voice.realtime.limits import connect_admitted
@@ -33,7 +34,7 @@ from voice.realtime.wire import (
 logger = logging.getLogger(__name__)
 
 
-def connect_options(scope: dict[str, Any]) -> ConnectOptions:
+def connect_options(scope: Mapping[str, Any]) -> ConnectOptions:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
 
     def first(name: str) -> str | None:
@@ -86,7 +87,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 close_code=CLOSE_SERVICE_RESTART,
             )
             return
-        credentials: RealtimeCredentials | None = self.scope.get(SCOPE_CREDENTIALS)
+        credentials = scope_credentials(self.scope)
         address = scope_client_address(self.scope)
         try:
             await connect_admitted(
@@ -97,7 +98,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except AuraError as error:
             await self._refuse(error)
             return
-        refusal: AuraError | None = self.scope.get(SCOPE_AUTH_ERROR)
+        refusal = scope_auth_error(self.scope)
         if refusal is not None or credentials is None:
             await self._refuse(refusal or AuthenticationError("Invalid API key."))
             return
@@ -219,6 +220,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.link.abort()
 
     async def _refuse(self, error: AuraError, *, close_code: int | None = None) -> None:
-        await record_refusal(self.scope.get(SCOPE_CREDENTIALS), error)
+        await record_refusal(scope_credentials(self.scope), error)
         await self.send_json({"event_id": "event_refused", **error_event(error)})
         await self.close(code=close_code or close_code_for(error), reason=error.code)

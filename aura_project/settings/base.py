@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+import django_stubs_ext
+
 from .api import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .environment import *  # noqa: F403
@@ -17,6 +19,9 @@ from .pricing import *  # noqa: F403
 from .realtime import *  # noqa: F403
 from .security import *  # noqa: F403
 from .stores import *  # noqa: F403
+
+# Before any admin module is imported: lets ModelAdmin and its kin take type arguments.
+django_stubs_ext.monkeypatch()
 
 SECRET_KEY: str = env("SECRET_KEY", default="dev-insecure-secret-key-change-me")
 DEBUG: bool = env.bool("DEBUG", default=False)

@@ -22,5 +22,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
             try:
                 value = value.astimezone(UTC)
             except (OverflowError, ValueError) as error:
-                raise ValidationError({self.field_name: ["date-time out of range"]}) from error
+                # Bound to a FilterSet field, so named; the stubs allow an unbound filter's None.
+                field = str(self.field_name)
+                raise ValidationError({field: ["date-time out of range"]}) from error
         return super().filter(qs, value)

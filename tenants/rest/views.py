@@ -18,7 +18,8 @@ from tenants.rest.permissions import OrganizationScope, PlatformStaff
 from tenants.selectors import ResolvedKey
 
 
-class OrganizationViewSet(GenericViewSet):
+# Model-agnostic bases: each subclass serves a model (or none) of its own.
+class OrganizationViewSet(GenericViewSet[Any]):
     """Endpoints that act inside the calling key's organization.
 
     After authentication, scope check and rate limit, the request runs in the organization's
@@ -53,7 +54,7 @@ class OrganizationViewSet(GenericViewSet):
         return key
 
 
-class PlatformViewSet(GenericViewSet):
+class PlatformViewSet(GenericViewSet[Any]):
     """Endpoints of the platform itself (public schema), for staff keys only."""
 
     permission_classes = [PlatformStaff]

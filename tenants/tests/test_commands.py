@@ -23,7 +23,9 @@ def test_create_organization_provisions_schema_and_domain(db):
         "create_organization", "--slug", "delta", "--name", "Delta Inc", "--domain", "delta.test"
     )
     organization = Organization.objects.get(slug="delta")
-    assert organization.get_primary_domain().domain == "delta.test"
+    domain = organization.get_primary_domain()
+    assert domain is not None
+    assert domain.domain == "delta.test"
     assert "org_delta" in output
 
 

@@ -27,7 +27,9 @@ def test_creating_an_organization_provisions_its_schema_and_domain(db):
     organization = organization_create(slug="gamma-co", name="Gamma Co")
     assert organization.schema_name == "org_gamma_co"
     assert schema_exists("org_gamma_co")
-    assert organization.get_primary_domain().domain == "gamma-co.localhost"
+    domain = organization.get_primary_domain()
+    assert domain is not None
+    assert domain.domain == "gamma-co.localhost"
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM information_schema.tables "

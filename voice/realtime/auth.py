@@ -15,9 +15,11 @@ agent), and changes of what the model is told are the agent's `public_overrides`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 from channels.middleware import BaseMiddleware
 
 from tenants.db import in_public_schema
@@ -31,6 +33,11 @@ from voice.selectors import agent_for_session
 KEY_SUBPROTOCOL_PREFIX = "openai-insecure-api-key."
 SCOPE_CREDENTIALS = "aura_credentials"
 SCOPE_AUTH_ERROR = "aura_auth_error"
+
+if TYPE_CHECKING:
+    # The stubs' own names for a Channels scope and the application a middleware returns.
+    from channels.consumer import _ChannelScope
+    from channels.utils import _ChannelApplication
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +109,7 @@ def _public_agent(credentials: RealtimeCredentials, agent: Agent) -> bool:
     return agent.is_default
 
 
-def header(scope: dict[str, Any], name: str) -> str | None:
+def header(scope: Mapping[str, Any], name: str) -> str | None:
     wanted = name.lower().encode()
     for key, value in scope.get("headers", ()):
         if key.lower() == wanted:
@@ -110,18 +117,19 @@ def header(scope: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def presented_key(scope: dict[str, Any]) -> str | None:
+def presented_key(scope: Mapping[str, Any]) -> str | None:
     authorization = header(scope, "authorization")
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")
         return token.strip() if scheme.lower() == "bearer" else None
-    for subprotocol in scope.get("subprotocols", ()):
+    subprotocols: Iterable[str] = scope.get("subprotocols", ())
+    for subprotocol in subprotocols:
         if subprotocol.startswith(KEY_SUBPROTOCOL_PREFIX):
             return subprotocol[len(KEY_SUBPROTOCOL_PREFIX) :]
     return None
 
 
-async def authenticate(scope: dict[str, Any]) -> RealtimeCredentials:
+async def authenticate(scope: Mapping[str, Any]) -> RealtimeCredentials:
     key = presented_key(scope)
     if not key:
         raise AuthenticationError(
@@ -162,12 +170,28 @@ async def _from_client_secret(value: str) -> RealtimeCredentials:
 class RealtimeAuthMiddleware(BaseMiddleware):
     """Resolves the credentials once per connection; the consumer decides how to refuse."""
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        scope = dict(scope)
+    async def __call__(
+        self, scope: _ChannelScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> _ChannelApplication:
+        authenticated: dict[str, object] = dict(scope)
         try:
-            scope[SCOPE_CREDENTIALS] = await authenticate(scope)
-            scope[SCOPE_AUTH_ERROR] = None
+            authenticated[SCOPE_CREDENTIALS] = await authenticate(scope)
+            authenticated[SCOPE_AUTH_ERROR] = None
         except AuraError as error:
-            scope[SCOPE_CREDENTIALS] = None
-            scope[SCOPE_AUTH_ERROR] = error
-        return await super().__call__(scope, receive, send)
+            authenticated[SCOPE_CREDENTIALS] = None
+            authenticated[SCOPE_AUTH_ERROR] = error
+        # Channels middleware adds keys to the scope by design, but the channels stubs type it
+        # as a closed TypedDict: the extended scope can only be handed on through a cast.
+        return await super().__call__(cast("_ChannelScope", authenticated), receive, send)
+
+
+def scope_credentials(scope: Mapping[str, object]) -> RealtimeCredentials | None:
+    """The credentials `RealtimeAuthMiddleware` put in the scope, if the key was valid."""
+    credentials = scope.get(SCOPE_CREDENTIALS)
+    return credentials if isinstance(credentials, RealtimeCredentials) else None
+
+
+def scope_auth_error(scope: Mapping[str, object]) -> AuraError | None:
+    """Why `RealtimeAuthMiddleware` refused the key, if it did."""
+    error = scope.get(SCOPE_AUTH_ERROR)
+    return error if isinstance(error, AuraError) else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def _peer(transport: Any) -> tuple[str, int] | None:
 class DaphneLink:
     """The Twisted transport (and its WebSocket protocol) of one connection."""
 
-    def __init__(self, scope: dict[str, Any]) -> None:
+    def __init__(self, scope: Mapping[str, Any]) -> None:
         client = scope.get("client")
         self._peer = (str(client[0]), int(client[1])) if client else None
         self._transport: weakref.ref[Any] | None = None
@@ -65,7 +66,8 @@ class DaphneLink:
         transport = self._find()
         if transport is None:
             return 0
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        # Twisted's transport is untyped here (a weak reference to Any): the sum is an int.
+        return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
 
     def close(self, code: int, reason: str) -> bool:
         """Send a close frame with any code and a reason; False if this is not daphne."""

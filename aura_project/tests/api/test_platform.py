@@ -53,9 +53,9 @@ def test_an_organization_is_provisioned_by_a_celery_worker(
         key = make_key(gamma)
         assert Api(key).get("/api/v1/agents").json()["results"][0]["name"] == "Assistant"
     finally:
-        gamma = Organization.objects.filter(slug="gamma-co").first()
-        if gamma is not None:
-            gamma.delete(force_drop=True)
+        created_gamma = Organization.objects.filter(slug="gamma-co").first()
+        if created_gamma is not None:
+            created_gamma.delete(force_drop=True)
 
 
 def test_a_provisioning_organization_cannot_be_used_yet(db, platform, make_key):
