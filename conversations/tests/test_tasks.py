@@ -11,6 +11,7 @@ from conversations.models import Conversation
 from conversations.services import conversation_start, message_append
 from conversations.tasks import end_stale_conversations, summarize_conversation
 from core.encryption import encrypt
+from tenants.models import Organization
 from voice.engine.errors import AllRoutesFailedError
 from voice.models import ProviderCredential
 from voice.services import agent_create
@@ -63,7 +64,9 @@ def organizations_host() -> Iterator[SimulatorProcess]:
         yield process
 
 
-def _conversation_due_for_a_summary(organization, host: SimulatorProcess, name: str) -> str:
+def _conversation_due_for_a_summary(
+    organization: Organization, host: SimulatorProcess, name: str
+) -> str:
     with schema_context(organization.schema_name):
         agent = agent_create(
             name=name,

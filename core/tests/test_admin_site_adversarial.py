@@ -122,18 +122,22 @@ def _beat_row(label: str) -> Model:
         SolarSchedule,
     )
 
+    # django-celery-beat is untyped: its rows are declared the models they are.
+    row: Model
     every = IntervalSchedule.objects.create(every=ALPHA_PK, period="seconds")
     if label == "django_celery_beat.IntervalSchedule":
-        return every
-    if label == "django_celery_beat.PeriodicTask":
-        return PeriodicTask.objects.create(
+        row = every
+    elif label == "django_celery_beat.PeriodicTask":
+        row = PeriodicTask.objects.create(
             name=MARKER, task="conversations.end_stale_everywhere", interval=every
         )
-    if label == "django_celery_beat.CrontabSchedule":
-        return CrontabSchedule.objects.create(minute="17", hour="3")
-    if label == "django_celery_beat.SolarSchedule":
-        return SolarSchedule.objects.create(event="sunrise", latitude=1, longitude=2)
-    return ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1))
+    elif label == "django_celery_beat.CrontabSchedule":
+        row = CrontabSchedule.objects.create(minute="17", hour="3")
+    elif label == "django_celery_beat.SolarSchedule":
+        row = SolarSchedule.objects.create(event="sunrise", latitude=1, longitude=2)
+    else:
+        row = ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1))
+    return row
 
 
 def _registered() -> list[Any]:
@@ -192,13 +196,14 @@ def _refused(response: Any, path: str, *, bulk: bool) -> bool:
         # to it); the snapshot and the marker prove that nothing of alpha was touched.
         return response.status_code in (200, 302)
     # Back to the index (no such object here) or to the login; never the object itself.
-    return response.status_code == 302 and response["Location"] != path
+    location: str = response["Location"]
+    return response.status_code == 302 and location != path
 
 
 @pytest.mark.parametrize("label", _registered())
 def test_a_tenant_admin_reaches_no_row_of_another_organization_or_the_platform(
-    label: str, org_alpha, org_beta, platform
-):
+    label: str, org_alpha: Organization, org_beta: Organization, platform: Organization
+) -> None:
     beta = logged_in_tenant_admin(org_beta, "beta-admin")
     model = apps.get_model(label)
     targets = _targets(label, org_alpha, platform)

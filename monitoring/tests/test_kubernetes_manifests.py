@@ -78,7 +78,8 @@ def pod_templates(overlay: str) -> Iterator[tuple[Manifest, Manifest]]:
 
 
 def only_container(pod: Manifest) -> Manifest:
-    (container,) = pod["containers"]
+    containers: list[Manifest] = pod["containers"]
+    (container,) = containers
     return container
 
 

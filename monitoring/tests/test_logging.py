@@ -156,7 +156,7 @@ def test_every_kind_of_key_is_recognised() -> None:
     assert redact('{"authorization": "Bearer abc.def-ghi"}') == '{"authorization": "[redacted]"}'
 
 
-def test_a_celery_worker_scrubs_secrets_from_what_it_logs(db, tmp_path) -> None:
+def test_a_celery_worker_scrubs_secrets_from_what_it_logs(db: None, tmp_path: Path) -> None:
     """A real worker runs a task that fails with a key in its error (a schema name that is one):
     Celery's failure line and the traceback it logs are scrubbed, in valid JSON lines."""
     from django.conf import settings

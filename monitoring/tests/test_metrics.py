@@ -8,6 +8,7 @@ import time
 import pytest
 from django.test import Client
 from prometheus_client import REGISTRY
+from pytest_django.fixtures import Settings
 
 from monitoring.loop_lag import INTERVAL_S, ensure_loop_lag_monitor
 from monitoring.metrics import PrometheusMetricsSink
@@ -38,14 +39,14 @@ def test_turn_latencies_land_in_the_stage_histogram_in_seconds() -> None:
     assert sample("aura_turn_stage_seconds_sum", labels) - before == pytest.approx(0.85)
 
 
-def test_the_machine_itself_may_read_metrics_without_a_token(settings) -> None:
+def test_the_machine_itself_may_read_metrics_without_a_token(settings: Settings) -> None:
     settings.AURA_METRICS_TOKEN = ""
     response = Client(REMOTE_ADDR="127.0.0.1").get("/metrics", HTTP_HOST="10.1.2.3")
     assert response.status_code == 200
     assert b"aura_event_loop_lag_seconds" in response.content
 
 
-def test_others_need_the_operator_token(settings) -> None:
+def test_others_need_the_operator_token(settings: Settings) -> None:
     settings.AURA_METRICS_TOKEN = ""
     assert Client(REMOTE_ADDR="203.0.113.9").get("/metrics").status_code == 403
     settings.AURA_METRICS_TOKEN = "s3cret-token"

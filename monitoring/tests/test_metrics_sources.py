@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from aura_project.celery import app as celery_app
 from monitoring.metrics import PrometheusMetricsSink, forget_dead_processes, scrape_registry
@@ -16,7 +16,9 @@ from voice.engine.breaker import BreakerPolicy, BreakerRegistry
 from voice.engine.event_metrics import SessionEventMetrics
 
 
-def sample(name: str, labels: dict[str, str] | None = None, registry=REGISTRY) -> float:
+def sample(
+    name: str, labels: dict[str, str] | None = None, registry: CollectorRegistry = REGISTRY
+) -> float:
     return registry.get_sample_value(name, labels or {}) or 0.0
 
 

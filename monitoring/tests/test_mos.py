@@ -51,7 +51,7 @@ def test_a_sampled_turn_costs_one_model_run_whatever_its_length():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_task_scores_audio_it_is_handed_and_keeps_only_the_scores(org_alpha: Any):
+def test_the_task_scores_audio_it_is_handed_and_keeps_only_the_scores(org_alpha: Any) -> None:
     audio, rate = read_audio_file(AUDIO / "english.wav")
     with schema_context(org_alpha.schema_name):
         conversation = Conversation.objects.create()

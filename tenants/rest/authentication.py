@@ -59,7 +59,8 @@ class SecretKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="aura"'
 
 
-class SecretKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+# drf-spectacular registers extensions in an unannotated __init_subclass__.
+class SecretKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """How drf-spectacular describes SecretKeyAuthentication in the OpenAPI document."""
 
     target_class = SecretKeyAuthentication

@@ -52,7 +52,7 @@ FOREIGN_SCHEMAS: list[Any] = [
     {"schema": "org_alpha"},
 ]
 # (task, the arguments after the schema name)
-TENANT_TASKS: list[tuple[Task, tuple[Any, ...]]] = [
+TENANT_TASKS: list[tuple[Task[..., Any], tuple[Any, ...]]] = [
     (end_stale_conversations, (0,)),
     (summarize_conversation, ("00000000-0000-0000-0000-000000000000",)),
     (roll_up_usage, ("hour", NOW.isoformat())),
@@ -94,7 +94,7 @@ def _snapshot(organization: Organization) -> Any:
     return tenant, shared
 
 
-def _refused(task: Task, args: tuple[Any, ...], *organizations: Organization) -> None:
+def _refused(task: Task[..., Any], args: tuple[Any, ...], *organizations: Organization) -> None:
     """The call fails, and the organizations' rows are as before, seen from inside the call's
     transaction when a failed statement did not abort it, and after it in any case."""
     before = [_snapshot(organization) for organization in organizations]
@@ -113,8 +113,13 @@ def _refused(task: Task, args: tuple[Any, ...], *organizations: Organization) ->
     ("task", "rest"), TENANT_TASKS, ids=lambda value: getattr(value, "name", "")
 )
 def test_a_tenant_task_refuses_a_schema_that_is_no_organizations(
-    task: Task, rest: tuple[Any, ...], schema_name: Any, org_alpha, org_beta, alpha_rows
-):
+    task: Task[..., Any],
+    rest: tuple[Any, ...],
+    schema_name: Any,
+    org_alpha: Organization,
+    org_beta: Organization,
+    alpha_rows: dict[str, str],
+) -> None:
     _refused(task, (schema_name, *rest), org_alpha, org_beta)
     attack("tasks")
 
@@ -123,8 +128,12 @@ def test_a_tenant_task_refuses_a_schema_that_is_no_organizations(
     ("task", "rest"), TENANT_TASKS, ids=lambda value: getattr(value, "name", "")
 )
 def test_a_tenant_task_in_the_public_schema_touches_no_organization(
-    task: Task, rest: tuple[Any, ...], org_alpha, org_beta, alpha_rows
-):
+    task: Task[..., Any],
+    rest: tuple[Any, ...],
+    org_alpha: Organization,
+    org_beta: Organization,
+    alpha_rows: dict[str, str],
+) -> None:
     """The platform is an organization row with the public schema, where no tenant table is.
 
     (That such a call is not refused by name up front is a known gap: it fails on the missing
@@ -146,7 +155,7 @@ def test_a_summary_asked_in_beta_for_alphas_conversation_is_refused(
 def test_beta_s_maintenance_tasks_leave_alpha_alone(org_alpha, org_beta, alpha_rows):
     """Ending every open conversation and rolling up now, in beta, changes nothing of alpha."""
     before = _snapshot(org_alpha)
-    calls: list[tuple[Task, tuple[Any, ...]]] = [
+    calls: list[tuple[Task[..., Any], tuple[Any, ...]]] = [
         (end_stale_conversations, (org_beta.schema_name, 0)),
         (end_stale_conversations, (org_beta.schema_name, -(10**9))),
         (roll_up_usage, (org_beta.schema_name, "hour", NOW.isoformat())),

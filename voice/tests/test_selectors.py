@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from cryptography.fernet import Fernet
 from django_tenants.utils import schema_context
+from pytest_django.fixtures import Settings
 
 from core.encryption import encrypt
 from voice.engine.breaker import BreakerRegistry
@@ -80,7 +81,7 @@ def tenant_host() -> Iterator[SimulatorProcess]:
 
 
 @pytest.fixture
-def operator_keys(monkeypatch, settings) -> None:
+def operator_keys(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", OPERATOR_OPENAI_KEY)
     monkeypatch.setenv("XAI_API_KEY", OPERATOR_XAI_KEY)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

@@ -1,18 +1,20 @@
 """POST /v1/realtime/client_secrets, against real PostgreSQL and Redis."""
 
 import secrets
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient, override_settings
 
+from tenants.models import Organization
 from tenants.services import api_key_create
 from voice.realtime.client_secrets import client_secret_resolve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def issue(organization, **options) -> str:
+async def issue(organization: Organization, **options: Any) -> str:
     return (await sync_to_async(api_key_create)(organization=organization, **options)).plaintext
 
 

@@ -156,8 +156,12 @@ def _send(client: Api, authorization: str | None, method: str, path: str, body: 
 
 @pytest.mark.parametrize("attacker", ATTACKERS, ids=lambda attacker: attacker.name)
 def test_a_wrong_credential_reaches_nothing_of_alpha(
-    attacker: Attacker, org_alpha, org_beta, platform, alpha
-):
+    attacker: Attacker,
+    org_alpha: Organization,
+    org_beta: Organization,
+    platform: Organization,
+    alpha: Api,
+) -> None:
     ids = _alpha_ids(org_alpha, alpha)
     authorization = _credential(attacker.name, org_alpha, platform)
     if attacker.name == "suspended alpha's key":
@@ -203,8 +207,8 @@ def test_a_wrong_credential_reaches_nothing_of_alpha(
     ids=lambda attacker: attacker.name,
 )
 def test_a_wrong_credential_mints_no_client_secret(
-    attacker: Attacker, org_alpha, org_beta, platform
-):
+    attacker: Attacker, org_alpha: Organization, org_beta: Organization, platform: Organization
+) -> None:
     """POST /v1/realtime/client_secrets takes an organization's secret key with 'realtime'.
 
     (Alpha's key on beta's domain is still alpha's key here: the secret it mints is alpha's.)

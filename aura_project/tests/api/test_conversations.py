@@ -7,9 +7,10 @@ from django_tenants.utils import schema_context
 from aura_project.tests.api.conftest import problem
 from conversations.models import Conversation, Message, TurnMetrics
 from conversations.services import conversation_end, conversation_record_turn, conversation_start
+from tenants.models import Organization
 
 
-def _conversation(org, end_user_id: str, lines: list[tuple[str, str]]) -> str:
+def _conversation(org: Organization, end_user_id: str, lines: list[tuple[str, str]]) -> str:
     with schema_context(org.schema_name):
         conversation = conversation_start(end_user_id=end_user_id)
         conversation_record_turn(

@@ -8,9 +8,10 @@ from django_tenants.utils import schema_context
 from aura_project.tests.api.conftest import Api, problem
 from conversations.models import Feedback
 from conversations.services import conversation_record_turn, conversation_start
+from tenants.models import Organization
 
 
-def _answered(org, answer_item: str) -> str:
+def _answered(org: Organization, answer_item: str) -> str:
     with schema_context(org.schema_name):
         conversation = conversation_start(end_user_id="caller")
         conversation_record_turn(

@@ -86,7 +86,8 @@ def keys(org_alpha: Any, platform: Any, make_key: Any, settings: Any) -> dict[st
     return {"organization": make_key(org_alpha), "staff": make_key(platform, scopes=["staff"])}
 
 
-@schema.parametrize()
+# schemathesis types parametrize() as returning a bare Callable.
+@schema.parametrize()  # type: ignore[untyped-decorator]
 @settings(
     max_examples=25,
     deadline=None,

@@ -105,7 +105,7 @@ def prefill(llama: Llama, prompt_tokens: Sequence[int], cancelled: threading.Eve
     # drops whatever the KV cache holds past n_tokens.
     llama.n_tokens = min(cached, len(prompt_tokens) - 1)
 
-    @llama_cpp.ggml_abort_callback
+    @llama_cpp.ggml_abort_callback  # type: ignore[untyped-decorator]  # llama_cpp is untyped
     def should_abort(_data: object) -> bool:
         return cancelled.is_set()
 

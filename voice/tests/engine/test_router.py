@@ -437,17 +437,17 @@ async def test_breaker_probes_after_the_cooldown_and_closes_on_success(
     routes = [route(sim, flaky), route(sim, "backup")]
     for _ in range(3):
         await answer(llm_router(routes, breakers, decisions))
-    breaker = breakers.get(breaker_key("llm", routes[0]))
-    assert breaker.state is BreakerState.OPEN
+    key = breaker_key("llm", routes[0])
+    assert breakers.states()[key] is BreakerState.OPEN
 
     clock.now_s += 30
-    assert breaker.state is BreakerState.HALF_OPEN
+    assert breakers.states()[key] is BreakerState.HALF_OPEN
     router = llm_router(routes, breakers, decisions)
     answered = await answer(router)
 
     assert text_of(answered.chunks) == REPLY
     assert answered.route == f"openai_compatible/{flaky}"
-    assert breaker.state is BreakerState.CLOSED
+    assert breakers.states()[key] is BreakerState.CLOSED
     assert await sim.counts() == {flaky: 3, "backup": 3}
 
 

@@ -38,7 +38,8 @@ E = TypeVar("E")
 def recording(name: str, rate_hz: int = WIRE.sample_rate_hz) -> npt.NDArray[np.int16]:
     """A shared recording as int16 mono at `rate_hz`."""
     audio, source_rate_hz = read_audio_file(TEST_AUDIO / name)
-    resampled = soxr.resample(audio, source_rate_hz, rate_hz)
+    # soxr (untyped) resamples in the dtype it is given.
+    resampled: npt.NDArray[np.int16] = soxr.resample(audio, source_rate_hz, rate_hz)
     return np.clip(resampled, -32768, 32767).astype(np.int16)
 
 

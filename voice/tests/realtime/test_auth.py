@@ -1,9 +1,12 @@
 """Who may open a realtime session, resolved from the WebSocket handshake."""
 
+from typing import Any
+
 import pytest
 from asgiref.sync import sync_to_async
 
 from tenants.errors import AuthenticationError, OrganizationSuspendedError, PermissionDeniedError
+from tenants.models import Organization
 from tenants.selectors import resolve_api_key
 from tenants.services import api_key_create, organization_set_status
 from voice.realtime.auth import authenticate
@@ -12,7 +15,7 @@ from voice.realtime.client_secrets import client_secret_mint, client_secret_reso
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def issue(organization, **options) -> str:
+async def issue(organization: Organization, **options: Any) -> str:
     issued = await sync_to_async(api_key_create)(organization=organization, **options)
     return issued.plaintext
 

@@ -36,6 +36,8 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as connect_sync
 
 from aura_project.tests.attacks import fuzz_input
+from tenants.models import Organization
+from voice.tests.engine.simulator import SimulatorProcess
 from voice.tests.realtime.conformance import assert_conforms
 from voice.tests.realtime.conftest import configure_agent
 from voice.tests.realtime.server import DaphneProcess
@@ -210,7 +212,12 @@ def server_alive(server: DaphneProcess) -> bool:
 
 
 @pytest.fixture
-def fuzzed(daphne_server, simulator, org_alpha, org_beta) -> Iterator[FuzzedSession]:
+def fuzzed(
+    daphne_server: DaphneProcess,
+    simulator: SimulatorProcess,
+    org_alpha: Organization,
+    org_beta: Organization,
+) -> Iterator[FuzzedSession]:
     """Alpha's session on simulated providers (answers in milliseconds), beta watched."""
     from tenants.services import api_key_create
 

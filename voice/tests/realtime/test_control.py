@@ -57,7 +57,8 @@ async def ended(socket: ClientConnection) -> tuple[str, int]:
 
 async def still_live(socket: ClientConnection) -> bool:
     await socket.send(json.dumps({"type": "session.update", "session": {}}))
-    return (await next_event(socket, "session.updated"))["type"] == "session.updated"
+    kind: str = (await next_event(socket, "session.updated"))["type"]
+    return kind == "session.updated"
 
 
 async def test_revoking_a_key_ends_its_sessions_within_seconds_and_no_others(

@@ -1,6 +1,7 @@
 """Session slots and rate windows in the real Redis (voice/realtime/limits.py)."""
 
 import uuid
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -26,7 +27,7 @@ def schema_name() -> str:
     return f"org_limits_{uuid.uuid4().hex[:8]}"
 
 
-def slot(schema_name: str, session: str, socket: str | None = None, **options) -> SessionSlot:
+def slot(schema_name: str, session: str, socket: str | None = None, **options: Any) -> SessionSlot:
     values = {
         "schema_name": schema_name,
         "session_id": f"{schema_name}-{session}",

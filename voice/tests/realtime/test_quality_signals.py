@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -18,6 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin, Subprotocol
 
 from conversations.models import Conversation, Feedback
+from tenants.models import Organization
 from voice.realtime.quality_signals import CLOSE_IDLE, SessionSignals
 from voice.tests.realtime.conftest import configure_agent, issue_key
 from voice.tests.realtime.socket_client import next_event, send_user_text
@@ -54,8 +56,11 @@ async def ask(socket: Any, text: str) -> str:
     return str(done["response"]["output"][0]["id"])
 
 
-def in_schema(organization: Any, read: Any) -> Any:
-    def run() -> Any:
+T = TypeVar("T")
+
+
+def in_schema(organization: Organization, read: Callable[[], T]) -> Awaitable[T]:
+    def run() -> T:
         with schema_context(organization.schema_name):
             return read()
 

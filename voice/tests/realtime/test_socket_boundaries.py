@@ -30,7 +30,7 @@ async def next_event(
 ) -> dict[str, Any]:
     async with asyncio.timeout(timeout_s):
         while True:
-            event = json.loads(await socket.recv())
+            event: dict[str, Any] = json.loads(await socket.recv())
             if kind is None or event["type"] == kind:
                 return event
 

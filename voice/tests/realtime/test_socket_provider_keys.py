@@ -48,7 +48,7 @@ async def _ask(server: DaphneProcess, key: str) -> dict[str, Any]:
         await socket.send(json.dumps({"type": "response.create"}))
         async with asyncio.timeout(30):
             while True:
-                event = json.loads(await socket.recv())
+                event: dict[str, Any] = json.loads(await socket.recv())
                 if event["type"] == "error":
                     assert_conforms(event)
                     return event

@@ -17,7 +17,7 @@ def room_response(rt60_s: float = 0.3, length_s: float = 0.25, seed: int = 3) ->
     times_s = np.arange(int(length_s * PIPELINE_RATE_HZ)) / PIPELINE_RATE_HZ
     response = rng.normal(0.0, 1.0, len(times_s)) * np.exp(-6.9 * times_s / rt60_s)
     response[0] = 4.0
-    return response / np.sqrt(np.sum(response**2))
+    return response / float(np.sqrt(np.sum(response**2)))
 
 
 def echo_of(played: Audio, *, delay_ms: int, attenuation_db: float, rate_hz: int) -> Audio:

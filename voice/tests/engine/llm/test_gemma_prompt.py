@@ -6,6 +6,7 @@ from voice.engine.llm.base import ChatMessage, ToolCall
 from voice.engine.llm.gemma_prompt import (
     DEFAULT_PERSONA,
     FEW_SHOT_EXCHANGES,
+    GemmaPrompt,
     build_gemma_prompt,
     neutralise,
 )
@@ -18,7 +19,9 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def build(messages: list[ChatMessage], budget: int = 10_000, style: str = "transcript"):
+def build(
+    messages: list[ChatMessage], budget: int = 10_000, style: str = "transcript"
+) -> GemmaPrompt:
     return build_gemma_prompt(
         messages,
         count_tokens=words,
