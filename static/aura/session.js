@@ -24,6 +24,11 @@ const ENDED_CLOSE_CODES = new Map([
 const CLOSE_BAD_REQUEST = 4400;
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
 
+function browserCancelsEcho() {
+  const devices = globalThis.navigator && navigator.mediaDevices;
+  return Boolean(devices && devices.getSupportedConstraints?.().echoCancellation);
+}
+
 export class RealtimeSession extends EventTarget {
   constructor({ serverUrl, key, agent, user, sessionRate, resumeWindowMs = 120000 }) {
     super();
@@ -51,9 +56,9 @@ export class RealtimeSession extends EventTarget {
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("aura", "1");
     url.searchParams.set("binary", "1");
-    // The capture asks the browser for echo cancellation (audio.js): the server's echo guard
-    // believes it until it hears an echo get through.
-    url.searchParams.set("aec", "1");
+    // The capture asks the browser for echo cancellation (audio.js): where the browser has it,
+    // the server's echo guard believes it until it hears an echo get through.
+    if (browserCancelsEcho()) url.searchParams.set("aec", "1");
     if (this.agent) url.searchParams.set("agent", this.agent);
     if (this.user) url.searchParams.set("user", this.user);
     if (resumeToken) url.searchParams.set("resume", resumeToken);

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import re
 import time
 import urllib.request
 from pathlib import Path
@@ -32,15 +31,14 @@ from django_tenants.utils import schema_context
 from playwright.async_api import async_playwright
 
 from conftest import TEST_AUDIO
-from voice.models import (
-    default_llm_routes,
-    default_stt_routes,
-    default_tts_routes,
-    default_turn_detection,
+from voice.tests.browser.widget_page import (
+    CHROMIUM_FLAGS,
+    answered_in_voice,
+    stats,
+    wait_for,
+    words,
 )
 from voice.tests.engine.voice_harness import recording, silence
-from voice.tests.realtime.conftest import configure_agent
-from voice.tests.realtime.server import DaphneProcess
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
@@ -60,18 +58,6 @@ MAX_WORD_ERROR_RATE = 0.25
 ADMIN_PASSWORD = "a long enough password 42"
 # What the visitor writes when it rates the conversation at its end.
 END_COMMENT = "Clear answers."
-CHROMIUM_FLAGS = (
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 
 
 def fake_microphone(path: Path) -> Path:
@@ -85,32 +71,6 @@ def fake_microphone(path: Path) -> Path:
         parts.append(silence(pause_ms, rate_hz))
     soundfile.write(path, np.concatenate(parts), rate_hz, subtype="PCM_16")
     return path
-
-
-def words(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
-
-
-async def stats(page: Any) -> dict[str, Any]:
-    result: dict[str, Any] = await page.evaluate(
-        "() => document.querySelector('aura-voice-widget').stats"
-    )
-    return result
-
-
-async def wait_for(page: Any, what: str, check: Any, *, timeout_s: float) -> dict[str, Any]:
-    """Poll the widget's stats until `check(stats)` holds; fail with the stats otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        current = await stats(page)
-        if check(current):
-            return current
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"timed out after {timeout_s:.0f} s waiting for {what}; widget stats:\n"
-                + json.dumps(current, indent=1)[:6000]
-            )
-        await asyncio.sleep(0.2)
 
 
 def question_error_rate(current: dict[str, Any]) -> float:
@@ -133,16 +93,6 @@ def heard_the_user(current: dict[str, Any]) -> bool:
     return question_error_rate(current) <= MAX_WORD_ERROR_RATE
 
 
-def answered_in_voice(current: dict[str, Any]) -> bool:
-    audio = current["audio"]
-    answered = any(
-        entry["role"] == "assistant" and words(entry["full"]) for entry in current["transcript"]
-    )
-    # At least 300 ms of sound rendered by the playback worklet.
-    sound = audio["playback"]["totalNonSilentSamples"] >= 0.3 * audio["contextRate"]
-    return answered and sound
-
-
 def barge_in(current: dict[str, Any]) -> dict[str, Any] | None:
     """The first answer cut while it played: the widget's flush, the server's, the message."""
     messages = {entry["itemId"]: entry for entry in current["transcript"]}
@@ -159,21 +109,6 @@ def barge_in(current: dict[str, Any]) -> dict[str, Any] | None:
         ):
             return {"widget": flush, "server": server_flushes[item_id], "message": message}
     return None
-
-
-@pytest.fixture
-async def demo_page_url(widget_server: DaphneProcess, org_alpha: Any) -> str:
-    # Other tests point this organization's agent elsewhere: back to the embedded models.
-    await configure_agent(
-        org_alpha,
-        instructions="You are a helpful, concise voice assistant.",
-        stt_routes=default_stt_routes(),
-        llm_routes=default_llm_routes(),
-        tts_routes=default_tts_routes(),
-        turn_detection=default_turn_detection(),
-        builtin_tools=[],
-    )
-    return f"http://alpha.localhost:{widget_server.port}/"
 
 
 async def test_a_visitor_talks_hears_the_answer_and_interrupts_it(

@@ -414,5 +414,7 @@ async def test_automatic_responses_pass_the_gate_and_a_refused_one_never_starts(
 
     assert gate.admitted == 1
     assert len(log.of_type(ResponseCreated)) == 1
-    assert len(log.of_type(TranscriptionCompleted)) == 2
+    assert len(log.of_type(TranscriptionCompleted)) == 2, [
+        (type(e).__name__, getattr(e, "transcript", "")) for e in log.events
+    ]
     assert refusal.error.code == "rate_limit_exceeded"
