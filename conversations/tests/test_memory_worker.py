@@ -17,6 +17,7 @@ from conversations.services import conversation_start
 from voice.engine.llm.base import ChatMessage
 from voice.models import Agent
 from voice.realtime.persistence import ConversationStore
+from voice.tests.engine.fakes import turn_report
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
 NOTES = "The user is Alice; she prefers green tea and lives in Lisbon."
@@ -53,8 +54,8 @@ async def _record_turns(organization: Any, conversation_id: str, turns: int) -> 
     """As a realtime session does: through its store, which queues the summary on commit."""
     store = ConversationStore(schema_name=organization.schema_name, conversation_id=conversation_id)
     store.start()
-    for messages in _chatter(turns):
-        await store.turn_finished(messages, {})
+    for n, messages in enumerate(_chatter(turns)):
+        await store.turn_finished(messages, turn_report(f"resp_{n}"))
     await store.close()
 
 

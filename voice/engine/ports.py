@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from voice.engine.events import TurnMetrics
 from voice.engine.llm.base import ChatMessage
+from voice.engine.usage import UsageRecord
 
 
 class Clock(Protocol):
@@ -31,10 +34,23 @@ class MemorySource(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class TurnReport:
+    """What one finished turn reports to the transcript sink besides its messages."""
+
+    # Latencies, tokens, route and how the turn ended ("completed", "cancelled", "failed").
+    metrics: TurnMetrics
+    # Everything consumed since the previous report: this answer, cancelled and hedged
+    # generations, speculative transcriptions, the audio in and out.
+    usage: tuple[UsageRecord, ...] = ()
+
+    @property
+    def response_id(self) -> str:
+        return self.metrics.response_id
+
+
 class TranscriptSink(Protocol):
-    async def turn_finished(
-        self, messages: tuple[ChatMessage, ...], metrics: Mapping[str, object]
-    ) -> None:
+    async def turn_finished(self, messages: tuple[ChatMessage, ...], report: TurnReport) -> None:
         """Persist the messages one turn added (called at turn boundaries, never per frame)."""
         ...
 

@@ -9,7 +9,6 @@ and closes every response with its metrics, the transcript sink and, after a goo
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,11 +17,11 @@ from voice.engine import conversation as items
 from voice.engine.conversation import Conversation
 from voice.engine.errors import AuraError
 from voice.engine.event_queue import EventQueue
-from voice.engine.events import ConversationEnded, ResponseDone, ResponseReason, TurnMetrics
+from voice.engine.events import ConversationEnded, ResponseDone, ResponseReason
 from voice.engine.llm.base import ChatMessage
 from voice.engine.log_context import current_turn
 from voice.engine.outcome import failure_stage
-from voice.engine.ports import Clock, MetricsSink, TranscriptSink
+from voice.engine.ports import Clock, MetricsSink, TranscriptSink, TurnReport
 from voice.engine.response import ResponseRun
 from voice.engine.response_output import Interruption, MessageOutput, truncate_to_heard
 from voice.engine.response_services import ResponseOptions, ResponseServices
@@ -208,7 +207,7 @@ class Responder:
             usage = self._ports.usage.drain()
         # Reported before anything else is queued: a transport may hold `response.done` back
         # until the sink has made the turn durable, and must not wait on a full queue for it.
-        self._ports.tasks.spawn(self._report_turn(metrics, done.status, usage), name="report-turn")
+        self._ports.tasks.spawn(self._report_turn(TurnReport(metrics, usage)), name="report-turn")
         await self._ports.events.put(metrics)
         observe(self._ports.metrics, metrics, {"status": done.status})
         if run.ends_conversation and done.status == "completed":
@@ -233,11 +232,9 @@ class Responder:
         )
         await self._ports.events.put(metrics)
         observe(self._ports.metrics, metrics, {"status": "failed"})
-        self._ports.tasks.spawn(self._report_turn(metrics, "failed", ()), name="report-turn")
+        self._ports.tasks.spawn(self._report_turn(TurnReport(metrics)), name="report-turn")
 
-    async def _report_turn(
-        self, metrics: TurnMetrics, status: str, usage: tuple[UsageRecord, ...]
-    ) -> None:
+    async def _report_turn(self, report: TurnReport) -> None:
         sink = self._ports.transcript_sink
         if sink is None:
             return
@@ -245,10 +242,6 @@ class Responder:
         entries = conversation.entries_since(self._reported_mark)
         self._reported_mark = conversation.mark()
         try:
-            report = dataclasses.asdict(metrics)
-            # How the response ended ("failed" turns are the dashboard's error rate).
-            report["status"] = status
-            report["usage"] = [record.as_dict() for record in usage]
             await sink.turn_finished(items.to_chat_messages(entries), report)
         except Exception:
             logger.exception("transcript sink failed; the turn is not persisted")

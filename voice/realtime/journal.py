@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.redis import redis_client, redis_key, redis_sync_client
+from voice.engine.ports import TurnReport
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,33 @@ class TurnRecord:
     # (item id, the text that was heard) of answers cut after their turn was recorded.
     truncations: list[tuple[str, str]] = field(default_factory=list)
     record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @classmethod
+    def of_turn(
+        cls,
+        report: TurnReport,
+        *,
+        schema_name: str,
+        conversation_id: str,
+        session_id: str,
+        messages: list[dict[str, Any]],
+    ) -> TurnRecord:
+        """The record of a finished turn, its metrics and usage in the journal's JSON form:
+        the engine's field names, as every earlier version wrote them (entries outlive a
+        deploy, so the form may only grow)."""
+        return cls(
+            schema_name=schema_name,
+            conversation_id=conversation_id,
+            session_id=session_id,
+            messages=messages,
+            metrics=asdict(report.metrics),
+            usage=[usage.as_dict() for usage in report.usage],
+        )
+
+    @property
+    def response_id(self) -> str:
+        """The response whose turn this is; empty for a cut or for usage only."""
+        return str(self.metrics.get("response_id") or "")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
@@ -24,6 +24,8 @@ from conversations.tasks import summarize_if_needed
 from monitoring.services import usage_record
 from tenants.db import in_schema
 from voice.engine.llm.base import ChatMessage
+from voice.engine.ports import TurnReport
+from voice.engine.usage import UsageRecord
 from voice.realtime.journal import TurnRecord, journal_append, journal_entries_of, journal_remove
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def record_usage(record: TurnRecord) -> bool:
         records=record.usage,
         conversation_id=record.conversation_id if linked else None,
         session_id=record.session_id,
-        response_id=str(record.metrics.get("response_id") or ""),
+        response_id=record.response_id,
     )
     return True
 
@@ -137,21 +139,19 @@ class ConversationStore:
 
     # --- the TranscriptSink port ----------------------------------------------------------
 
-    async def turn_finished(
-        self, messages: tuple[ChatMessage, ...], metrics: Mapping[str, object]
-    ) -> None:
-        report = dict(metrics)
-        usage = report.pop("usage", None) or []
-        record = self._record(
+    async def turn_finished(self, messages: tuple[ChatMessage, ...], report: TurnReport) -> None:
+        record = TurnRecord.of_turn(
+            report,
+            schema_name=self.schema_name,
+            conversation_id=self.conversation_id,
+            session_id=self.session_id,
             messages=[message_json(m) for m in messages],
-            metrics=report,
-            usage=list(usage),  # type: ignore[call-overload]
         )
-        await self._submit(record, response_id=str(report.get("response_id") or ""))
+        await self._submit(record, response_id=record.response_id)
 
-    async def record_usage(self, usage: Iterable[Mapping[str, object]]) -> None:
+    async def record_usage(self, usage: Iterable[UsageRecord]) -> None:
         """Usage after the last turn (the session ended): written after the queued turns."""
-        records = [dict(record) for record in usage]
+        records = [record.as_dict() for record in usage]
         if records:
             await self._submit(self._record(usage=records))
 

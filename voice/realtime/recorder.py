@@ -141,7 +141,7 @@ class SessionRecorder:
         """The engine session is closed: record what no turn reported, keep or drop the
         snapshot (a socket that lost its session to a resume leaves it to its successor)."""
         # What no turn reported: audio after the last answer, a transcription without one.
-        await self.store.record_usage(r.as_dict() for r in session.drain_usage())
+        await self.store.record_usage(session.drain_usage())
         if ended:
             await self.discard_snapshot()
         elif not lost:

@@ -8,7 +8,7 @@ answer at once unless told to hold, so that turn logic runs in milliseconds of w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,8 +16,11 @@ import numpy.typing as npt
 
 from voice.engine.config import TurnDetectionConfig
 from voice.engine.llm import base as llm
+from voice.engine.ports import TurnReport
 from voice.engine.stt.base import Transcript, TranscriptionRequest
 from voice.engine.tts.base import TextToSpeech
+from voice.engine.turn_metrics import TurnTimeline
+from voice.engine.usage import UsageRecord
 from voice.engine.vad.base import VoiceActivityDetector
 
 WIRE_RATE_HZ = 24_000
@@ -163,13 +166,23 @@ class FakeTTS(TextToSpeech):
         yield np.zeros(len(text) * self.MS_PER_CHAR * 16, dtype=np.int16)
 
 
+def turn_report(
+    response_id: str, *, output_tokens: int = 0, usage: tuple[UsageRecord, ...] = ()
+) -> TurnReport:
+    """The report of a completed turn that measured nothing but its output tokens."""
+    metrics = TurnTimeline().metrics(
+        response_id=response_id, input_tokens=0, output_tokens=output_tokens, audio_out_s=0.0
+    )
+    return TurnReport(metrics, usage)
+
+
 class RecordingSink:
     """A transcript sink that keeps what each finished turn reported."""
 
     def __init__(self) -> None:
-        self.turns: list[tuple[tuple[llm.ChatMessage, ...], Mapping[str, object]]] = []
+        self.turns: list[tuple[tuple[llm.ChatMessage, ...], TurnReport]] = []
 
     async def turn_finished(
-        self, messages: tuple[llm.ChatMessage, ...], metrics: Mapping[str, object]
+        self, messages: tuple[llm.ChatMessage, ...], report: TurnReport
     ) -> None:
-        self.turns.append((messages, metrics))
+        self.turns.append((messages, report))

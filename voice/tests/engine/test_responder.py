@@ -45,7 +45,8 @@ async def test_a_started_response_is_reported_with_its_metrics_and_its_messages(
     assert responder.active is None
     [(messages, report)] = sink.turns
     assert [(m.role, m.content) for m in messages] == [("user", "Hi."), ("assistant", "Hello!")]
-    assert report["status"] == "completed"
+    assert report.metrics.status == "completed"
+    assert report.response_id == done.response_id
 
 
 async def test_a_barge_in_without_words_resumes_the_unheard_rest_without_asking_again() -> None:

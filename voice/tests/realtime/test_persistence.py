@@ -12,23 +12,25 @@ from django_tenants.utils import schema_context
 from conversations.models import Conversation, Message, UsageRecord
 from conversations.services import conversation_start
 from voice.engine.llm.base import ChatMessage, ToolCall
+from voice.engine.usage import UsageRecord as MeteredUsage
 from voice.realtime.persistence import ConversationStore
+from voice.tests.engine.fakes import turn_report
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
-LLM_USAGE = {
-    "stage": "llm",
-    "provider": "openai",
-    "model": "gpt-4o-mini",
-    "outcome": "answered",
-    "requests": 1,
-    "prompt_tokens": 120,
-    "completion_tokens": 30,
-    "estimated_tokens": 0,
-    "stt_seconds": 0.0,
-    "tts_characters": 0,
-    "audio_seconds": 0.0,
-}
+LLM_USAGE = MeteredUsage(
+    stage="llm",
+    provider="openai",
+    model="gpt-4o-mini",
+    outcome="answered",
+    requests=1,
+    prompt_tokens=120,
+    completion_tokens=30,
+    estimated_tokens=0,
+    stt_seconds=0.0,
+    tts_characters=0,
+    audio_seconds=0.0,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +67,7 @@ async def _one_turn(
         # Tenant schemas are not flushed between tests: the conversation's id as the
         # response's lets each test find its own usage, even once the conversation is gone.
         messages,
-        {"response_id": conversation_id[:64], "output_tokens": 30, "usage": [LLM_USAGE]},
+        turn_report(conversation_id[:64], output_tokens=30, usage=(LLM_USAGE,)),
     )
     await store.close()
 

@@ -19,6 +19,7 @@ from voice.engine.llm.base import ChatMessage
 from voice.realtime.journal import journal_entries_of
 from voice.realtime.recorder import SessionRecorder, newest_messages_within
 from voice.realtime.resume import snapshot_key
+from voice.tests.engine.fakes import turn_report
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -91,7 +92,7 @@ async def test_a_turn_told_done_is_stored_once_and_leaves_the_journal(org_alpha)
         ChatMessage(role="user", content="What time is it?", item_id="item_wal_u"),
         ChatMessage(role="assistant", content="Noon.", item_id="item_wal_a"),
     )
-    await recorder.store.turn_finished(messages, {"response_id": "resp_wal", "usage": []})
+    await recorder.store.turn_finished(messages, turn_report("resp_wal"))
     await recorder.turn_done(FakeSession(), "resp_wal", AgentConfig())  # type: ignore[arg-type]
     await recorder.close(timeout_s=10)
 

@@ -3,6 +3,7 @@ and a conversation nobody can resume any more is ended."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -15,27 +16,29 @@ from conversations.models import Conversation, Message, TurnMetrics, UsageRecord
 from conversations.services import conversation_start
 from core.redis import redis_sync_client
 from voice.engine.llm.base import ChatMessage
+from voice.engine.usage import UsageRecord as MeteredUsage
 from voice.realtime.journal import TurnRecord, journal_key
 from voice.realtime.limits import session_owner_key
 from voice.realtime.persistence import ConversationStore
 from voice.realtime.recovery import conversations_end_orphaned, journal_recover
 from voice.realtime.resume import snapshot_key
+from voice.tests.engine.fakes import turn_report
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
-LLM_USAGE = {
-    "stage": "llm",
-    "provider": "openai",
-    "model": "gpt-4o-mini",
-    "outcome": "answered",
-    "requests": 1,
-    "prompt_tokens": 12,
-    "completion_tokens": 3,
-    "estimated_tokens": 0,
-    "stt_seconds": 0.0,
-    "tts_characters": 0,
-    "audio_seconds": 0.0,
-}
+LLM_USAGE = MeteredUsage(
+    stage="llm",
+    provider="openai",
+    model="gpt-4o-mini",
+    outcome="answered",
+    requests=1,
+    prompt_tokens=12,
+    completion_tokens=3,
+    estimated_tokens=0,
+    stt_seconds=0.0,
+    tts_characters=0,
+    audio_seconds=0.0,
+)
 
 
 def conversation(organization: Any, session_id: str) -> str:
@@ -67,7 +70,7 @@ async def test_a_turn_reported_by_a_process_that_then_died_is_stored_by_recovery
             ChatMessage(role="user", content="Book a table.", item_id="item_r_u"),
             ChatMessage(role="assistant", content="Done.", item_id="item_r_a"),
         ),
-        {"response_id": "resp_r", "output_tokens": 3, "usage": [LLM_USAGE]},
+        turn_report("resp_r", output_tokens=3, usage=(LLM_USAGE,)),
     )
     assert await dying.durable("resp_r", timeout_s=0.1)  # journaled: the client may hear it
     assert await sync_to_async(stored)(org_alpha, conversation_id) == ([], 0, 0)
@@ -91,7 +94,7 @@ def test_a_record_written_twice_is_stored_once(org_alpha):
         session_id=session_id,
         messages=[{"role": "user", "text": "Hi", "item_id": "item_twice"}],
         metrics={"response_id": "resp_twice"},
-        usage=[LLM_USAGE],
+        usage=[LLM_USAGE.as_dict()],
     )
     # The live writer and a recovery both got to it (the journal entry was appended twice).
     client = redis_sync_client()
@@ -118,3 +121,93 @@ def test_a_conversation_is_ended_once_its_session_has_no_lease_and_no_snapshot(o
             Conversation.objects.filter(pk__in=ids.values()).values_list("session_id", "status")
         )
     assert status == {live: "active", resumable: "active", gone: "ended"}
+
+
+# A turn as the version before typed turn reports journaled it (entries outlive a deploy).
+EARLIER_METRICS = {
+    "response_id": "resp_old",
+    "user_item_id": "item_old_u",
+    "stt_ms": 80.5,
+    "llm_first_token_ms": 210.0,
+    "first_clause_ms": 300.0,
+    "tts_first_audio_ms": 90.0,
+    "voice_to_voice_ms": 640.0,
+    "input_tokens": 12,
+    "output_tokens": 3,
+    "audio_in_s": 1.2,
+    "audio_out_s": 0.9,
+    "llm_route": "fast",
+    "speculative": False,
+    "status": "completed",
+    "failed_stage": None,
+    "error_code": None,
+    "audio_quality": {"level_dbfs": -21.5, "arrival_gaps": 2},
+}
+EARLIER_ENTRY = {
+    "schema_name": "",
+    "conversation_id": "",
+    "session_id": "",
+    "messages": [
+        {
+            "role": "user",
+            "text": "Is it open?",
+            "item_id": "item_old_u",
+            "truncated": False,
+            "tool_calls": [],
+            "tool_call_id": None,
+        },
+        {
+            "role": "assistant",
+            "text": "Until nine.",
+            "item_id": "item_old_a",
+            "truncated": False,
+            "tool_calls": [],
+            "tool_call_id": None,
+        },
+    ],
+    "metrics": EARLIER_METRICS,
+    "usage": [LLM_USAGE.as_dict()],
+    "truncations": [],
+    "record_id": "",
+}
+
+
+def test_a_turn_journaled_by_the_previous_version_is_stored_by_recovery(org_alpha):
+    session_id = "sess_" + uuid.uuid4().hex
+    conversation_id = conversation(org_alpha, session_id)
+    entry = EARLIER_ENTRY | {
+        "schema_name": org_alpha.schema_name,
+        "conversation_id": conversation_id,
+        "session_id": session_id,
+        "record_id": uuid.uuid4().hex,
+    }
+    redis_sync_client().xadd(journal_key(), {"record": json.dumps(entry)})
+
+    journal_recover(older_than_s=0)
+
+    assert stored(org_alpha, conversation_id) == (["item_old_u", "item_old_a"], 1, 1)
+    with schema_context(org_alpha.schema_name):
+        turn = TurnMetrics.objects.get(conversation_id=conversation_id)
+        usage = UsageRecord.objects.get(conversation_id=conversation_id)
+    assert (turn.response_id, turn.voice_to_voice_ms, turn.route, turn.status) == (
+        "resp_old",
+        640.0,
+        "fast",
+        "completed",
+    )
+    assert (turn.input_level_dbfs, turn.arrival_gaps) == (-21.5, 2)
+    assert (usage.response_id, usage.prompt_tokens) == ("resp_old", 12)
+
+
+def test_a_turn_report_is_journaled_in_the_form_the_previous_version_reads():
+    report = turn_report("resp_new", output_tokens=3, usage=(LLM_USAGE,))
+    record = TurnRecord.of_turn(
+        report, schema_name="s", conversation_id="c", session_id="sess", messages=[]
+    )
+    written = json.loads(record.to_json())
+
+    assert written.keys() == EARLIER_ENTRY.keys()
+    assert written["metrics"].keys() == EARLIER_METRICS.keys()
+    assert written["usage"] == [LLM_USAGE.as_dict()]
+    assert TurnRecord.from_json(record.to_json()) == record
+    assert TurnRecord.from_json(record.to_json()).response_id == "resp_new"
