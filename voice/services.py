@@ -12,6 +12,7 @@ from django.db import transaction
 from core.encryption import encrypt
 from voice.agent_config import public_overrides_from_json, vocabulary_from_json
 from voice.engine.errors import InvalidRequestError
+from voice.engine.tool_schema import check_tool_schema
 from voice.engine.tools import BUILTINS
 from voice.models import Agent, ProviderCredential, WebhookTool
 from voice.selectors import agent_config
@@ -110,10 +111,7 @@ def webhook_tool_create(
         url, settings.AURA_WEBHOOK_ALLOWED_HOSTS, allow_http=settings.AURA_TENANT_URLS_ALLOW_HTTP
     )
     schema = parameters if parameters is not None else {"type": "object", "properties": {}}
-    if not isinstance(schema, dict) or schema.get("type") != "object":
-        raise InvalidRequestError(
-            "parameters must be a JSON schema of type object", param="parameters"
-        )
+    check_tool_schema(schema, param="parameters")
     if not isinstance(signing_secret, str) or len(signing_secret) < 16:
         raise InvalidRequestError(
             "signing_secret must be at least 16 characters", param="signing_secret"
@@ -211,10 +209,7 @@ def webhook_tool_update(
         )
         tool.url = url
     if parameters is not None:
-        if parameters.get("type") != "object":
-            raise InvalidRequestError(
-                "parameters must be a JSON schema of type object", param="parameters"
-            )
+        check_tool_schema(parameters, param="parameters")
         tool.parameters = parameters
     if signing_secret is not None:
         if len(signing_secret) < 16:

@@ -25,6 +25,7 @@ from voice.engine.config import ToolSpec
 from voice.engine.errors import InvalidRequestError, ToolError
 from voice.engine.llm.base import ToolCall
 from voice.engine.ports import ToolExecutor
+from voice.engine.tool_schema import validate_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class ToolRegistry:
 
 
 def parse_arguments(text: str, spec: ToolSpec) -> Arguments:
-    """The call's arguments as an object, checked against the top level of the tool's schema."""
+    """The call's arguments as an object that matches the tool's schema."""
     if len(text.encode()) > MAX_ARGUMENTS_BYTES:
         raise ToolError(f"arguments exceed {MAX_ARGUMENTS_BYTES} bytes")
     try:
@@ -177,38 +178,8 @@ def parse_arguments(text: str, spec: ToolSpec) -> Arguments:
         raise ToolError(f"arguments are not valid JSON: {error.msg}") from error
     if not isinstance(arguments, dict):
         raise ToolError("arguments must be a JSON object")
-    schema = spec.parameters
-    required = schema.get("required")
-    names = required if isinstance(required, list) else []
-    missing = [name for name in names if isinstance(name, str) and name not in arguments]
-    if missing:
-        raise ToolError(f"missing required arguments: {', '.join(missing)}")
-    properties = schema.get("properties")
-    if isinstance(properties, Mapping):
-        for name, value in arguments.items():
-            expected = properties.get(name)
-            if isinstance(expected, Mapping) and not _has_type(value, expected.get("type")):
-                raise ToolError(f"argument {name!r} must be of type {expected.get('type')}")
+    validate_arguments(arguments, spec.parameters)
     return arguments
-
-
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-    "null": (type(None),),
-}
-
-
-def _has_type(value: object, expected: object) -> bool:
-    if not isinstance(expected, str) or expected not in _JSON_TYPES:
-        return True  # no type, or a union: the tool validates further itself
-    if isinstance(value, bool) and expected in ("integer", "number"):
-        return False
-    return isinstance(value, _JSON_TYPES[expected])
 
 
 def _failed(call: ToolCall, message: str) -> ToolResult:

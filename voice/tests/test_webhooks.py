@@ -283,6 +283,12 @@ def test_the_signing_secret_is_stored_encrypted_and_stays_in_its_organization(
         ({"signing_secret": "short"}, "signing_secret"),
         ({"timeout_s": 120}, "timeout_s"),
         ({"parameters": {"type": "string"}}, "parameters"),
+        ({"parameters": {"type": "object", "required": "order"}}, "parameters"),
+        ({"parameters": {"type": "object", "$ref": "https://schemas.example/x"}}, "parameters"),
+        (
+            {"parameters": {"type": "object", "properties": {"a": {"pattern": "(a+)+$"}}}},
+            "parameters",
+        ),
     ],
 )
 def test_bad_webhook_tools_are_refused_with_the_field_named(
