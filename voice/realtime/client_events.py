@@ -1,7 +1,8 @@
 """Parsing what clients send: size, JSON, event type and fields, each refused with a clear code.
 
-Events are checked against the official SDK's typed models (the protocol's spec), then turned
-into the engine's vocabulary here, so the transport only dispatches.
+Each event is parsed into its model: the official SDK's (the protocol's spec) for the standard
+events, AURA's (voice/realtime/aura_events.py) for its extensions and `session.update`. The
+handlers get that model; the helpers here turn its parts into the engine's vocabulary.
 """
 
 from __future__ import annotations
@@ -12,48 +13,85 @@ import json
 import re
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
+from openai.types.realtime import (
+    ConversationItem,
+    ConversationItemCreateEvent,
+    ConversationItemDeleteEvent,
+    ConversationItemRetrieveEvent,
+    ConversationItemTruncateEvent,
+    InputAudioBufferAppendEvent,
+    InputAudioBufferClearEvent,
+    InputAudioBufferCommitEvent,
+    OutputAudioBufferClearEvent,
+    RealtimeConversationItemFunctionCallOutput,
+    RealtimeConversationItemSystemMessage,
+    RealtimeResponseCreateParams,
+    ResponseCancelEvent,
+    ResponseCreateEvent,
+)
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from voice.agent_config import PUBLIC_OVERRIDABLE
 from voice.engine.errors import AudioFormatError, InvalidRequestError
-from voice.engine.events import Item
+from voice.engine.events import Item, Modality
 from voice.engine.response_services import ResponseOptions
+from voice.realtime.aura_events import (
+    AURA_EVENTS,
+    MAX_EVENT_ID_CHARS,
+    AuraClientEvent,
+    FeedbackEvent,
+    PlaybackPosition,
+    SessionUpdate,
+    event_type_of,
+    validation_refusal,
+)
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 # Client-chosen item and call ids are stored with the transcript (Message.item_id and
 # .tool_call_id are 64 characters); OpenAI documents no limit, so this is AURA's.
 MAX_ITEM_ID_CHARS = 64
-# AURA's own client events (documented extensions).
-EXTENSION_TYPES = {"aura.playback.position", "aura.feedback"}
 # A text frame is UTF-8, so a lone surrogate can only arrive as a JSON escape (\ud800).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _adapters() -> dict[str, TypeAdapter[Any]]:
-    """One validator per event type: validating against the whole union tries every member
-    (costly for the audio events that arrive 50 times a second) and reports the errors of
-    the first member rather than of the event's own model."""
+def _sdk_models() -> dict[str, type[BaseModel]]:
+    """The SDK's model of each standard event type. Each is validated on its own: validating
+    against the whole union tries every member (costly for the audio events that arrive 50
+    times a second) and reports the errors of the first member rather than of the event's own
+    model."""
     union = typing.get_args(RealtimeClientEvent)[0]
-    adapters: dict[str, TypeAdapter[Any]] = {}
-    for model in typing.get_args(union):
-        (event_type,) = typing.get_args(model.model_fields["type"].annotation)
-        adapters[event_type] = TypeAdapter(model)
-    return adapters
+    return {event_type_of(model): model for model in typing.get_args(union)}
 
 
-_ADAPTERS = _adapters()
-STANDARD_TYPES = frozenset(_ADAPTERS)
+_SDK_MODELS = _sdk_models()
+STANDARD_TYPES = frozenset(_SDK_MODELS)
+# session.update is AURA's (it accepts more rates than the SDK's model), checked field by
+# field by session_config.
+_MODELS: dict[str, type[BaseModel]] = {
+    **_SDK_MODELS,
+    **{event_type_of(model): model for model in AURA_EVENTS},
+}
+EXTENSION_TYPES = frozenset(_MODELS) - STANDARD_TYPES
 
-
-@dataclass(frozen=True, slots=True)
-class ClientEvent:
-    type: str
-    event_id: str | None
-    payload: dict[str, Any]
+# Every client event as handlers get it: the SDK's model, or AURA's where the SDK has none.
+ClientEvent: TypeAlias = (
+    ConversationItemCreateEvent
+    | ConversationItemDeleteEvent
+    | ConversationItemRetrieveEvent
+    | ConversationItemTruncateEvent
+    | InputAudioBufferAppendEvent
+    | InputAudioBufferClearEvent
+    | OutputAudioBufferClearEvent
+    | InputAudioBufferCommitEvent
+    | ResponseCancelEvent
+    | ResponseCreateEvent
+    | SessionUpdate
+    | PlaybackPosition
+    | FeedbackEvent
+)
 
 
 def parse_client_event(text: str) -> ClientEvent:
@@ -83,17 +121,21 @@ def parse_client_event(text: str) -> ClientEvent:
     if "\\u0000" in text:
         _refuse_nul(payload)
     event_type = payload["type"]
-    event_id = payload.get("event_id") if isinstance(payload.get("event_id"), str) else None
-    if event_type not in STANDARD_TYPES and event_type not in EXTENSION_TYPES:
+    model = _MODELS.get(event_type)
+    if model is None:
         raise InvalidRequestError(
             f"unknown event type {event_type[:64]!r}", code="unknown_event", param="type"
         )
-    # session.update is checked field by field by session_config (AURA accepts more rates).
-    if event_type in STANDARD_TYPES and event_type != "session.update":
-        _validate_with_sdk(payload)
-    return ClientEvent(
-        type=event_type, event_id=event_id[:64] if event_id else None, payload=payload
-    )
+    try:
+        event = typing.cast(ClientEvent, model.model_validate(payload))
+    except ValidationError as error:
+        if issubclass(model, AuraClientEvent):
+            raise model.refusal(error.errors()) from error
+        raise validation_refusal(event_type, error.errors()) from error
+    if not isinstance(event, AuraClientEvent) and event.event_id is not None:
+        # Only echoed back in errors: a long one is cut rather than refused, an empty one is none.
+        event.event_id = event.event_id[:MAX_EVENT_ID_CHARS] or None
+    return event
 
 
 def _strings_with_paths(payload: Any) -> Iterator[tuple[str, str]]:
@@ -136,17 +178,6 @@ def _has_lone_surrogate(payload: Any) -> bool:
     return False
 
 
-def _validate_with_sdk(payload: dict[str, Any]) -> None:
-    try:
-        _ADAPTERS[payload["type"]].validate_python(payload)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "event"
-        raise InvalidRequestError(
-            f"invalid {payload['type']}: {where}: {first['msg']}", code="invalid_event", param=where
-        ) from error
-
-
 def refuse_overrides(event: ClientEvent, *, allowed: frozenset[str] | None) -> None:
     """Refuse an event that changes what the model is told or may do, beyond `allowed`.
 
@@ -156,22 +187,22 @@ def refuse_overrides(event: ClientEvent, *, allowed: frozenset[str] | None) -> N
     """
     if allowed is None:
         return
-    payload = event.payload
-    if event.type == "session.update":
-        _refuse_fields(payload.get("session"), "session", allowed)
-    elif event.type == "response.create":
-        _refuse_fields(payload.get("response"), "response", allowed)
-    elif event.type == "conversation.item.create":
-        item = payload.get("item") or {}
-        if item.get("role") == "system" and "instructions" not in allowed:
-            raise _not_allowed("item.role", "system messages (instructions)")
+    if isinstance(event, SessionUpdate) and isinstance(event.session, dict):
+        # Not an object: session_config refuses it.
+        _refuse_fields(set(event.session), "session", allowed)
+    elif isinstance(event, ResponseCreateEvent) and event.response is not None:
+        _refuse_fields(event.response.model_fields_set, "response", allowed)
+    elif (
+        isinstance(event, ConversationItemCreateEvent)
+        and isinstance(event.item, RealtimeConversationItemSystemMessage)
+        and "instructions" not in allowed
+    ):
+        raise _not_allowed("item.role", "system messages (instructions)")
 
 
-def _refuse_fields(fields: Any, where: str, allowed: frozenset[str]) -> None:
-    if not isinstance(fields, dict):
-        return  # not an object: the event's own validation refuses it
+def _refuse_fields(given: set[str], where: str, allowed: frozenset[str]) -> None:
     for name in PUBLIC_OVERRIDABLE:
-        if name in fields and name not in allowed:
+        if name in given and name not in allowed:
             raise _not_allowed(f"{where}.{name}", f"{where}.{name}")
 
 
@@ -184,40 +215,38 @@ def _not_allowed(param: str, what: str) -> InvalidRequestError:
     )
 
 
-def decode_audio(payload: dict[str, Any]) -> bytes:
+def decode_audio(event: InputAudioBufferAppendEvent) -> bytes:
     try:
-        return base64.b64decode(payload.get("audio", ""), validate=True)
+        return base64.b64decode(event.audio, validate=True)
     except (binascii.Error, ValueError) as error:
         raise AudioFormatError(
             "audio is not valid base64", code="invalid_base64", param="audio"
         ) from error
 
 
-def item_to_create(payload: dict[str, Any]) -> Item:
+def item_to_create(item: ConversationItem) -> Item:
     """The engine item of a `conversation.item.create` (text messages and tool results)."""
-    item = payload["item"]
-    kind = item.get("type")
-    item_id = _client_id(item.get("id"), "item.id")
-    if kind == "function_call_output":
+    item_id = _client_id(item.id, "item.id")
+    if isinstance(item, RealtimeConversationItemFunctionCallOutput):
         return Item(
             id=item_id,
             kind="function_call_output",
-            call_id=_client_id(item.get("call_id"), "item.call_id"),
-            output=item.get("output", ""),
+            call_id=_client_id(item.call_id, "item.call_id"),
+            output=item.output,
         )
-    if kind == "message":
+    if item.type == "message":
         texts = []
-        for part in item.get("content") or []:
-            if part.get("type") in ("input_text", "output_text", "text"):
-                texts.append(part.get("text") or "")
+        for part in item.content:
+            if part.type in ("input_text", "output_text"):
+                texts.append(getattr(part, "text", None) or "")
             else:
                 raise InvalidRequestError(
-                    f"message content of type {part.get('type')!r} is not supported here; send "
+                    f"message content of type {part.type!r} is not supported here; send "
                     "audio with input_audio_buffer.append",
                     param="item.content",
                 )
-        return Item(id=item_id, kind="message", role=item.get("role"), text="".join(texts))
-    raise InvalidRequestError(f"items of type {kind!r} cannot be created", param="item.type")
+        return Item(id=item_id, kind="message", role=item.role, text="".join(texts))
+    raise InvalidRequestError(f"items of type {item.type!r} cannot be created", param="item.type")
 
 
 def _client_id(value: str | None, param: str) -> str:
@@ -232,17 +261,18 @@ def _client_id(value: str | None, param: str) -> str:
 
 
 def response_options(
-    payload: dict[str, Any], *, default_modalities: tuple[str, ...]
+    response: RealtimeResponseCreateParams | None, *, default_modalities: tuple[Modality, ...]
 ) -> ResponseOptions:
-    response = payload.get("response") or {}
-    modalities = tuple(response.get("output_modalities") or default_modalities)
-    max_tokens = response.get("max_output_tokens")
-    tool_choice = response.get("tool_choice")
-    if isinstance(tool_choice, dict):
-        tool_choice = f"function:{tool_choice.get('name')}"
+    response = response or RealtimeResponseCreateParams()
+    max_tokens = response.max_output_tokens
+    tool_choice = response.tool_choice
     return ResponseOptions(
-        modalities=modalities,
-        instructions=response.get("instructions"),
+        modalities=tuple(response.output_modalities or default_modalities),
+        instructions=response.instructions,
         max_output_tokens=None if max_tokens in (None, "inf") else int(max_tokens),
-        tool_choice=tool_choice,
+        tool_choice=(
+            tool_choice
+            if tool_choice is None or isinstance(tool_choice, str)
+            else f"function:{tool_choice.name}"
+        ),
     )

@@ -1,20 +1,23 @@
 """Client events to their handlers: a registry that any module can extend.
 
-A handler is `async def handler(connection, event)`, registered for one or more event types
-with `@DISPATCHER.handles("type", ...)` (voice/realtime/handlers.py registers the protocol's).
-It gets the connection's narrow interface (`Connection`), never the transport itself, and
-reports refusals by raising an `AuraError`, which becomes an `error` event.
+A handler is `async def handler(connection, event: SomeEvent)`, registered for the event type
+its model stands for with `@DISPATCHER.handles(SomeEvent)` (voice/realtime/handlers.py
+registers the protocol's). It gets the event as parsed into that model (voice/realtime/
+client_events.py), and the connection's narrow interface (`Connection`), never the transport
+itself; it reports refusals by raising an `AuraError`, which becomes an `error` event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from voice.engine.config import AgentConfig
 from voice.engine.errors import InvalidRequestError
 from voice.engine.session import VoiceSession
-from voice.realtime.client_events import ClientEvent
+from voice.realtime.aura_events import event_type_of
 from voice.realtime.guard import SessionGuard
 from voice.realtime.quality_signals import SessionSignals
 from voice.realtime.wire import ConnectOptions
@@ -50,33 +53,35 @@ class Connection(Protocol):
         ...
 
 
-Handler = Callable[[Connection, ClientEvent], Awaitable[None]]
+EventT = TypeVar("EventT", bound=BaseModel)
+Handler = Callable[[Connection, EventT], Awaitable[None]]
 
 
 class Dispatcher:
     def __init__(self) -> None:
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[type[BaseModel], Handler[Any]] = {}
 
-    def handles(self, *event_types: str) -> Callable[[Handler], Handler]:
-        """Register the decorated function as the handler of these event types."""
+    def handles(self, model: type[EventT]) -> Callable[[Handler[EventT]], Handler[EventT]]:
+        """Register the decorated function as the handler of the events parsed into `model`."""
+        event_type = event_type_of(model)
 
-        def register(handler: Handler) -> Handler:
-            for event_type in event_types:
-                if event_type in self._handlers:
-                    raise ValueError(f"{event_type} already has a handler")
-                self._handlers[event_type] = handler
+        def register(handler: Handler[EventT]) -> Handler[EventT]:
+            if event_type in self.event_types:
+                raise ValueError(f"{event_type} already has a handler")
+            self._handlers[model] = handler
             return handler
 
         return register
 
     @property
     def event_types(self) -> frozenset[str]:
-        return frozenset(self._handlers)
+        return frozenset(event_type_of(model) for model in self._handlers)
 
-    async def dispatch(self, connection: Connection, event: ClientEvent) -> None:
-        handler = self._handlers.get(event.type)
+    async def dispatch(self, connection: Connection, event: BaseModel) -> None:
+        handler = self._handlers.get(type(event))
         if handler is None:
             raise InvalidRequestError(
-                f"{event.type} is not handled by this server", code="unsupported_event"
+                f"{event_type_of(type(event))} is not handled by this server",
+                code="unsupported_event",
             )
         await handler(connection, event)

@@ -1,17 +1,27 @@
 """The handlers of the protocol's client events (OpenAI Realtime GA, and AURA's extensions).
 
-Each one turns a validated client event (voice/realtime/client_events.py) into one call of the
-engine session; what the client is told back comes out of the session's event stream.
+Each one turns a client event, parsed into its model (voice/realtime/client_events.py), into one
+call of the engine session; what the client is told back comes out of the session's event stream.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from openai.types.realtime import (
+    ConversationItemCreateEvent,
+    ConversationItemDeleteEvent,
+    ConversationItemRetrieveEvent,
+    ConversationItemTruncateEvent,
+    InputAudioBufferAppendEvent,
+    InputAudioBufferClearEvent,
+    InputAudioBufferCommitEvent,
+    OutputAudioBufferClearEvent,
+    ResponseCancelEvent,
+    ResponseCreateEvent,
+)
 
 from voice.engine.errors import InvalidRequestError
 from voice.realtime import client_events as ce
-from voice.realtime.client_events import ClientEvent
+from voice.realtime.aura_events import FeedbackEvent, PlaybackPosition, SessionUpdate
 from voice.realtime.dispatcher import Connection, Dispatcher
 from voice.realtime.quality_signals import record_feedback
 from voice.realtime.server_events import item_json
@@ -20,9 +30,9 @@ from voice.realtime.session_config import apply_session_update, session_json
 DISPATCHER = Dispatcher()
 
 
-@DISPATCHER.handles("session.update")
-async def session_update(connection: Connection, event: ClientEvent) -> None:
-    connection.config = apply_session_update(connection.config, event.payload.get("session"))
+@DISPATCHER.handles(SessionUpdate)
+async def session_update(connection: Connection, event: SessionUpdate) -> None:
+    connection.config = apply_session_update(connection.config, event.session)
     connection.live().update(connection.config)
     connection.notify(
         {
@@ -32,23 +42,23 @@ async def session_update(connection: Connection, event: ClientEvent) -> None:
     )
 
 
-@DISPATCHER.handles("input_audio_buffer.append")
-async def audio_append(connection: Connection, event: ClientEvent) -> None:
-    connection.feed_audio(ce.decode_audio(event.payload))
+@DISPATCHER.handles(InputAudioBufferAppendEvent)
+async def audio_append(connection: Connection, event: InputAudioBufferAppendEvent) -> None:
+    connection.feed_audio(ce.decode_audio(event))
 
 
-@DISPATCHER.handles("input_audio_buffer.commit")
-async def audio_commit(connection: Connection, event: ClientEvent) -> None:
+@DISPATCHER.handles(InputAudioBufferCommitEvent)
+async def audio_commit(connection: Connection, event: InputAudioBufferCommitEvent) -> None:
     await connection.live().commit_audio()
 
 
-@DISPATCHER.handles("input_audio_buffer.clear")
-async def audio_clear(connection: Connection, event: ClientEvent) -> None:
+@DISPATCHER.handles(InputAudioBufferClearEvent)
+async def audio_clear(connection: Connection, event: InputAudioBufferClearEvent) -> None:
     await connection.live().clear_audio()
 
 
-@DISPATCHER.handles("output_audio_buffer.clear")
-async def output_clear(connection: Connection, event: ClientEvent) -> None:
+@DISPATCHER.handles(OutputAudioBufferClearEvent)
+async def output_clear(connection: Connection, event: OutputAudioBufferClearEvent) -> None:
     raise InvalidRequestError(
         "output_audio_buffer.clear is for WebRTC; over WebSocket use response.cancel and "
         "conversation.item.truncate",
@@ -56,90 +66,56 @@ async def output_clear(connection: Connection, event: ClientEvent) -> None:
     )
 
 
-@DISPATCHER.handles("conversation.item.create")
-async def item_create(connection: Connection, event: ClientEvent) -> None:
+@DISPATCHER.handles(ConversationItemCreateEvent)
+async def item_create(connection: Connection, event: ConversationItemCreateEvent) -> None:
     session = connection.live()
-    item = ce.item_to_create(event.payload)
+    item = ce.item_to_create(event.item)
     connection.guard.admit_item(item, conversation_chars=session.text_chars())
     await session.add_item(item)
 
 
-@dataclass(frozen=True, slots=True)
-class Truncation:
-    item_id: str
-    content_index: int
-    audio_end_ms: int
-
-    @classmethod
-    def of(cls, payload: dict[str, Any]) -> Truncation:
-        # Shapes are checked already against the SDK's model of the event.
-        return cls(payload["item_id"], payload["content_index"], payload["audio_end_ms"])
+@DISPATCHER.handles(ConversationItemTruncateEvent)
+async def item_truncate(connection: Connection, event: ConversationItemTruncateEvent) -> None:
+    await connection.live().truncate(event.item_id, event.content_index, event.audio_end_ms)
 
 
-@DISPATCHER.handles("conversation.item.truncate")
-async def item_truncate(connection: Connection, event: ClientEvent) -> None:
-    cut = Truncation.of(event.payload)
-    await connection.live().truncate(cut.item_id, cut.content_index, cut.audio_end_ms)
+@DISPATCHER.handles(ConversationItemDeleteEvent)
+async def item_delete(connection: Connection, event: ConversationItemDeleteEvent) -> None:
+    await connection.live().delete_item(event.item_id)
 
 
-@DISPATCHER.handles("conversation.item.delete")
-async def item_delete(connection: Connection, event: ClientEvent) -> None:
-    await connection.live().delete_item(event.payload["item_id"])
-
-
-@DISPATCHER.handles("conversation.item.retrieve")
-async def item_retrieve(connection: Connection, event: ClientEvent) -> None:
-    item = connection.live().item(event.payload["item_id"])
+@DISPATCHER.handles(ConversationItemRetrieveEvent)
+async def item_retrieve(connection: Connection, event: ConversationItemRetrieveEvent) -> None:
+    item = connection.live().item(event.item_id)
     connection.notify({"type": "conversation.item.retrieved", "item": item_json(item)})
 
 
-@DISPATCHER.handles("response.create")
-async def response_create(connection: Connection, event: ClientEvent) -> None:
+@DISPATCHER.handles(ResponseCreateEvent)
+async def response_create(connection: Connection, event: ResponseCreateEvent) -> None:
     await connection.guard.admit_response()
     options = ce.response_options(
-        event.payload, default_modalities=connection.config.output_modalities
+        event.response, default_modalities=connection.config.output_modalities
     )
     await connection.live().create_response(options)
 
 
-@DISPATCHER.handles("response.cancel")
-async def response_cancel(connection: Connection, event: ClientEvent) -> None:
+@DISPATCHER.handles(ResponseCancelEvent)
+async def response_cancel(connection: Connection, event: ResponseCancelEvent) -> None:
     await connection.live().cancel_response()
 
 
-@dataclass(frozen=True, slots=True)
-class PlaybackPosition:
-    item_id: str
-    played_ms: float
-
-    @classmethod
-    def of(cls, payload: dict[str, Any]) -> PlaybackPosition:
-        """An extension, so not checked by the SDK: checked here."""
-        item_id, played_ms = payload.get("item_id"), payload.get("played_ms")
-        if (
-            not isinstance(item_id, str)
-            or isinstance(played_ms, bool)
-            or not isinstance(played_ms, int | float)
-        ):
-            raise InvalidRequestError(
-                "aura.playback.position needs item_id and played_ms", code="invalid_event"
-            )
-        return cls(item_id, float(played_ms))
+@DISPATCHER.handles(PlaybackPosition)
+async def playback_position(connection: Connection, event: PlaybackPosition) -> None:
+    connection.live().playback_position(event.item_id, event.played_ms)
+    connection.signals.playback_reported(event)
 
 
-@DISPATCHER.handles("aura.playback.position")
-async def playback_position(connection: Connection, event: ClientEvent) -> None:
-    position = PlaybackPosition.of(event.payload)
-    connection.live().playback_position(position.item_id, position.played_ms)
-    connection.signals.playback_reported(event.payload)
-
-
-@DISPATCHER.handles("aura.feedback")
-async def feedback(connection: Connection, event: ClientEvent) -> None:
+@DISPATCHER.handles(FeedbackEvent)
+async def feedback(connection: Connection, event: FeedbackEvent) -> None:
     """A rating of this session's own conversation, or of one of its answers."""
     recorded = await record_feedback(
         connection.signals,
-        event.payload,
+        event,
         session=connection.live(),
         schema_name=connection.schema_name,
         conversation_id=connection.conversation_id,

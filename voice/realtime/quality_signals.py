@@ -39,6 +39,7 @@ from tenants.db import in_schema
 from voice.engine import events as ev
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.session import VoiceSession
+from voice.realtime.aura_events import FeedbackEvent, PlaybackPosition
 from voice.realtime.auth import RealtimeCredentials
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ CLOSE_SERVER_ERROR = 1011
 
 # Ratings one session may write (each replaces the last one of its target).
 MAX_FEEDBACK_PER_SESSION = 200
-FEEDBACK_FIELDS = frozenset({"type", "event_id", "rating", "comment", "item_id"})
 # A playback report can add at most this much (a client's numbers are bounded, not trusted).
 MAX_UNDERRUNS_PER_REPORT = 50
 MAX_LATE_MS_PER_REPORT = 10_000.0
@@ -109,10 +109,10 @@ class SessionSignals:
 
     # --- the client's playback reports ----------------------------------------------------
 
-    def playback_reported(self, payload: dict[str, Any]) -> None:
+    def playback_reported(self, position: PlaybackPosition) -> None:
         """`aura.playback.position` may carry the player's running `underruns` count and
         `late_ms` (time it waited for audio that was due); only increases count."""
-        underruns, late_ms = _count(payload.get("underruns")), _count(payload.get("late_ms"))
+        underruns, late_ms = position.underruns, position.late_ms
         if underruns is not None and underruns > self._underruns_seen:
             added = min(int(underruns - self._underruns_seen), MAX_UNDERRUNS_PER_REPORT)
             self._underruns_seen = int(underruns)
@@ -212,44 +212,9 @@ class CloseRecordingSocket:
 # --- aura.feedback ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FeedbackRequest:
-    rating: str
-    comment: str
-    item_id: str
-
-
-def parse_feedback(payload: dict[str, Any]) -> FeedbackRequest:
-    """Check an `aura.feedback` event: `rating` up|down, optional `comment` and `item_id`.
-
-    It names no conversation: a session rates the conversation it holds, and nothing else
-    (an event that tries to name one is refused rather than quietly narrowed).
-    """
-    extra = sorted(set(payload) - FEEDBACK_FIELDS)
-    if extra:
-        raise InvalidRequestError(
-            f"aura.feedback does not take {', '.join(extra)[:100]}: a session rates its own "
-            "conversation",
-            code="invalid_event",
-            param=extra[0][:64],
-        )
-    rating, comment, item_id = (
-        payload.get("rating"),
-        payload.get("comment", ""),
-        payload.get("item_id", ""),
-    )
-    if rating not in Feedback.Rating.values:
-        raise InvalidRequestError("rating is 'up' or 'down'", code="invalid_event", param="rating")
-    if not isinstance(comment, str):
-        raise InvalidRequestError("comment is a string", code="invalid_event", param="comment")
-    if not isinstance(item_id, str):
-        raise InvalidRequestError("item_id is a string", code="invalid_event", param="item_id")
-    return FeedbackRequest(rating=str(rating), comment=comment, item_id=item_id)
-
-
 async def record_feedback(
     signals: SessionSignals,
-    payload: dict[str, Any],
+    request: FeedbackEvent,
     *,
     session: VoiceSession,
     schema_name: str,
@@ -257,7 +222,6 @@ async def record_feedback(
 ) -> dict[str, Any]:
     """Store a rating of this session's conversation (or of one of its answers); the
     `aura.feedback.recorded` event to send back."""
-    request = parse_feedback(payload)
     if request.item_id:
         # Only an answer of this very conversation, as this session holds it.
         entry = session.conversation.get(request.item_id)
@@ -362,11 +326,3 @@ class CeleryAudioSampler:
             )
         except Exception:
             logger.exception("could not queue a DNSMOS sample")
-
-
-def _count(value: object) -> float | None:
-    """A client's running count: a finite number from zero, else None (ignored)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if 0 <= number < 1e12 else None

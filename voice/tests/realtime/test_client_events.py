@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from openai.types.realtime import ConversationItemCreateEvent, ConversationItemTruncateEvent
 
 from voice.engine.errors import InvalidRequestError
+from voice.engine.events import Item
+from voice.realtime.aura_events import FeedbackEvent, PlaybackPosition
 from voice.realtime.client_events import MAX_ITEM_ID_CHARS, item_to_create, parse_client_event
 
 
 def _item_create(item: dict[str, object]) -> str:
     return json.dumps({"type": "conversation.item.create", "item": item})
+
+
+def _created(frame: str) -> Item:
+    event = parse_client_event(frame)
+    assert isinstance(event, ConversationItemCreateEvent)
+    return item_to_create(event.item)
 
 
 def _user_text(text: str, **fields: object) -> dict[str, object]:
@@ -45,8 +55,7 @@ def test_text_with_a_nul_character_is_refused_naming_where_it_is(frame, param):
 
 
 def test_an_escaped_backslash_before_u0000_is_ordinary_text():
-    event = parse_client_event(_item_create(_user_text("a literal \\u0000")))
-    assert item_to_create(event.payload).text == "a literal \\u0000"
+    assert _created(_item_create(_user_text("a literal \\u0000"))).text == "a literal \\u0000"
 
 
 @pytest.mark.parametrize(
@@ -60,12 +69,101 @@ def test_an_escaped_backslash_before_u0000_is_ordinary_text():
     ],
 )
 def test_client_ids_longer_than_the_stored_column_are_refused(item, param):
-    event = parse_client_event(_item_create(item))
     with pytest.raises(InvalidRequestError) as refused:
-        item_to_create(event.payload)
+        _created(_item_create(item))
     assert (refused.value.code, refused.value.param) == ("invalid_value", param)
 
 
 def test_an_id_of_the_longest_allowed_length_is_kept():
-    event = parse_client_event(_item_create(_user_text("hi", id="i" * MAX_ITEM_ID_CHARS)))
-    assert item_to_create(event.payload).id == "i" * MAX_ITEM_ID_CHARS
+    item = _created(_item_create(_user_text("hi", id="i" * MAX_ITEM_ID_CHARS)))
+    assert item.id == "i" * MAX_ITEM_ID_CHARS
+
+
+# --- events parsed into their models -----------------------------------------------------
+
+
+def test_a_standard_event_is_parsed_into_the_sdks_model():
+    event = parse_client_event(
+        json.dumps(
+            {
+                "type": "conversation.item.truncate",
+                "event_id": "e" * 100,
+                "item_id": "item_a",
+                "content_index": 0,
+                "audio_end_ms": 1500,
+            }
+        )
+    )
+    assert isinstance(event, ConversationItemTruncateEvent)
+    assert (event.item_id, event.content_index, event.audio_end_ms) == ("item_a", 0, 1500)
+    assert event.event_id == "e" * 64  # echoed in errors, so cut to a bounded length
+
+
+def test_a_standard_event_of_the_wrong_shape_is_refused_naming_the_field():
+    with pytest.raises(InvalidRequestError) as refused:
+        parse_client_event(json.dumps({"type": "conversation.item.delete", "item_id": 5}))
+    assert (refused.value.code, refused.value.param) == ("invalid_event", "item_id")
+    assert str(refused.value).startswith("invalid conversation.item.delete: item_id: ")
+
+
+def test_a_playback_position_is_parsed_with_its_counts_when_they_are_numbers():
+    event = parse_client_event(
+        json.dumps(
+            {
+                "type": "aura.playback.position",
+                "item_id": "item_a",
+                "played_ms": 1200,
+                "underruns": 2,
+                "late_ms": "x",
+                "event_id": 7,
+            }
+        )
+    )
+    assert isinstance(event, PlaybackPosition)
+    assert (event.played_ms, event.underruns, event.late_ms, event.event_id) == (
+        1200.0,
+        2.0,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"item_id": "item_a"}, {"item_id": 1, "played_ms": 5}, {"item_id": "a", "played_ms": True}],
+)
+def test_a_playback_position_needs_an_item_and_a_time(fields: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        parse_client_event(json.dumps({"type": "aura.playback.position", **fields}))
+    assert str(refused.value) == "aura.playback.position needs item_id and played_ms"
+    assert (refused.value.code, refused.value.param) == ("invalid_event", None)
+
+
+def test_feedback_is_parsed_into_a_rating():
+    event = parse_client_event(json.dumps({"type": "aura.feedback", "rating": "up"}))
+    assert isinstance(event, FeedbackEvent)
+    assert (event.rating, event.comment, event.item_id) == ("up", "", "")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message", "param"),
+    [
+        (
+            {"rating": "up", "conversation_id": "c", "agent": 1},
+            "aura.feedback does not take agent, conversation_id: a session rates its own "
+            "conversation",
+            "agent",
+        ),
+        ({"rating": "meh"}, "rating is 'up' or 'down'", "rating"),
+        ({}, "rating is 'up' or 'down'", "rating"),
+        ({"rating": "down", "comment": 3}, "comment is a string", "comment"),
+        ({"rating": "down", "item_id": None}, "item_id is a string", "item_id"),
+    ],
+)
+def test_feedback_of_the_wrong_shape_is_refused_naming_the_field(
+    fields: dict[str, Any], message: str, param: str
+) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        parse_client_event(json.dumps({"type": "aura.feedback", **fields}))
+    assert str(refused.value) == message
+    assert (refused.value.code, refused.value.param) == ("invalid_event", param)

@@ -3,10 +3,11 @@ the protocol's handlers (voice/realtime/handlers.py) turn each into one call of 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from django.test import override_settings
+from pydantic import BaseModel
 
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
@@ -83,10 +84,18 @@ class FakeConnection:
         self.audio.append(data)
 
 
-def event(payload: dict[str, Any]) -> Any:
+def event(payload: dict[str, Any]) -> ClientEvent:
     import json
 
     return parse_client_event(json.dumps(payload))
+
+
+class Example(BaseModel):
+    """An event of some module's own, with its model."""
+
+    type: Literal["aura.example"]
+    event_id: str | None = None
+    note: str
 
 
 def text_item(text: str, item_id: str = "") -> dict[str, Any]:
@@ -104,29 +113,30 @@ def test_every_event_a_client_may_send_has_a_handler():
     assert DISPATCHER.event_types >= STANDARD_TYPES | EXTENSION_TYPES
 
 
-async def test_a_registered_handler_gets_the_connection_and_the_event():
+async def test_a_registered_handler_gets_the_connection_and_the_event_as_its_model():
     dispatcher = Dispatcher()
     seen: list[tuple[Any, str]] = []
 
-    @dispatcher.handles("aura.example", "aura.other")
-    async def example(connection: Any, received: Any) -> None:
-        seen.append((connection, received.type))
+    @dispatcher.handles(Example)
+    async def example(connection: Any, received: Example) -> None:
+        seen.append((connection, received.note))
 
     connection = FakeConnection()
-    await dispatcher.dispatch(connection, ClientEvent(type="aura.other", event_id=None, payload={}))
-    assert seen == [(connection, "aura.other")]
+    await dispatcher.dispatch(connection, Example(type="aura.example", note="hello"))
+    assert seen == [(connection, "hello")]
+    assert dispatcher.event_types == {"aura.example"}
 
 
 def test_an_event_type_has_one_handler_only():
     dispatcher = Dispatcher()
 
-    @dispatcher.handles("aura.example")
-    async def first(connection: Any, received: Any) -> None: ...
+    @dispatcher.handles(Example)
+    async def first(connection: Any, received: Example) -> None: ...
 
     with pytest.raises(ValueError, match="already has a handler"):
 
-        @dispatcher.handles("aura.example")
-        async def second(connection: Any, received: Any) -> None: ...
+        @dispatcher.handles(Example)
+        async def second(connection: Any, received: Example) -> None: ...
 
 
 async def test_an_event_without_a_handler_is_refused_with_a_code():

@@ -20,6 +20,7 @@ from websockets.typing import Origin, Subprotocol
 
 from conversations.models import Conversation, Feedback
 from tenants.models import Organization
+from voice.realtime.aura_events import PlaybackPosition
 from voice.realtime.quality_signals import CLOSE_IDLE, SessionSignals
 from voice.tests.realtime.conftest import configure_agent, issue_key
 from voice.tests.realtime.socket_client import next_event, send_user_text
@@ -210,10 +211,16 @@ def test_the_outcome_follows_how_the_session_ended() -> None:
     assert signals.decide(close_code=1000, lost=False).outcome == "ended_by_agent"  # type: ignore[union-attr]
 
 
+def playback(**counts: object) -> PlaybackPosition:
+    return PlaybackPosition.model_validate(
+        {"type": "aura.playback.position", "item_id": "item_a", "played_ms": 0, **counts}
+    )
+
+
 def test_playback_reports_only_add_and_are_bounded() -> None:
     signals = SessionSignals()
-    signals.playback_reported({"underruns": 2, "late_ms": 120})
-    signals.playback_reported({"underruns": 1, "late_ms": 50})  # going backwards: ignored
-    signals.playback_reported({"underruns": 10**9, "late_ms": "x"})
+    signals.playback_reported(playback(underruns=2, late_ms=120))
+    signals.playback_reported(playback(underruns=1, late_ms=50))  # going backwards: ignored
+    signals.playback_reported(playback(underruns=10**9, late_ms="x"))
     assert signals.underruns == 2 + 50
     assert signals.late_ms == 120
