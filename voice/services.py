@@ -12,7 +12,7 @@ from django.db import transaction
 from core.encryption import encrypt
 from voice.agent_config import public_overrides_from_json, vocabulary_from_json
 from voice.engine.errors import InvalidRequestError
-from voice.engine.tools import BUILTINS
+from voice.engine.pipeline.tools import BUILTINS
 from voice.models import Agent, ProviderCredential, WebhookTool
 from voice.selectors import agent_config
 from voice.webhooks import check_webhook_url

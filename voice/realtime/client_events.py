@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from voice.agent_config import PUBLIC_OVERRIDABLE
 from voice.engine.errors import AudioFormatError, InvalidRequestError
 from voice.engine.events import Item
-from voice.engine.response_services import ResponseOptions
+from voice.engine.pipeline.response_services import ResponseOptions
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 # Client-chosen item and call ids are stored with the transcript (Message.item_id and

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from voice.engine.config import AgentConfig
 from voice.engine.errors import InvalidRequestError
-from voice.engine.session import VoiceSession
+from voice.engine.pipeline.session import VoiceSession
 from voice.realtime.client_events import ClientEvent
 from voice.realtime.guard import SessionGuard
 from voice.realtime.quality_signals import SessionSignals
