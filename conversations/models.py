@@ -130,7 +130,8 @@ class TurnMetrics(models.Model):
     # The stage a failed turn failed at (stt, llm, tts, tool, transport) and its error code.
     failed_stage = models.CharField(max_length=16, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
-    # Quality of the user's audio in this turn (voice/engine/audio_quality.py); no audio kept.
+    # Quality of the user's audio in this turn (voice/engine/observability/audio_quality.py);
+    # no audio kept.
     input_level_dbfs = models.FloatField(null=True, blank=True)
     clipping_ratio = models.FloatField(null=True, blank=True)
     noise_floor_dbfs = models.FloatField(null=True, blank=True)

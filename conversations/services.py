@@ -98,7 +98,8 @@ METRIC_FIELDS = {
     "failed_stage": "failed_stage",
     "error_code": "error_code",
 }
-# The engine's audio quality keys (voice.engine.user_turn.Turn.measure_quality) -> model fields.
+# The engine's audio quality keys (voice.engine.pipeline.user_turn.Turn.measure_quality)
+# -> model fields.
 AUDIO_QUALITY_FIELDS = {
     "level_dbfs": "input_level_dbfs",
     "clipping_ratio": "clipping_ratio",

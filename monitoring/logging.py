@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from voice.engine.log_context import current_turn
+from voice.engine.observability.log_context import current_turn
 
 tenant_var: ContextVar[str | None] = ContextVar("aura_tenant", default=None)
 session_var: ContextVar[str | None] = ContextVar("aura_session", default=None)

@@ -181,7 +181,7 @@ _STAGES = {
     "tts_first_audio_ms": "tts_first_audio",
     "voice_to_voice_ms": "voice_to_voice",
 }
-# Provider kinds the engine builds (voice/engine/providers.py); anything else is "other".
+# Provider kinds the engine builds (voice/engine/routing/providers.py); anything else is "other".
 KNOWN_PROVIDERS = frozenset({"local", "openai", "openai_compatible", "grok"})
 KNOWN_ROUTE_STAGES = frozenset({"stt", "llm", "tts"})
 CIRCUIT_STATES = frozenset({"closed", "open", "half_open"})

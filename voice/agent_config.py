@@ -18,7 +18,7 @@ from voice.engine.config import (
     TurnDetectionConfig,
 )
 from voice.engine.errors import InvalidRequestError
-from voice.engine.tools import builtin_specs
+from voice.engine.pipeline.tools import builtin_specs
 
 PROVIDERS = {
     "stt": ("local", "openai", "openai_compatible"),

@@ -10,7 +10,7 @@ class VoiceConfig(AppConfig):
 
         from conversations.summaries import summarizer_register
         from voice import tenant_receivers
-        from voice.engine.addresses import configure_resolution
+        from voice.engine.net.addresses import configure_resolution
         from voice.summaries import agent_summarize
 
         # Seeds new organizations and ends the sessions of disabled keys and organizations.

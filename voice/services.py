@@ -12,8 +12,8 @@ from django.db import transaction
 from core.encryption import encrypt
 from voice.agent_config import public_overrides_from_json, vocabulary_from_json
 from voice.engine.errors import InvalidRequestError
-from voice.engine.tool_schema import check_tool_schema
-from voice.engine.tools import BUILTINS
+from voice.engine.pipeline.tool_schema import check_tool_schema
+from voice.engine.pipeline.tools import BUILTINS
 from voice.models import Agent, ProviderCredential, WebhookTool
 from voice.selectors import agent_config
 from voice.webhooks import check_webhook_url

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from voice.engine.assembly import build_llm
 from voice.engine.llm.base import ChatMessage
-from voice.engine.summarize import summarize
+from voice.engine.pipeline.summarize import summarize
 from voice.models import Agent
 from voice.selectors import agent_config, agent_for_session
 

@@ -1,7 +1,7 @@
 """Tenant webhook tools: the engine's `ToolExecutor` port, over signed HTTP requests.
 
 The URL is the tenant's, so it is untrusted: a webhook may only reach public addresses unless
-the operator lists the host in AURA_WEBHOOK_ALLOWED_HOSTS (the rule of voice.engine.addresses),
+the operator lists the host in AURA_WEBHOOK_ALLOWED_HOSTS (the rule of voice.engine.net.addresses),
 checked where the connection is made; redirects are not followed.
 
 Each request carries `X-Aura-Timestamp` and `X-Aura-Signature: v1=<hex>`, the HMAC-SHA256 of
@@ -23,14 +23,14 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from voice.engine.addresses import (
+from voice.engine.errors import InvalidRequestError, ToolError
+from voice.engine.net.addresses import (
     BlockedAddressError,
     ResolutionTimeoutError,
     address_allowed,
     getaddrinfo,
     ip_literal,
 )
-from voice.engine.errors import InvalidRequestError, ToolError
 
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "AURA-Webhooks/1"
@@ -87,7 +87,7 @@ def check_webhook_url(
 class GuardedResolver(AbstractResolver):
     """DNS resolution that refuses names resolving to any forbidden address.
 
-    Lookups go through the bounded, time-limited DNS pool of voice.engine.addresses (aiohttp's
+    Lookups go through the bounded, time-limited DNS pool of voice.engine.net.addresses (aiohttp's
     own resolver would use the event loop's default executor, without a time limit).
     """
 

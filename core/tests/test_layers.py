@@ -97,7 +97,7 @@ def layer_of(module: str) -> str:
 
 def test_the_graph_sees_the_code() -> None:
     assert "tenants.services.organizations" in GRAPH
-    assert "voice.engine.session" in GRAPH
+    assert "voice.engine.pipeline.session" in GRAPH
     assert "tenants.signals" in GRAPH["tenants.services.organizations"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from pythonjsonlogger.json import JsonFormatter
 
 from monitoring.logging import ContextFilter, redact, session_var, tenant_var
-from voice.engine.log_context import current_turn
+from voice.engine.observability.log_context import current_turn
 
 
 def test_keys_and_bearer_tokens_are_scrubbed():

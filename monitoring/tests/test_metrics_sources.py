@@ -12,8 +12,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from aura_project.celery import app as celery_app
 from monitoring.metrics import PrometheusMetricsSink, forget_dead_processes, scrape_registry
 from voice.engine import events as ev
-from voice.engine.breaker import BreakerPolicy, BreakerRegistry
-from voice.engine.event_metrics import SessionEventMetrics
+from voice.engine.observability.event_metrics import SessionEventMetrics
+from voice.engine.routing.breaker import BreakerPolicy, BreakerRegistry
 
 
 def sample(

@@ -8,8 +8,9 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
-from voice.engine.breaker import process_breakers
 from voice.engine.config import AgentConfig, RouteConfig
+from voice.engine.pipeline.session import VoiceSession
+from voice.engine.pipeline.tools import ToolRegistry
 from voice.engine.ports import (
     AudioSampler,
     MemorySource,
@@ -18,9 +19,8 @@ from voice.engine.ports import (
     ToolExecutor,
     TranscriptSink,
 )
-from voice.engine.router import LLMRouter
-from voice.engine.session import VoiceSession
-from voice.engine.tools import ToolRegistry
+from voice.engine.routing import LLMRouter
+from voice.engine.routing.breaker import process_breakers
 
 
 def build_voice_session(

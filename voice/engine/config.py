@@ -18,7 +18,8 @@ AudioEncoding = Literal["pcm16", "pcmu", "pcma"]
 NoiseReduction = Literal["near_field", "far_field"]
 # Which key a cloud route without one of its own uses (see `RouteConfig.key_fallback`).
 KeyFallback = Literal["platform", "none", "unreadable"]
-# How eagerly a turn's transcript and answer are guessed before its end (voice.engine.speculation).
+# How eagerly a turn's transcript and answer are guessed before its end
+# (voice.engine.pipeline.speculation).
 SpeculationMode = Literal["auto", "eager", "thrifty", "off"]
 
 
@@ -57,7 +58,7 @@ class RouteConfig:
     model: str
     base_url: str | None = None
     # None: the endpoint is the operator's own. For a base_url an organization chose, the
-    # hosts it may reach besides public addresses (voice.engine.addresses).
+    # hosts it may reach besides public addresses (voice.engine.net.addresses).
     public_only: tuple[str, ...] | None = None
     api_key: str | None = field(default=None, repr=False)
     # When `api_key` is None: "platform" lets the route use the operator's key

@@ -322,7 +322,8 @@ class TurnMetrics:
     status: str = "completed"
     failed_stage: str | None = None
     error_code: str | None = None
-    # Input audio quality (voice.engine.audio_quality): level, clipping, noise, arrival.
+    # Input audio quality (voice.engine.observability.audio_quality): level, clipping, noise,
+    # arrival.
     audio_quality: dict[str, float] = field(default_factory=dict)
 
 

@@ -16,7 +16,8 @@ import numpy.typing as npt
 
 from voice.engine.events import TurnMetrics
 from voice.engine.llm.base import ChatMessage
-from voice.engine.usage import UsageRecord
+from voice.engine.observability.sink import MetricsSink as MetricsSink
+from voice.engine.observability.usage import UsageRecord
 
 
 class Clock(Protocol):
@@ -59,10 +60,6 @@ class ToolExecutor(Protocol):
     async def execute(self, name: str, arguments: Mapping[str, object], *, call_id: str) -> str:
         """Run a server-side tool and return its result as text (usually JSON)."""
         ...
-
-
-class MetricsSink(Protocol):
-    def observe(self, name: str, value: float, labels: Mapping[str, str]) -> None: ...
 
 
 class ResponseGate(Protocol):

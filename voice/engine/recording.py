@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from voice.engine import events as ev
 from voice.engine.config import AudioFormat
-from voice.engine.session import VoiceSession
+from voice.engine.pipeline.session import VoiceSession
 
 CHUNK_MS = 20
 

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ValidationError
 from voice.agent_config import PUBLIC_OVERRIDABLE
 from voice.engine.errors import AudioFormatError, InvalidRequestError
 from voice.engine.events import Item, Modality
-from voice.engine.response_services import ResponseOptions
+from voice.engine.pipeline.response_services import ResponseOptions
 from voice.realtime.aura_events import (
     AURA_EVENTS,
     MAX_EVENT_ID_CHARS,

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from voice.engine.config import AgentConfig
 from voice.engine.errors import InvalidRequestError
-from voice.engine.session import VoiceSession
+from voice.engine.pipeline.session import VoiceSession
 from voice.realtime.aura_events import event_type_of
 from voice.realtime.guard import SessionGuard
 from voice.realtime.quality_signals import SessionSignals

@@ -11,7 +11,7 @@ from conversations.services import conversation_start
 from monitoring.budget import BudgetStatus
 from tenants.db import in_schema
 from voice.engine.config import AgentConfig
-from voice.engine.tools import BUILTINS
+from voice.engine.pipeline.tools import BUILTINS
 from voice.realtime.auth import RealtimeCredentials, session_agent
 from voice.realtime.limits import SessionSlot, slot_caps
 from voice.realtime.resume import Snapshot, resume_token_consume, snapshot_load

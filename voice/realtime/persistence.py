@@ -24,8 +24,8 @@ from conversations.tasks import summarize_if_needed
 from monitoring.services import usage_record
 from tenants.db import in_schema
 from voice.engine.llm.base import ChatMessage
+from voice.engine.observability.usage import UsageRecord
 from voice.engine.ports import TurnReport
-from voice.engine.usage import UsageRecord
 from voice.realtime.journal import TurnRecord, journal_append, journal_entries_of, journal_remove
 
 logger = logging.getLogger(__name__)

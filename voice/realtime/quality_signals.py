@@ -38,7 +38,7 @@ from monitoring.metrics import (
 from tenants.db import in_schema
 from voice.engine import events as ev
 from voice.engine.errors import AuraError, InvalidRequestError
-from voice.engine.session import VoiceSession
+from voice.engine.pipeline.session import VoiceSession
 from voice.realtime.aura_events import FeedbackEvent, PlaybackPosition
 from voice.realtime.auth import RealtimeCredentials
 

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from voice.engine.config import AgentConfig
 from voice.engine.events import Item
-from voice.engine.session import VoiceSession
+from voice.engine.pipeline.session import VoiceSession
 from voice.realtime.persistence import ConversationStore
 from voice.realtime.resume import (
     Snapshot,

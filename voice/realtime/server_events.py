@@ -14,7 +14,7 @@ from typing import Any
 
 from voice.engine import events as ev
 from voice.engine.errors import AuraError, ProviderError, ProviderUnavailableError
-from voice.engine.router import RoutesExhaustedError
+from voice.engine.routing import RoutesExhaustedError
 
 Json = dict[str, Any]
 

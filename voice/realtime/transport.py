@@ -28,8 +28,8 @@ from tenants.selectors import organization_by_schema
 from voice.engine import events as ev
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
-from voice.engine.event_metrics import SessionEventMetrics
-from voice.engine.session import VoiceSession
+from voice.engine.observability.event_metrics import SessionEventMetrics
+from voice.engine.pipeline.session import VoiceSession
 from voice.realtime import client_events as ce
 from voice.realtime import shutdown
 from voice.realtime.auth import (

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from voice.engine.session import VoiceSession
+from voice.engine.pipeline.session import VoiceSession
 
 # Close codes (documented in docs/api/websocket-api.md).
 CLOSE_NORMAL = 1000

@@ -9,11 +9,11 @@ from django_tenants.utils import schema_context
 from pytest_django.fixtures import Settings
 
 from core.encryption import encrypt
-from voice.engine.breaker import BreakerRegistry
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
 from voice.engine.llm.base import ChatMessage, LLMRequest
-from voice.engine.router import LLMRouter, RoutesExhaustedError, STTRouter, TTSRouter
+from voice.engine.routing import LLMRouter, RoutesExhaustedError, STTRouter, TTSRouter
+from voice.engine.routing.breaker import BreakerRegistry
 from voice.engine.stt.base import TranscriptionRequest
 from voice.models import Agent, ProviderCredential
 from voice.realtime.resume import config_from_json, config_to_json

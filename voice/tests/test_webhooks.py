@@ -18,11 +18,11 @@ from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 
 from tenants.db import in_schema
-from voice.engine.addresses import BlockedAddressError, address_allowed
 from voice.engine.config import AgentConfig
 from voice.engine.errors import InvalidRequestError, ToolError
 from voice.engine.llm.base import ToolCall
-from voice.engine.tools import ToolRegistry
+from voice.engine.net.addresses import BlockedAddressError, address_allowed
+from voice.engine.pipeline.tools import ToolRegistry
 from voice.models import WebhookTool
 from voice.selectors import agent_config, agent_for_session, webhook_definitions
 from voice.services import agent_create, webhook_tool_create

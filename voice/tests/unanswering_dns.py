@@ -1,6 +1,6 @@
 """Fault injection: the system resolver as it behaves when a DNS server never answers.
 
-It replaces the one function through which voice.engine.addresses looks names up (its module
+It replaces the one function through which voice.engine.net.addresses looks names up (its module
 boundary with the operating system); every lookup then blocks its thread until the test ends,
 as a real one can for minutes.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from voice.engine import addresses
-from voice.engine.addresses import configure_resolution
+from voice.engine.net import addresses
+from voice.engine.net.addresses import configure_resolution
 
 
 class UnansweringDns:

@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from aura_project.tests.api.conftest import problem
 from voice.engine.errors import ProviderError
 from voice.engine.llm.base import ChatMessage, LanguageModel, LLMRequest
-from voice.engine.providers import llm_from_route
+from voice.engine.routing.providers import llm_from_route
 from voice.models import Agent
 from voice.realtime.resume import config_from_json, config_to_json
 from voice.selectors import agent_config, agent_for_session

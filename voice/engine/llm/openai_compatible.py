@@ -18,7 +18,7 @@ from voice.engine.llm.base import (
     ToolCallDelta,
     Usage,
 )
-from voice.engine.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
+from voice.engine.net.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from openai import omit
 
 from voice.engine.config import PIPELINE_RATE_HZ
 from voice.engine.errors import AudioFormatError
-from voice.engine.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
+from voice.engine.net.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
 from voice.engine.stt.base import SpeechToText, Transcript, TranscriptionRequest
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import numpy.typing as npt
 
-from voice.engine.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
+from voice.engine.net.openai_client import SDK_ERRORS, OpenAIEndpoint, provider_error
 from voice.engine.tts.base import TextToSpeech
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ import numpy.typing as npt
 
 from voice.engine.config import TurnDetectionConfig
 from voice.engine.llm import base as llm
+from voice.engine.observability.turn_metrics import TurnTimeline
+from voice.engine.observability.usage import UsageRecord
 from voice.engine.ports import TurnReport
 from voice.engine.stt.base import Transcript, TranscriptionRequest
 from voice.engine.tts.base import TextToSpeech
-from voice.engine.turn_metrics import TurnTimeline
-from voice.engine.usage import UsageRecord
 from voice.engine.vad.base import VoiceActivityDetector
 
 WIRE_RATE_HZ = 24_000

@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from voice.engine.config import AgentConfig, ToolSpec
-from voice.engine.context import build_request
-from voice.engine.conversation import Conversation
-from voice.engine.event_queue import EventQueue
 from voice.engine.events import SessionEvent
 from voice.engine.llm.base import ChatMessage, LLMRequest
+from voice.engine.pipeline.context import build_request
+from voice.engine.pipeline.conversation import Conversation
+from voice.engine.pipeline.event_queue import EventQueue
+from voice.engine.pipeline.response_output import MessageOutput, OutputSettings
+from voice.engine.pipeline.response_services import ResponseOptions, ResponseServices
+from voice.engine.pipeline.tools import ToolRegistry
 from voice.engine.ports import ToolExecutor
-from voice.engine.response_output import MessageOutput, OutputSettings
-from voice.engine.response_services import ResponseOptions, ResponseServices
-from voice.engine.tools import ToolRegistry
 from voice.tests.engine.fakes import FakeClock, FakeTTS, ScriptedLLM
 
 

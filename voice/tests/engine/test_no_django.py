@@ -35,6 +35,6 @@ def test_importing_every_engine_module_loads_no_django_or_channels() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert "voice.engine.session" in report["modules"]
+    assert "voice.engine.pipeline.session" in report["modules"]
     assert "voice.engine.events" in report["modules"]
     assert report["framework"] == []

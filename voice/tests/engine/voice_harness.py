@@ -20,10 +20,10 @@ from voice.engine.config import AgentConfig, AudioFormat, RouteConfig
 from voice.engine.events import AudioDelta, SessionEvent
 from voice.engine.llm.base import LanguageModel
 from voice.engine.llm.llama_cpp import LlamaCppLLM
-from voice.engine.providers import llm_from_route
-from voice.engine.session import VoiceSession
+from voice.engine.pipeline.session import VoiceSession
+from voice.engine.pipeline.tools import ToolRegistry
+from voice.engine.routing.providers import llm_from_route
 from voice.engine.stt.local_whisper import LocalWhisperSTT
-from voice.engine.tools import ToolRegistry
 from voice.engine.tts.piper import PiperTTS
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 

@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from conversations.models import Conversation, Message, UsageRecord
 from conversations.services import conversation_start
 from voice.engine.llm.base import ChatMessage, ToolCall
-from voice.engine.usage import UsageRecord as MeteredUsage
+from voice.engine.observability.usage import UsageRecord as MeteredUsage
 from voice.realtime.persistence import ConversationStore
 from voice.tests.engine.fakes import turn_report
 

@@ -16,7 +16,7 @@ from conversations.models import Conversation, Message, TurnMetrics, UsageRecord
 from conversations.services import conversation_start
 from core.redis import redis_sync_client
 from voice.engine.llm.base import ChatMessage
-from voice.engine.usage import UsageRecord as MeteredUsage
+from voice.engine.observability.usage import UsageRecord as MeteredUsage
 from voice.realtime.journal import TurnRecord, journal_key
 from voice.realtime.limits import session_owner_key
 from voice.realtime.persistence import ConversationStore

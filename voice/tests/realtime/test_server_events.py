@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from voice.engine import events as ev
-from voice.engine.breaker import BreakerRegistry
 from voice.engine.config import RouteConfig
 from voice.engine.errors import InvalidRequestError, ProviderError
 from voice.engine.llm.base import ChatMessage, LLMRequest
 from voice.engine.llm.openai_compatible import OpenAICompatibleLLM
-from voice.engine.openai_client import OpenAIEndpoint
-from voice.engine.router import LLMRouter, RoutesExhaustedError
+from voice.engine.net.openai_client import OpenAIEndpoint
+from voice.engine.routing import LLMRouter, RoutesExhaustedError
+from voice.engine.routing.breaker import BreakerRegistry
 from voice.realtime.server_events import error_event, server_events
 
 from .conformance import assert_conforms

@@ -22,7 +22,7 @@ from voice.engine.llm.base import (
     ToolCallDelta,
 )
 from voice.engine.llm.openai_compatible import OpenAICompatibleLLM
-from voice.engine.openai_client import OpenAIEndpoint
+from voice.engine.net.openai_client import OpenAIEndpoint
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 
 REPLY = "Paris is the capital of France."

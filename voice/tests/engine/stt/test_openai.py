@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from voice.engine.errors import AudioFormatError, ProviderError
-from voice.engine.openai_client import OpenAIEndpoint
+from voice.engine.net.openai_client import OpenAIEndpoint
 from voice.engine.stt.base import TranscriptionHints, TranscriptionRequest
 from voice.engine.stt.openai import OpenAISTT
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator

@@ -11,7 +11,7 @@ import pytest
 
 from bench.simulator_audio import SPEECH_CHUNK_BYTES, SPEECH_MS_PER_CHARACTER, tone_pcm16
 from voice.engine.errors import ProviderError
-from voice.engine.openai_client import OpenAIEndpoint
+from voice.engine.net.openai_client import OpenAIEndpoint
 from voice.engine.tts.openai import OpenAITTS
 from voice.tests.engine.simulator import SimulatorProcess, run_simulator
 

@@ -1,0 +1,1 @@
+"""Outbound HTTP to the addresses an organization chose, kept off private networks."""

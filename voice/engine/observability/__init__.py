@@ -1,0 +1,1 @@
+"""What a session measures and consumes: turn metrics, usage, audio quality."""

@@ -1,0 +1,104 @@
+"""Guessing a turn's transcript and answer before its end is confirmed: the policy and the guess.
+
+Speculation buys latency: the transcript (and the start of the answer) is computed during the
+end-of-turn silence. Every pause in the middle of a sentence that is long enough starts a guess
+that the next word abandons. A local STT pays for that in CPU only, and cheaply; a remote one
+is billed per upload (each guess re-uploads the whole utterance so far), and an abandoned
+speculative answer's tokens are billed too.
+
+- "eager": guess at every pause from `EAGER_PAUSE_MS` of silence on, answer every guess
+  (the lowest latency);
+- "thrifty": guess once per pause that has lasted `THRIFTY_SHARE` of `silence_duration_ms`,
+  and answer at most one guess per turn (about one request of each kind per turn);
+- "off": no guesses; the transcript starts when the turn has ended;
+- "auto" (the default): eager for a local STT, thrifty for a remote one.
+
+Measured on the load benchmark's recording (docs/benchmarks.md): its mid-sentence pauses last
+400 to 450 ms of the default 500 ms silence, so only a start at 90% tells them from the end;
+that costs a remote provider's voice to voice what the later start costs (350 ms by
+construction, 418 ms measured with one session on the load benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from voice.engine.config import AgentConfig, SpeculationMode
+from voice.engine.observability.turn_metrics import TurnTimeline
+from voice.engine.stt.base import Transcript
+
+if TYPE_CHECKING:
+    from voice.engine.pipeline.response import ResponseRun
+
+# The turn detector's pause: about half of a lecture's breath pauses are shorter.
+EAGER_PAUSE_MS = 100
+THRIFTY_SHARE = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculationPolicy:
+    mode: SpeculationMode
+    # Silence after speech before a pause may start a guess (the detector's `pause_ms`).
+    pause_ms: int
+    # Speculative answers one turn may start; None: no limit.
+    max_answers_per_turn: int | None
+    enabled: bool = True
+
+
+def speculation_policy(config: AgentConfig, *, stt_runs_locally: bool) -> SpeculationPolicy:
+    """The policy `config.speculation` names, "auto" resolved by the STT's kind."""
+    mode = config.speculation
+    if mode == "auto":
+        mode = "eager" if stt_runs_locally else "thrifty"
+    if mode == "eager":
+        return SpeculationPolicy(mode, EAGER_PAUSE_MS, None)
+    if mode == "off":
+        return SpeculationPolicy(mode, EAGER_PAUSE_MS, 0, enabled=False)
+    silence_ms = config.turn_detection.silence_duration_ms if config.turn_detection else 500
+    pause_ms = max(EAGER_PAUSE_MS, math.floor(THRIFTY_SHARE * silence_ms))
+    return SpeculationPolicy(mode, pause_ms, 1)
+
+
+@dataclass(slots=True)
+class Speculation:
+    """A transcript (and maybe an answer) computed before the turn's end is confirmed."""
+
+    audio: npt.NDArray[np.int16]
+    timeline: TurnTimeline
+    transcription: asyncio.Task[Transcript | None]
+    # Whether abandoning it stops the transcription too (a remote provider's request).
+    cancellable: bool = False
+    abandoned: bool = False
+    response: ResponseRun | None = None
+    response_task: asyncio.Task[None] | None = None
+
+    async def transcript(self) -> Transcript | None:
+        """The guessed transcript; None if it failed or was cancelled with the speculation."""
+        try:
+            return await asyncio.shield(self.transcription)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.transcription.cancelled() and (current is None or not current.cancelling()):
+                return None
+            raise
+
+    def adopt_response(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
+        self.response, self.response_task = run, task
+        if self.abandoned:
+            task.cancel()
+
+    def abandon(self) -> None:
+        # A local transcription keeps running: its thread cannot be stopped, and while it
+        # runs the CPU is not free for another guess. A remote one is cancelled, so that it
+        # neither costs an upload's worth of work nor holds back the next guess.
+        self.abandoned = True
+        if self.cancellable:
+            self.transcription.cancel()
+        if self.response_task is not None:
+            self.response_task.cancel()

@@ -1,0 +1,143 @@
+"""One user turn: its audio, its timeline, its speculative guess and its final transcript."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from voice.engine.errors import AuraError
+from voice.engine.events import new_id
+from voice.engine.observability.audio_quality import ArrivalQuality, InputQuality, input_quality
+from voice.engine.observability.turn_metrics import TurnTimeline
+from voice.engine.pipeline.speculation import Speculation
+from voice.engine.pipeline.task_set import TaskSet
+from voice.engine.ports import Clock
+from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints, TranscriptionRequest
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from voice.engine.pipeline.response import ResponseRun
+
+logger = logging.getLogger(__name__)
+
+Audio = npt.NDArray[np.int16]
+
+
+class Transcriber(Protocol):
+    """A `SpeechToText` or an `STTRouter`."""
+
+    @property
+    def runs_locally(self) -> bool: ...
+
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript: ...
+
+
+def has_words(text: str) -> bool:
+    """Whether a transcript holds anything said (not only punctuation or blanks)."""
+    return any(character.isalnum() for character in text)
+
+
+@dataclass(slots=True)
+class Turn:
+    """One user utterance, from speech start (or manual commit) to its transcript."""
+
+    stt: Transcriber
+    language: str
+    clock: Clock
+    hints: TranscriptionHints = NO_HINTS
+    item_id: str = field(default_factory=lambda: new_id("item"))
+    audio_start_ms: int = 0
+    audio_end_ms: int = 0
+    audio: Audio | None = None
+    manual: bool = False
+    speech_stopped_at_s: float = 0.0
+    timeline: TurnTimeline = field(default_factory=TurnTimeline)
+    speculation: Speculation | None = None
+    # When the server received the last sample of speech (see turn_metrics.ArrivalClock).
+    speech_end_at: float | None = None
+    # Where the words are in `audio` (the VAD's segmentation; all of it for a manual commit).
+    speech_samples: tuple[int, int] = (0, 0)
+    arrival: ArrivalQuality | None = None
+    # Speculative answers started for this turn (the policy caps them).
+    speculative_answers: int = 0
+
+    def measure_quality(self) -> dict[str, float]:
+        """The audio quality of this turn (CPU work: run it in a worker thread)."""
+        quality: dict[str, float] = {}
+        if self.audio is not None:
+            start, end = self.speech_samples
+            measured: InputQuality | None = input_quality(
+                self.audio, speech_start=start, speech_end=end
+            )
+            if measured is not None:
+                quality["level_dbfs"] = measured.level_dbfs
+                quality["clipping_ratio"] = measured.clipping_ratio
+                if measured.noise_floor_dbfs is not None:
+                    quality["noise_floor_dbfs"] = measured.noise_floor_dbfs
+                if measured.snr_db is not None:
+                    quality["snr_db"] = measured.snr_db
+        if self.arrival is not None:
+            quality["arrival_jitter_ms"] = self.arrival.jitter_ms
+            quality["arrival_gaps"] = float(self.arrival.gaps)
+        return quality
+
+    def speculate(self, tasks: TaskSet, audio: Audio) -> Speculation:
+        """Start transcribing `audio` (the turn so far) in the background."""
+        self.abandon_speculation()
+        timeline = TurnTimeline(
+            speech_end_at=self.speech_end_at, user_item_id=self.item_id, speculative=True
+        )
+        task = tasks.spawn(self._guess(audio, timeline), name="speculative-stt")
+        self.speculation = Speculation(audio, timeline, task, cancellable=not self.stt.runs_locally)
+        return self.speculation
+
+    async def _guess(self, audio: Audio, timeline: TurnTimeline) -> Transcript | None:
+        try:
+            transcript = await self.stt.transcribe(self._request(audio))
+        except AuraError as error:
+            # The confirmed turn transcribes again and reports the failure properly.
+            logger.warning("speculative transcription failed: %s", error.message)
+            return None
+        timeline.transcript_at = self.clock.monotonic()
+        return transcript
+
+    def _request(self, audio: Audio) -> TranscriptionRequest:
+        return TranscriptionRequest(audio, language=self.language, hints=self.hints)
+
+    def abandon_speculation(self) -> None:
+        if self.speculation is not None:
+            self.speculation.abandon()
+
+    def speculative_response(self) -> ResponseRun | None:
+        speculation = self.speculation
+        if speculation is None or speculation.abandoned or speculation.response_task is None:
+            return None
+        if speculation.response_task.done():
+            return None
+        return speculation.response
+
+    def speculative_task(self) -> asyncio.Task[None]:
+        assert self.speculation is not None
+        assert self.speculation.response_task is not None
+        return self.speculation.response_task
+
+    async def final_transcript(self) -> Transcript:
+        """The transcript of the whole turn: the speculative one if still valid, else a new one."""
+        speculation = self.speculation
+        if speculation is not None and not speculation.abandoned:
+            transcript = await speculation.transcript()
+            if transcript is not None:
+                speculation.timeline.speech_stopped_at = self.timeline.speech_stopped_at
+                speculation.timeline.audio_in_s = self.timeline.audio_in_s
+                self.timeline = speculation.timeline
+                return transcript
+        self.abandon_speculation()
+        assert self.audio is not None
+        transcript = await self.stt.transcribe(self._request(self.audio))
+        self.timeline.transcript_at = self.clock.monotonic()
+        return transcript
