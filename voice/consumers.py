@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -9,7 +10,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from core.client_address import scope_client_address
 from tenants.errors import AuthenticationError
@@ -19,6 +22,7 @@ from voice.realtime import shutdown
 from voice.realtime.auth import RealtimeCredentials, scope_auth_error, scope_credentials
 from voice.realtime.control import key_group, organization_group, session_group
 from voice.realtime.daphne_link import DaphneLink
+from voice.realtime.dispatch_loop import dispatch_messages
 from voice.realtime.limits import connect_admitted
 from voice.realtime.quality_signals import record_refusal
 from voice.realtime.server_events import error_event
@@ -169,12 +173,22 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 logger.warning("could not leave channel-layer group %s", group, exc_info=True)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Channels' consumer loop, with a last resort: a consumer that ends without its
-        disconnect running to the end (daphne cancels an application that outlives
-        --application-close-timeout, e.g. while Channels waits on the channel layer) still
-        closes its session, in a task of its own."""
+        """Channels' consumer loop (AsyncConsumer.__call__), but one whose waits end for sure
+        when it stops (voice/realtime/dispatch_loop.py); and a last resort: a consumer that
+        ends without its disconnect running to the end (daphne cancels an application that
+        outlives --application-close-timeout) still closes its session, in a task of its own."""
+        self.scope = scope
+        layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_layer = layer  # type: ignore[assignment]  # None without one, as in Channels
+        sources = [receive]
+        if layer is not None:
+            self.channel_name = await layer.new_channel()
+            sources.append(functools.partial(layer.receive, self.channel_name))
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            await dispatch_messages(sources, self.dispatch)
+        except StopConsumer:
+            pass
         finally:
             if self.transport is not None:
                 transport, self.transport = self.transport, None

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from core.cancellation import cancel_and_wait
 from monitoring.budget import budget_status
 from tenants.db import in_public_schema
 from tenants.selectors import organization_by_schema
@@ -122,9 +123,7 @@ class SessionGuard:
         if self._budget_check is not None:
             tasks.append(self._budget_check)
             self._budget_check = None
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks)
 
     async def _keep_session(self) -> None:
         """Renew this socket's leases, and keep its resume token and snapshot from expiring

@@ -60,10 +60,20 @@ async def _census(period_s: float) -> None:
     """A log line of what the process holds, for leak hunting (bench/soak.py reads it)."""
     while True:
         await asyncio.sleep(period_s)
-        tasks = asyncio.all_tasks()
-        names = Counter(task.get_coro().__qualname__ for task in tasks)  # type: ignore[union-attr]
-        top = ", ".join(f"{name} {count}" for name, count in names.most_common(5))
-        logger.info("census: %d asyncio tasks, %d live sessions (%s)", len(tasks), len(_live), top)
+        try:
+            tasks = asyncio.all_tasks()
+            names = Counter(_coroutine_name(task) for task in tasks)
+            top = ", ".join(f"{name} {count}" for name, count in names.most_common(5))
+            logger.info(
+                "census: %d asyncio tasks, %d live sessions (%s)", len(tasks), len(_live), top
+            )
+        except Exception:  # a census that stops would leave its last, stale, line standing
+            logger.exception("census failed")
+
+
+def _coroutine_name(task: asyncio.Task[Any]) -> str:
+    coroutine = task.get_coro()
+    return str(getattr(coroutine, "__qualname__", type(coroutine).__name__))
 
 
 def _install(loop: asyncio.AbstractEventLoop) -> None:

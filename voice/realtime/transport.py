@@ -2,11 +2,12 @@
 
 - `handlers.DISPATCHER` turns client events into calls of the session (the protocol);
 - `SessionGuard` holds the socket's slot and limits and runs the watchdogs;
-- `SessionRecorder` persists turns write-ahead and keeps the resume snapshot.
+- `SessionRecorder` persists turns write-ahead and keeps the resume snapshot;
+- `EventPump` writes the session's events to the socket.
 
-The transport opens and closes them in order and pumps the session's events to the socket:
-that pump is the only writer to the socket. Whatever else must reach the client (errors,
-`session.updated`, rate limits) is posted into the session's event stream.
+The transport opens and closes them in order. The pump is the only writer to the socket:
+whatever else must reach the client (errors, `session.updated`, rate limits) is posted into
+the session's event stream.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from tenants.selectors import organization_by_schema
 from voice.engine import events as ev
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError, InvalidRequestError
-from voice.engine.observability.event_metrics import SessionEventMetrics
 from voice.engine.pipeline.session import VoiceSession
 from voice.realtime import client_events as ce
 from voice.realtime import shutdown
@@ -49,6 +49,7 @@ from voice.realtime.opening import (
     session_slot,
     webhook_executor,
 )
+from voice.realtime.pump import EventPump
 from voice.realtime.quality_signals import (
     CeleryAudioSampler,
     CloseRecordingSocket,
@@ -57,27 +58,20 @@ from voice.realtime.quality_signals import (
 )
 from voice.realtime.recorder import SessionRecorder
 from voice.realtime.resume import Snapshot
-from voice.realtime.server_events import error_event, server_events
+from voice.realtime.server_events import error_event
 from voice.realtime.session_config import session_json
 from voice.realtime.wire import (
     CLOSE_ENDED_BY_OPERATOR,
-    CLOSE_NORMAL,
-    CLOSE_NOT_READING,
     CLOSE_RESUMED_ELSEWHERE,
-    CLOSE_SERVER_ERROR,
     CLOSE_SERVICE_RESTART,
     ConnectOptions,
     SessionFactory,
     Socket,
-    close_reason,
 )
 from voice.selectors import with_provider_keys
 from voice.webhooks import WebhookExecutor
 
 logger = logging.getLogger(__name__)
-
-# Audio frames already waiting when the socket is free go out as one delta of up to this long.
-MERGE_AUDIO_UP_TO_MS = 200
 
 
 class RealtimeTransport:
@@ -105,9 +99,6 @@ class RealtimeTransport:
         self._public_overrides: frozenset[str] | None = None
         # This socket, as distinct from the session it holds (a resume moves the session).
         self.socket_id = "sock_" + uuid.uuid4().hex
-        # Event ids: unique per connection, and cheaper than a uuid per audio frame.
-        self._id_stem = uuid.uuid4().hex[:8] + "_"
-        self._sent = 0
         self.config = AgentConfig()
         self.session: VoiceSession | None = None
         self.guard: SessionGuard = SessionGuard(
@@ -115,7 +106,7 @@ class RealtimeTransport:
         )
         self.recorder: SessionRecorder | None = None
         self._webhook_executor: WebhookExecutor | None = None
-        self._pump_task: asyncio.Task[None] | None = None
+        self.pump = EventPump(self)
         self._closing: asyncio.Task[None] | None = None
         self._ended = False  # for good: goodbye, budget, operator
         self._lost = False  # resumed on another socket
@@ -209,8 +200,7 @@ class RealtimeTransport:
             await recorder.restore(session, snapshot)
         # From the start: a session resumed before its first answer has one to carry on from.
         await recorder.save_snapshot(session, self.config)
-        self._pump_task = asyncio.create_task(self._pump(session), name="realtime-pump")
-        self._pump_task.add_done_callback(self._pump_ended)
+        self.pump.start(session)
         self.guard.start()
         shutdown.register(self)
 
@@ -231,9 +221,7 @@ class RealtimeTransport:
     async def _close(self) -> None:
         shutdown.unregister(self)
         await self.guard.stop()
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            await asyncio.gather(self._pump_task, return_exceptions=True)
+        await self.pump.stop()
         grace_s = float(settings.AURA_SHUTDOWN_GRACE_SECONDS)
         if self.session is not None:
             session, self.session = self.session, None
@@ -314,56 +302,11 @@ class RealtimeTransport:
         if self.session is not None:
             self.session.post(ev.TransportNotice(payload, close_code))
 
-    # --- the pump: the only writer to the socket ------------------------------------------
-
-    async def _send(self, event: dict[str, Any]) -> None:
-        self._sent += 1
-        await self.socket.send_json({"event_id": f"event_{self._id_stem}{self._sent}", **event})
-
-    async def _pump(self, session: VoiceSession) -> None:
-        counts = SessionEventMetrics(PrometheusMetricsSink())
-        async for event in session.events(merge_audio_up_to_ms=MERGE_AUDIO_UP_TO_MS):
-            counts.observe(event)
-            self.signals.observe(event)
-            if isinstance(event, ev.ResponseDone) and self.recorder is not None:
-                # Write-ahead: the client hears a turn is done only once it is durable.
-                await self.recorder.turn_done(session, event.response_id, self.config)
-            elif isinstance(event, ev.PlaybackFlush | ev.ItemTruncated) and self.recorder:
-                # So is a cut: a client that hangs up once it is acknowledged must not take
-                # the cut with it (the answer may be stored already, whole).
-                await self.recorder.truncated(session, event.item_id)
-            if isinstance(event, ev.AudioDelta) and self.options.binary_audio:
-                await self.socket.send_bytes(event.audio)
-            else:
-                for wire in server_events(event, extensions=self.options.extensions):
-                    await self._send(wire)
-            if (error := self.guard.check_backlog(self.socket.unsent_bytes())) is not None:
-                await self._abort(error)
-                return
-            if isinstance(event, ev.TransportNotice) and event.close_code is not None:
-                await self.socket.close(event.close_code, close_reason(event.payload))
-                return
-            elif isinstance(event, ev.ConversationEnded):
-                self._ended = True
-                await self.socket.close(CLOSE_NORMAL, "conversation ended")
-                return
-
-    def _pump_ended(self, task: asyncio.Task[None]) -> None:
-        """A pump that fails leaves the client deaf: say so now, and hang up (1011)."""
-        if task.cancelled() or task.exception() is None:
-            return
-        logger.error("the event pump of %s failed", self.session_id, exc_info=task.exception())
-        asyncio.get_running_loop().create_task(
-            self.socket.close(CLOSE_SERVER_ERROR, "internal_error")
-        )
-
-    async def _abort(self, error: AuraError) -> None:
-        """The client stopped reading: close (1008) and drop what it left unread."""
-        logger.warning("closing %s: %s", self.session_id, error.message)
-        await self.socket.close(CLOSE_NOT_READING, error.code)
-        self.socket.abort()
-
     # --- ending ---------------------------------------------------------------------------
+
+    def conversation_ended(self) -> None:
+        """The agent ended the conversation (a goodbye): for good."""
+        self._ended = True
 
     async def end_with(self, error: AuraError, close_code: int, *, for_good: bool) -> None:
         """Tell the client why (an `error` event), then close with `close_code`; for good
