@@ -22,7 +22,7 @@ from voice.realtime import shutdown
 from voice.realtime.auth import RealtimeCredentials, scope_auth_error, scope_credentials
 from voice.realtime.control import key_group, organization_group, session_group
 from voice.realtime.daphne_link import DaphneLink
-from voice.realtime.dispatch_loop import dispatch_messages
+from voice.realtime.dispatch_loop import dispatch_messages, forget_channel
 from voice.realtime.limits import connect_admitted
 from voice.realtime.quality_signals import record_refusal
 from voice.realtime.server_events import error_event
@@ -190,6 +190,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
         finally:
+            if layer is not None:
+                forget_channel(layer, self.channel_name)
             if self.transport is not None:
                 transport, self.transport = self.transport, None
                 transport.close_soon()
