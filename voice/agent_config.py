@@ -6,17 +6,19 @@ starts (stored rows predate validation changes, so they are checked again).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from typing import Any, cast, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 
-from voice.engine.config import (
-    AgentConfig,
-    NoiseReduction,
-    RouteConfig,
-    SpeculationMode,
-    TurnDetectionConfig,
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
 )
+
+from voice.config_json import STRICT_JSON, Location, first_fault, number_refusal, printable
+from voice.engine.config import AgentConfig, RouteConfig, SpeculationMode, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError
 from voice.engine.pipeline.tools import builtin_specs
 
@@ -33,17 +35,6 @@ ROUTE_FIELDS = {"provider", "model", "base_url", "first_token_budget_ms", "timeo
 # client secret change them freely; a publishable-key (pk_) client only those the agent lists
 # in `public_overrides`. What a client may always change is how audio flows and sounds.
 PUBLIC_OVERRIDABLE = ("instructions", "tools", "tool_choice", "max_output_tokens")
-TURN_DETECTION_FIELDS = {
-    "type",
-    "vad",
-    "threshold",
-    "prefix_padding_ms",
-    "silence_duration_ms",
-    "min_speech_duration_ms",
-    "create_response",
-    "interrupt_response",
-    "idle_timeout_ms",
-}
 
 
 def _number(value: Any, name: str, *, low: float, high: float) -> float:
@@ -102,66 +93,81 @@ def routes_from_json(stage: str, routes: Any) -> tuple[RouteConfig, ...]:
     return tuple(parsed)
 
 
-def turn_detection_from_json(value: Any) -> TurnDetectionConfig | None:
+_TURN_DEFAULTS = TurnDetectionConfig()
+
+
+def _truth(value: object) -> bool:
+    return bool(value)
+
+
+class TurnDetectionJson(BaseModel):
+    """OpenAI's `turn_detection` object (`server_vad`), with AURA's `vad` and
+    `min_speech_duration_ms`. The numbers are JSON numbers (an int or a float, never a bool)."""
+
+    model_config = STRICT_JSON | ConfigDict(extra="forbid")
+
+    type: Literal["server_vad"] = "server_vad"
+    vad: Literal["webrtc", "silero"] = _TURN_DEFAULTS.vad
+    threshold: Annotated[float, Field(ge=0, le=1)] = _TURN_DEFAULTS.threshold
+    prefix_padding_ms: Annotated[float, Field(ge=0, le=2000)] = _TURN_DEFAULTS.prefix_padding_ms
+    silence_duration_ms: Annotated[float, Field(ge=100, le=5000)] = (
+        _TURN_DEFAULTS.silence_duration_ms
+    )
+    min_speech_duration_ms: Annotated[float, Field(ge=0, le=2000)] = (
+        _TURN_DEFAULTS.min_speech_duration_ms
+    )
+    # Read by their truth, whatever the JSON value (as they always were).
+    create_response: Annotated[bool, BeforeValidator(_truth)] = True
+    interrupt_response: Annotated[bool, BeforeValidator(_truth)] = True
+    idle_timeout_ms: Annotated[float | None, Field(ge=1000, le=3_600_000)] = None
+
+    def config(self) -> TurnDetectionConfig:
+        return TurnDetectionConfig(
+            vad=self.vad,
+            threshold=float(self.threshold),
+            prefix_padding_ms=int(self.prefix_padding_ms),
+            silence_duration_ms=int(self.silence_duration_ms),
+            min_speech_duration_ms=int(self.min_speech_duration_ms),
+            create_response=self.create_response,
+            interrupt_response=self.interrupt_response,
+            idle_timeout_ms=None if self.idle_timeout_ms is None else int(self.idle_timeout_ms),
+        )
+
+
+def turn_detection_from_json(value: object) -> TurnDetectionConfig | None:
     """OpenAI's `turn_detection` object (`server_vad`), or None for manual commits."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise InvalidRequestError(
+    try:
+        return TurnDetectionJson.model_validate(value).config()
+    except ValidationError as error:
+        fault = first_fault(error.errors())
+        raise turn_detection_refusal(fault.where, fault.unknown) from error
+
+
+def turn_detection_refusal(where: Location, unknown: list[str]) -> InvalidRequestError:
+    """The refusal of a `turn_detection` object: its fault is `where` in it (`first_fault`)."""
+    if unknown:
+        return InvalidRequestError(
+            f"unknown turn_detection fields: {', '.join(unknown)}", param="turn_detection"
+        )
+    if not where:
+        return InvalidRequestError(
             "turn_detection must be an object or null", param="turn_detection"
         )
-    unknown = set(value) - TURN_DETECTION_FIELDS
-    if unknown:
-        raise InvalidRequestError(
-            f"unknown turn_detection fields: {', '.join(sorted(unknown))}", param="turn_detection"
-        )
-    if value.get("type", "server_vad") != "server_vad":
-        raise InvalidRequestError(
-            "turn_detection.type must be server_vad", param="turn_detection.type"
-        )
-    defaults = TurnDetectionConfig()
-    vad = value.get("vad", defaults.vad)
-    if vad not in ("webrtc", "silero"):
-        raise InvalidRequestError(
-            "turn_detection.vad must be webrtc or silero", param="turn_detection.vad"
-        )
-    idle = value.get("idle_timeout_ms")
-
-    def ms(name: str, low: int, high: int) -> int:
-        return int(
-            _number(
-                value.get(name, getattr(defaults, name)),
-                f"turn_detection.{name}",
-                low=low,
-                high=high,
-            )
-        )
-
-    return TurnDetectionConfig(
-        vad=vad,
-        threshold=_number(
-            value.get("threshold", defaults.threshold), "turn_detection.threshold", low=0, high=1
-        ),
-        prefix_padding_ms=ms("prefix_padding_ms", 0, 2000),
-        silence_duration_ms=ms("silence_duration_ms", 100, 5000),
-        min_speech_duration_ms=ms("min_speech_duration_ms", 0, 2000),
-        create_response=bool(value.get("create_response", True)),
-        interrupt_response=bool(value.get("interrupt_response", True)),
-        idle_timeout_ms=None
-        if idle is None
-        else int(_number(idle, "turn_detection.idle_timeout_ms", low=1000, high=3_600_000)),
-    )
+    name = str(where[0])
+    match name:
+        case "type":
+            message = "turn_detection.type must be server_vad"
+        case "vad":
+            message = "turn_detection.vad must be webrtc or silero"
+        case _:  # a number out of its range
+            return number_refusal(TurnDetectionJson, name, label=f"turn_detection.{name}")
+    return InvalidRequestError(message, param=f"turn_detection.{name}")
 
 
 MAX_VOCABULARY_TERMS = 100
 MAX_TERM_CHARS = 64
-MAX_TRANSCRIPTION_PROMPT_CHARS = 1_000
-NOISE_REDUCTION_TYPES: tuple[NoiseReduction, ...] = ("near_field", "far_field")
-LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
-
-
-def _printable(text: str) -> bool:
-    return all(character.isprintable() for character in text)
 
 
 def vocabulary_from_json(value: Any) -> tuple[str, ...]:
@@ -179,7 +185,7 @@ def vocabulary_from_json(value: Any) -> tuple[str, ...]:
         if (
             not isinstance(term, str)
             or not 0 < len(term.strip()) <= MAX_TERM_CHARS
-            or not _printable(term)
+            or not printable(term)
         ):
             raise InvalidRequestError(
                 f"each vocabulary term must be 1-{MAX_TERM_CHARS} printable characters",
@@ -187,44 +193,6 @@ def vocabulary_from_json(value: Any) -> tuple[str, ...]:
             )
         terms.append(term.strip())
     return tuple(dict.fromkeys(terms))
-
-
-def transcription_prompt_from_json(value: Any, *, param: str) -> str:
-    if value is None:
-        return ""
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_TRANSCRIPTION_PROMPT_CHARS
-        or not _printable(value.replace("\n", " "))
-    ):
-        raise InvalidRequestError(
-            f"{param} must be text of at most {MAX_TRANSCRIPTION_PROMPT_CHARS} characters",
-            param=param,
-        )
-    return value.strip()
-
-
-def transcription_language_from_json(value: Any, *, param: str) -> str:
-    if not isinstance(value, str) or not LANGUAGE_CODE.match(value):
-        raise InvalidRequestError(
-            f"{param} must be a language code such as en or en-US", param=param
-        )
-    return value
-
-
-def noise_reduction_from_json(value: Any) -> NoiseReduction | None:
-    """OpenAI's `noise_reduction` object (`{"type": "near_field"}`), or None for off."""
-    param = "session.audio.input.noise_reduction"
-    if value is None:
-        return None
-    kind = value.get("type") if isinstance(value, Mapping) else None
-    if not set(value if isinstance(value, Mapping) else ()) - {"type"}:
-        for known in NOISE_REDUCTION_TYPES:
-            if kind == known:
-                return known
-    raise InvalidRequestError(
-        f"{param} must be null or {{type: {' | '.join(NOISE_REDUCTION_TYPES)}}}", param=param
-    )
 
 
 def public_overrides_from_json(value: Any) -> tuple[str, ...]:
