@@ -6,91 +6,139 @@ starts (stored rows predate validation changes, so they are checked again).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, cast, get_args
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictStr,
+    TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from voice.config_json import STRICT_JSON, Location, first_fault, number_refusal, printable
+from voice.config_json import STRICT_JSON, Fault, Location, first_fault, number_refusal, printable
 from voice.engine.config import AgentConfig, RouteConfig, SpeculationMode, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError
 from voice.engine.pipeline.tools import builtin_specs
 
-PROVIDERS = {
-    "stt": ("local", "openai", "openai_compatible"),
-    "llm": ("local", "openai", "grok", "openai_compatible"),
-    "tts": ("local", "openai", "openai_compatible"),
-}
-ROUTE_FIELDS = {"provider", "model", "base_url", "first_token_budget_ms", "timeout_s"} | {
-    "max_output_tokens",
-    "temperature",
-}
 # Session fields that decide what the model is told and may do. Clients with a secret key or a
 # client secret change them freely; a publishable-key (pk_) client only those the agent lists
 # in `public_overrides`. What a client may always change is how audio flows and sounds.
-PUBLIC_OVERRIDABLE = ("instructions", "tools", "tool_choice", "max_output_tokens")
+PublicOverridable = Literal["instructions", "tools", "tool_choice", "max_output_tokens"]
+PUBLIC_OVERRIDABLE: tuple[str, ...] = get_args(PublicOverridable)
 
 
-def _number(value: Any, name: str, *, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InvalidRequestError(f"{name} must be a number from {low:g} to {high:g}", param=name)
-    return float(value)
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise PydanticCustomError("http_url", "not an http(s) URL")
+    return url
 
 
-def routes_from_json(stage: str, routes: Any) -> tuple[RouteConfig, ...]:
-    param = f"{stage}_routes"
-    if not isinstance(routes, Sequence) or isinstance(routes, str) or not routes:
-        raise InvalidRequestError(f"{param} must be a non-empty list of routes", param=param)
-    if len(routes) > 5:
-        raise InvalidRequestError(f"{param} may hold at most 5 routes", param=param)
-    parsed = []
-    for route in routes:
-        if not isinstance(route, Mapping):
-            raise InvalidRequestError(f"each of {param} must be an object", param=param)
-        unknown = set(route) - ROUTE_FIELDS
-        if unknown:
-            raise InvalidRequestError(
-                f"unknown route fields: {', '.join(sorted(unknown))}", param=param
-            )
-        provider, model = route.get("provider"), route.get("model")
-        if provider not in PROVIDERS[stage]:
-            raise InvalidRequestError(
-                f"{stage} provider must be one of {', '.join(PROVIDERS[stage])}", param=param
-            )
-        if not isinstance(model, str) or not 0 < len(model) <= 100:
-            raise InvalidRequestError("each route needs a model name", param=param)
-        base_url = route.get("base_url")
-        if base_url is not None and (
-            not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
-        ):
-            raise InvalidRequestError("base_url must be an http(s) URL", param=param)
-        if provider == "openai_compatible" and base_url is None:
-            raise InvalidRequestError("an openai_compatible route needs a base_url", param=param)
-        parsed.append(
-            RouteConfig(
-                provider=provider,
-                model=model,
-                base_url=base_url,
-                first_token_budget_ms=int(
-                    _number(
-                        route.get("first_token_budget_ms", 2000),
-                        "first_token_budget_ms",
-                        low=50,
-                        high=60_000,
-                    )
-                ),
-                timeout_s=_number(route.get("timeout_s", 30), "timeout_s", low=1, high=300),
-                max_output_tokens=route.get("max_output_tokens"),
-                temperature=route.get("temperature"),
-            )
+class Route(BaseModel):
+    """One stored route: a provider, a model and its limits (`RouteConfig`)."""
+
+    model_config = STRICT_JSON | ConfigDict(extra="forbid")
+
+    provider: str  # each stage's own (`SttRoute`, `LlmRoute`, `TtsRoute`)
+    model: Annotated[str, Field(min_length=1, max_length=100)]
+    base_url: Annotated[str, AfterValidator(_http_url)] | None = Field(
+        default=None, validate_default=True
+    )
+    first_token_budget_ms: Annotated[float, Field(ge=50, le=60_000)] = 2_000
+    timeout_s: Annotated[float, Field(ge=1, le=300)] = 30
+    # Handed to the provider as stored.
+    max_output_tokens: Any = None
+    temperature: Any = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_needed(cls, base_url: str | None, info: ValidationInfo) -> str | None:
+        if base_url is None and info.data.get("provider") == "openai_compatible":
+            raise PydanticCustomError("base_url_needed", "a base_url is needed")
+        return base_url
+
+    def config(self) -> RouteConfig:
+        return RouteConfig(
+            provider=self.provider,
+            model=self.model,
+            base_url=self.base_url,
+            first_token_budget_ms=int(self.first_token_budget_ms),
+            timeout_s=float(self.timeout_s),
+            max_output_tokens=self.max_output_tokens,
+            temperature=self.temperature,
         )
-    return tuple(parsed)
+
+
+class SttRoute(Route):
+    provider: Literal["local", "openai", "openai_compatible"]
+
+
+class LlmRoute(Route):
+    provider: Literal["local", "openai", "grok", "openai_compatible"]
+
+
+class TtsRoute(Route):
+    provider: Literal["local", "openai", "openai_compatible"]
+
+
+MAX_ROUTES = 5
+ROUTE_MODELS: dict[str, type[Route]] = {"stt": SttRoute, "llm": LlmRoute, "tts": TtsRoute}
+PROVIDERS = {
+    stage: get_args(model.model_fields["provider"].annotation)
+    for stage, model in ROUTE_MODELS.items()
+}
+RouteModel = TypeVar("RouteModel", bound=Route)
+# A list of routes may be a tuple too (defaults in code); each route is strict JSON.
+RouteList = Annotated[list[RouteModel], Field(min_length=1, max_length=MAX_ROUTES)]
+_RouteLists = (
+    TypeAdapter[list[SttRoute]] | TypeAdapter[list[LlmRoute]] | TypeAdapter[list[TtsRoute]]
+)
+_ROUTE_LISTS: dict[str, _RouteLists] = {
+    "stt": TypeAdapter(RouteList[SttRoute]),
+    "llm": TypeAdapter(RouteList[LlmRoute]),
+    "tts": TypeAdapter(RouteList[TtsRoute]),
+}
+
+
+def routes_from_json(stage: str, routes: object) -> tuple[RouteConfig, ...]:
+    try:
+        parsed = _ROUTE_LISTS[stage].validate_python(routes)
+    except ValidationError as error:
+        raise _routes_refusal(stage, first_fault(error.errors())) from error
+    return tuple(route.config() for route in parsed)
+
+
+def _routes_refusal(stage: str, fault: Fault) -> InvalidRequestError:
+    param = f"{stage}_routes"
+    match fault.where:
+        case () if fault.kind == "too_long":
+            message = f"{param} may hold at most {MAX_ROUTES} routes"
+        case ():
+            message = f"{param} must be a non-empty list of routes"
+        case (int(),) if fault.unknown:
+            message = f"unknown route fields: {', '.join(fault.unknown)}"
+        case (int(),):
+            message = f"each of {param} must be an object"
+        case (int(), "provider", *_):
+            message = f"{stage} provider must be one of {', '.join(PROVIDERS[stage])}"
+        case (int(), "model", *_):
+            message = "each route needs a model name"
+        case (int(), "base_url", *_) if fault.kind == "base_url_needed":
+            message = "an openai_compatible route needs a base_url"
+        case (int(), "base_url", *_):
+            message = "base_url must be an http(s) URL"
+        case (int(), str(name), *_):  # a number out of its range
+            return number_refusal(Route, name, label=name)
+        case _:
+            message = f"{param} is not valid"
+    return InvalidRequestError(message, param=param)
 
 
 _TURN_DEFAULTS = TurnDetectionConfig()
@@ -170,43 +218,49 @@ MAX_VOCABULARY_TERMS = 100
 MAX_TERM_CHARS = 64
 
 
-def vocabulary_from_json(value: Any) -> tuple[str, ...]:
+def _term(term: str) -> str:
+    if not 0 < len(term.strip()) <= MAX_TERM_CHARS or not printable(term):
+        raise PydanticCustomError("term", "not a term")
+    return term.strip()
+
+
+# Lists may be tuples too (defaults in code); their items are strict JSON.
+_VOCABULARY = TypeAdapter(
+    Annotated[
+        list[Annotated[StrictStr, AfterValidator(_term)]], Field(max_length=MAX_VOCABULARY_TERMS)
+    ]
+    | None
+)
+_PUBLIC_OVERRIDES = TypeAdapter(list[PublicOverridable])
+_SPECULATION = TypeAdapter(SpeculationMode)
+
+
+def vocabulary_from_json(value: object) -> tuple[str, ...]:
     """An agent's terms (product and proper names): a list of short strings, duplicates dropped."""
-    if value is None:
-        return ()
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        raise InvalidRequestError("vocabulary must be a list of terms", param="vocabulary")
-    if len(value) > MAX_VOCABULARY_TERMS:
-        raise InvalidRequestError(
-            f"vocabulary may hold at most {MAX_VOCABULARY_TERMS} terms", param="vocabulary"
-        )
-    terms = []
-    for term in value:
-        if (
-            not isinstance(term, str)
-            or not 0 < len(term.strip()) <= MAX_TERM_CHARS
-            or not printable(term)
-        ):
-            raise InvalidRequestError(
-                f"each vocabulary term must be 1-{MAX_TERM_CHARS} printable characters",
-                param="vocabulary",
-            )
-        terms.append(term.strip())
-    return tuple(dict.fromkeys(terms))
+    try:
+        terms = _VOCABULARY.validate_python(value)
+    except ValidationError as error:
+        fault = first_fault(error.errors())
+        if fault.kind == "too_long":
+            message = f"vocabulary may hold at most {MAX_VOCABULARY_TERMS} terms"
+        elif fault.where:
+            message = f"each vocabulary term must be 1-{MAX_TERM_CHARS} printable characters"
+        else:
+            message = "vocabulary must be a list of terms"
+        raise InvalidRequestError(message, param="vocabulary") from error
+    return tuple(dict.fromkeys(terms or ()))
 
 
-def public_overrides_from_json(value: Any) -> tuple[str, ...]:
+def public_overrides_from_json(value: object) -> tuple[str, ...]:
     """The session fields an agent lets publishable-key clients change, checked."""
-    if (
-        not isinstance(value, Sequence)
-        or isinstance(value, str)
-        or any(name not in PUBLIC_OVERRIDABLE for name in value)
-    ):
+    try:
+        names = _PUBLIC_OVERRIDES.validate_python(value)
+    except ValidationError as error:
         raise InvalidRequestError(
             f"public_overrides must be a list of: {', '.join(PUBLIC_OVERRIDABLE)}",
             param="public_overrides",
-        )
-    return tuple(dict.fromkeys(value))
+        ) from error
+    return tuple(dict.fromkeys(names))
 
 
 def agent_config_from_settings(
@@ -240,8 +294,12 @@ def agent_config_from_settings(
     )
 
 
-def speculation_from_json(value: Any) -> SpeculationMode:
-    if value not in get_args(SpeculationMode):
+def speculation_from_json(value: object) -> SpeculationMode:
+    try:
+        mode: SpeculationMode = _SPECULATION.validate_python(value)
+    except ValidationError as error:
         modes = ", ".join(get_args(SpeculationMode))
-        raise InvalidRequestError(f"speculation must be one of {modes}", param="speculation")
-    return cast(SpeculationMode, value)
+        raise InvalidRequestError(
+            f"speculation must be one of {modes}", param="speculation"
+        ) from error
+    return mode
