@@ -6,239 +6,261 @@ starts (stored rows predate validation changes, so they are checked again).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any, cast, get_args
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from voice.engine.config import (
-    AgentConfig,
-    NoiseReduction,
-    RouteConfig,
-    SpeculationMode,
-    TurnDetectionConfig,
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from voice.config_json import STRICT_JSON, Fault, Location, first_fault, number_refusal, printable
+from voice.engine.config import AgentConfig, RouteConfig, SpeculationMode, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError
 from voice.engine.pipeline.tools import builtin_specs
 
-PROVIDERS = {
-    "stt": ("local", "openai", "openai_compatible"),
-    "llm": ("local", "openai", "grok", "openai_compatible"),
-    "tts": ("local", "openai", "openai_compatible"),
-}
-ROUTE_FIELDS = {"provider", "model", "base_url", "first_token_budget_ms", "timeout_s"} | {
-    "max_output_tokens",
-    "temperature",
-}
 # Session fields that decide what the model is told and may do. Clients with a secret key or a
 # client secret change them freely; a publishable-key (pk_) client only those the agent lists
 # in `public_overrides`. What a client may always change is how audio flows and sounds.
-PUBLIC_OVERRIDABLE = ("instructions", "tools", "tool_choice", "max_output_tokens")
-TURN_DETECTION_FIELDS = {
-    "type",
-    "vad",
-    "threshold",
-    "prefix_padding_ms",
-    "silence_duration_ms",
-    "min_speech_duration_ms",
-    "create_response",
-    "interrupt_response",
-    "idle_timeout_ms",
+PublicOverridable = Literal["instructions", "tools", "tool_choice", "max_output_tokens"]
+PUBLIC_OVERRIDABLE: tuple[str, ...] = get_args(PublicOverridable)
+
+
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise PydanticCustomError("http_url", "not an http(s) URL")
+    return url
+
+
+class Route(BaseModel):
+    """One stored route: a provider, a model and its limits (`RouteConfig`)."""
+
+    model_config = STRICT_JSON | ConfigDict(extra="forbid")
+
+    provider: str  # each stage's own (`SttRoute`, `LlmRoute`, `TtsRoute`)
+    model: Annotated[str, Field(min_length=1, max_length=100)]
+    base_url: Annotated[str, AfterValidator(_http_url)] | None = Field(
+        default=None, validate_default=True
+    )
+    first_token_budget_ms: Annotated[float, Field(ge=50, le=60_000)] = 2_000
+    timeout_s: Annotated[float, Field(ge=1, le=300)] = 30
+    # Handed to the provider as stored.
+    max_output_tokens: Any = None
+    temperature: Any = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_needed(cls, base_url: str | None, info: ValidationInfo) -> str | None:
+        if base_url is None and info.data.get("provider") == "openai_compatible":
+            raise PydanticCustomError("base_url_needed", "a base_url is needed")
+        return base_url
+
+    def config(self) -> RouteConfig:
+        return RouteConfig(
+            provider=self.provider,
+            model=self.model,
+            base_url=self.base_url,
+            first_token_budget_ms=int(self.first_token_budget_ms),
+            timeout_s=float(self.timeout_s),
+            max_output_tokens=self.max_output_tokens,
+            temperature=self.temperature,
+        )
+
+
+class SttRoute(Route):
+    provider: Literal["local", "openai", "openai_compatible"]
+
+
+class LlmRoute(Route):
+    provider: Literal["local", "openai", "grok", "openai_compatible"]
+
+
+class TtsRoute(Route):
+    provider: Literal["local", "openai", "openai_compatible"]
+
+
+MAX_ROUTES = 5
+ROUTE_MODELS: dict[str, type[Route]] = {"stt": SttRoute, "llm": LlmRoute, "tts": TtsRoute}
+PROVIDERS = {
+    stage: get_args(model.model_fields["provider"].annotation)
+    for stage, model in ROUTE_MODELS.items()
+}
+RouteModel = TypeVar("RouteModel", bound=Route)
+# A list of routes may be a tuple too (defaults in code); each route is strict JSON.
+RouteList = Annotated[list[RouteModel], Field(min_length=1, max_length=MAX_ROUTES)]
+_RouteLists = (
+    TypeAdapter[list[SttRoute]] | TypeAdapter[list[LlmRoute]] | TypeAdapter[list[TtsRoute]]
+)
+_ROUTE_LISTS: dict[str, _RouteLists] = {
+    "stt": TypeAdapter(RouteList[SttRoute]),
+    "llm": TypeAdapter(RouteList[LlmRoute]),
+    "tts": TypeAdapter(RouteList[TtsRoute]),
 }
 
 
-def _number(value: Any, name: str, *, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InvalidRequestError(f"{name} must be a number from {low:g} to {high:g}", param=name)
-    return float(value)
+def routes_from_json(stage: str, routes: object) -> tuple[RouteConfig, ...]:
+    try:
+        parsed = _ROUTE_LISTS[stage].validate_python(routes)
+    except ValidationError as error:
+        raise _routes_refusal(stage, first_fault(error.errors())) from error
+    return tuple(route.config() for route in parsed)
 
 
-def routes_from_json(stage: str, routes: Any) -> tuple[RouteConfig, ...]:
+def _routes_refusal(stage: str, fault: Fault) -> InvalidRequestError:
     param = f"{stage}_routes"
-    if not isinstance(routes, Sequence) or isinstance(routes, str) or not routes:
-        raise InvalidRequestError(f"{param} must be a non-empty list of routes", param=param)
-    if len(routes) > 5:
-        raise InvalidRequestError(f"{param} may hold at most 5 routes", param=param)
-    parsed = []
-    for route in routes:
-        if not isinstance(route, Mapping):
-            raise InvalidRequestError(f"each of {param} must be an object", param=param)
-        unknown = set(route) - ROUTE_FIELDS
-        if unknown:
-            raise InvalidRequestError(
-                f"unknown route fields: {', '.join(sorted(unknown))}", param=param
-            )
-        provider, model = route.get("provider"), route.get("model")
-        if provider not in PROVIDERS[stage]:
-            raise InvalidRequestError(
-                f"{stage} provider must be one of {', '.join(PROVIDERS[stage])}", param=param
-            )
-        if not isinstance(model, str) or not 0 < len(model) <= 100:
-            raise InvalidRequestError("each route needs a model name", param=param)
-        base_url = route.get("base_url")
-        if base_url is not None and (
-            not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
-        ):
-            raise InvalidRequestError("base_url must be an http(s) URL", param=param)
-        if provider == "openai_compatible" and base_url is None:
-            raise InvalidRequestError("an openai_compatible route needs a base_url", param=param)
-        parsed.append(
-            RouteConfig(
-                provider=provider,
-                model=model,
-                base_url=base_url,
-                first_token_budget_ms=int(
-                    _number(
-                        route.get("first_token_budget_ms", 2000),
-                        "first_token_budget_ms",
-                        low=50,
-                        high=60_000,
-                    )
-                ),
-                timeout_s=_number(route.get("timeout_s", 30), "timeout_s", low=1, high=300),
-                max_output_tokens=route.get("max_output_tokens"),
-                temperature=route.get("temperature"),
-            )
+    match fault.where:
+        case () if fault.kind == "too_long":
+            message = f"{param} may hold at most {MAX_ROUTES} routes"
+        case ():
+            message = f"{param} must be a non-empty list of routes"
+        case (int(),) if fault.unknown:
+            message = f"unknown route fields: {', '.join(fault.unknown)}"
+        case (int(),):
+            message = f"each of {param} must be an object"
+        case (int(), "provider", *_):
+            message = f"{stage} provider must be one of {', '.join(PROVIDERS[stage])}"
+        case (int(), "model", *_):
+            message = "each route needs a model name"
+        case (int(), "base_url", *_) if fault.kind == "base_url_needed":
+            message = "an openai_compatible route needs a base_url"
+        case (int(), "base_url", *_):
+            message = "base_url must be an http(s) URL"
+        case (int(), str(name), *_):  # a number out of its range
+            return number_refusal(Route, name, label=name)
+        case _:
+            message = f"{param} is not valid"
+    return InvalidRequestError(message, param=param)
+
+
+_TURN_DEFAULTS = TurnDetectionConfig()
+
+
+def _truth(value: object) -> bool:
+    return bool(value)
+
+
+class TurnDetectionJson(BaseModel):
+    """OpenAI's `turn_detection` object (`server_vad`), with AURA's `vad` and
+    `min_speech_duration_ms`. The numbers are JSON numbers (an int or a float, never a bool)."""
+
+    model_config = STRICT_JSON | ConfigDict(extra="forbid")
+
+    type: Literal["server_vad"] = "server_vad"
+    vad: Literal["webrtc", "silero"] = _TURN_DEFAULTS.vad
+    threshold: Annotated[float, Field(ge=0, le=1)] = _TURN_DEFAULTS.threshold
+    prefix_padding_ms: Annotated[float, Field(ge=0, le=2000)] = _TURN_DEFAULTS.prefix_padding_ms
+    silence_duration_ms: Annotated[float, Field(ge=100, le=5000)] = (
+        _TURN_DEFAULTS.silence_duration_ms
+    )
+    min_speech_duration_ms: Annotated[float, Field(ge=0, le=2000)] = (
+        _TURN_DEFAULTS.min_speech_duration_ms
+    )
+    # Read by their truth, whatever the JSON value (as they always were).
+    create_response: Annotated[bool, BeforeValidator(_truth)] = True
+    interrupt_response: Annotated[bool, BeforeValidator(_truth)] = True
+    idle_timeout_ms: Annotated[float | None, Field(ge=1000, le=3_600_000)] = None
+
+    def config(self) -> TurnDetectionConfig:
+        return TurnDetectionConfig(
+            vad=self.vad,
+            threshold=float(self.threshold),
+            prefix_padding_ms=int(self.prefix_padding_ms),
+            silence_duration_ms=int(self.silence_duration_ms),
+            min_speech_duration_ms=int(self.min_speech_duration_ms),
+            create_response=self.create_response,
+            interrupt_response=self.interrupt_response,
+            idle_timeout_ms=None if self.idle_timeout_ms is None else int(self.idle_timeout_ms),
         )
-    return tuple(parsed)
 
 
-def turn_detection_from_json(value: Any) -> TurnDetectionConfig | None:
+def turn_detection_from_json(value: object) -> TurnDetectionConfig | None:
     """OpenAI's `turn_detection` object (`server_vad`), or None for manual commits."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise InvalidRequestError(
+    try:
+        return TurnDetectionJson.model_validate(value).config()
+    except ValidationError as error:
+        fault = first_fault(error.errors())
+        raise turn_detection_refusal(fault.where, fault.unknown) from error
+
+
+def turn_detection_refusal(where: Location, unknown: list[str]) -> InvalidRequestError:
+    """The refusal of a `turn_detection` object: its fault is `where` in it (`first_fault`)."""
+    if unknown:
+        return InvalidRequestError(
+            f"unknown turn_detection fields: {', '.join(unknown)}", param="turn_detection"
+        )
+    if not where:
+        return InvalidRequestError(
             "turn_detection must be an object or null", param="turn_detection"
         )
-    unknown = set(value) - TURN_DETECTION_FIELDS
-    if unknown:
-        raise InvalidRequestError(
-            f"unknown turn_detection fields: {', '.join(sorted(unknown))}", param="turn_detection"
-        )
-    if value.get("type", "server_vad") != "server_vad":
-        raise InvalidRequestError(
-            "turn_detection.type must be server_vad", param="turn_detection.type"
-        )
-    defaults = TurnDetectionConfig()
-    vad = value.get("vad", defaults.vad)
-    if vad not in ("webrtc", "silero"):
-        raise InvalidRequestError(
-            "turn_detection.vad must be webrtc or silero", param="turn_detection.vad"
-        )
-    idle = value.get("idle_timeout_ms")
-
-    def ms(name: str, low: int, high: int) -> int:
-        return int(
-            _number(
-                value.get(name, getattr(defaults, name)),
-                f"turn_detection.{name}",
-                low=low,
-                high=high,
-            )
-        )
-
-    return TurnDetectionConfig(
-        vad=vad,
-        threshold=_number(
-            value.get("threshold", defaults.threshold), "turn_detection.threshold", low=0, high=1
-        ),
-        prefix_padding_ms=ms("prefix_padding_ms", 0, 2000),
-        silence_duration_ms=ms("silence_duration_ms", 100, 5000),
-        min_speech_duration_ms=ms("min_speech_duration_ms", 0, 2000),
-        create_response=bool(value.get("create_response", True)),
-        interrupt_response=bool(value.get("interrupt_response", True)),
-        idle_timeout_ms=None
-        if idle is None
-        else int(_number(idle, "turn_detection.idle_timeout_ms", low=1000, high=3_600_000)),
-    )
+    name = str(where[0])
+    match name:
+        case "type":
+            message = "turn_detection.type must be server_vad"
+        case "vad":
+            message = "turn_detection.vad must be webrtc or silero"
+        case _:  # a number out of its range
+            return number_refusal(TurnDetectionJson, name, label=f"turn_detection.{name}")
+    return InvalidRequestError(message, param=f"turn_detection.{name}")
 
 
 MAX_VOCABULARY_TERMS = 100
 MAX_TERM_CHARS = 64
-MAX_TRANSCRIPTION_PROMPT_CHARS = 1_000
-NOISE_REDUCTION_TYPES: tuple[NoiseReduction, ...] = ("near_field", "far_field")
-LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 
 
-def _printable(text: str) -> bool:
-    return all(character.isprintable() for character in text)
+def _term(term: str) -> str:
+    if not 0 < len(term.strip()) <= MAX_TERM_CHARS or not printable(term):
+        raise PydanticCustomError("term", "not a term")
+    return term.strip()
 
 
-def vocabulary_from_json(value: Any) -> tuple[str, ...]:
+# Lists may be tuples too (defaults in code); their items are strict JSON.
+_VOCABULARY = TypeAdapter(
+    Annotated[
+        list[Annotated[StrictStr, AfterValidator(_term)]], Field(max_length=MAX_VOCABULARY_TERMS)
+    ]
+    | None
+)
+_PUBLIC_OVERRIDES = TypeAdapter(list[PublicOverridable])
+_SPECULATION = TypeAdapter(SpeculationMode)
+
+
+def vocabulary_from_json(value: object) -> tuple[str, ...]:
     """An agent's terms (product and proper names): a list of short strings, duplicates dropped."""
-    if value is None:
-        return ()
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        raise InvalidRequestError("vocabulary must be a list of terms", param="vocabulary")
-    if len(value) > MAX_VOCABULARY_TERMS:
-        raise InvalidRequestError(
-            f"vocabulary may hold at most {MAX_VOCABULARY_TERMS} terms", param="vocabulary"
-        )
-    terms = []
-    for term in value:
-        if (
-            not isinstance(term, str)
-            or not 0 < len(term.strip()) <= MAX_TERM_CHARS
-            or not _printable(term)
-        ):
-            raise InvalidRequestError(
-                f"each vocabulary term must be 1-{MAX_TERM_CHARS} printable characters",
-                param="vocabulary",
-            )
-        terms.append(term.strip())
-    return tuple(dict.fromkeys(terms))
+    try:
+        terms = _VOCABULARY.validate_python(value)
+    except ValidationError as error:
+        fault = first_fault(error.errors())
+        if fault.kind == "too_long":
+            message = f"vocabulary may hold at most {MAX_VOCABULARY_TERMS} terms"
+        elif fault.where:
+            message = f"each vocabulary term must be 1-{MAX_TERM_CHARS} printable characters"
+        else:
+            message = "vocabulary must be a list of terms"
+        raise InvalidRequestError(message, param="vocabulary") from error
+    return tuple(dict.fromkeys(terms or ()))
 
 
-def transcription_prompt_from_json(value: Any, *, param: str) -> str:
-    if value is None:
-        return ""
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_TRANSCRIPTION_PROMPT_CHARS
-        or not _printable(value.replace("\n", " "))
-    ):
-        raise InvalidRequestError(
-            f"{param} must be text of at most {MAX_TRANSCRIPTION_PROMPT_CHARS} characters",
-            param=param,
-        )
-    return value.strip()
-
-
-def transcription_language_from_json(value: Any, *, param: str) -> str:
-    if not isinstance(value, str) or not LANGUAGE_CODE.match(value):
-        raise InvalidRequestError(
-            f"{param} must be a language code such as en or en-US", param=param
-        )
-    return value
-
-
-def noise_reduction_from_json(value: Any) -> NoiseReduction | None:
-    """OpenAI's `noise_reduction` object (`{"type": "near_field"}`), or None for off."""
-    param = "session.audio.input.noise_reduction"
-    if value is None:
-        return None
-    kind = value.get("type") if isinstance(value, Mapping) else None
-    if not set(value if isinstance(value, Mapping) else ()) - {"type"}:
-        for known in NOISE_REDUCTION_TYPES:
-            if kind == known:
-                return known
-    raise InvalidRequestError(
-        f"{param} must be null or {{type: {' | '.join(NOISE_REDUCTION_TYPES)}}}", param=param
-    )
-
-
-def public_overrides_from_json(value: Any) -> tuple[str, ...]:
+def public_overrides_from_json(value: object) -> tuple[str, ...]:
     """The session fields an agent lets publishable-key clients change, checked."""
-    if (
-        not isinstance(value, Sequence)
-        or isinstance(value, str)
-        or any(name not in PUBLIC_OVERRIDABLE for name in value)
-    ):
+    try:
+        names = _PUBLIC_OVERRIDES.validate_python(value)
+    except ValidationError as error:
         raise InvalidRequestError(
             f"public_overrides must be a list of: {', '.join(PUBLIC_OVERRIDABLE)}",
             param="public_overrides",
-        )
-    return tuple(dict.fromkeys(value))
+        ) from error
+    return tuple(dict.fromkeys(names))
 
 
 def agent_config_from_settings(
@@ -272,8 +294,12 @@ def agent_config_from_settings(
     )
 
 
-def speculation_from_json(value: Any) -> SpeculationMode:
-    if value not in get_args(SpeculationMode):
+def speculation_from_json(value: object) -> SpeculationMode:
+    try:
+        mode: SpeculationMode = _SPECULATION.validate_python(value)
+    except ValidationError as error:
         modes = ", ".join(get_args(SpeculationMode))
-        raise InvalidRequestError(f"speculation must be one of {modes}", param="speculation")
-    return cast(SpeculationMode, value)
+        raise InvalidRequestError(
+            f"speculation must be one of {modes}", param="speculation"
+        ) from error
+    return mode

@@ -2,14 +2,14 @@
 
 The SDK's models are the protocol's spec for the standard events; these cover what they do not.
 `session.update` is AURA's because AURA accepts more than the SDK's model (more sample rates):
-its session is checked field by field by voice/realtime/session_config.py. Each model turns
+its session is AURA's `SessionConfig` (voice/realtime/session_model.py). Each model turns
 its validation errors into AURA's documented refusal (`refusal`): code, message and param.
 """
 
 from __future__ import annotations
 
 import typing
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictFloat, StrictStr, field_validator
 from pydantic_core import ErrorDetails
@@ -41,8 +41,9 @@ class AuraClientEvent(BaseModel):
 
 class SessionUpdate(AuraClientEvent):
     type: Literal["session.update"]
-    # Checked by session_config, which names the field at fault in its refusal.
-    session: Any = None
+    # Any JSON here; the handler reads it as a `SessionConfig`, so that a session refused
+    # echoes the event's id, after the key's override check (voice.realtime.client_events).
+    session: object = None
 
 
 class PlaybackPosition(AuraClientEvent):

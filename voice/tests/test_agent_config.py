@@ -68,3 +68,38 @@ def test_turn_detection_follows_openai_server_vad_with_its_defaults():
 def test_bad_turn_detection_is_refused(value, message):
     with pytest.raises(InvalidRequestError, match=message):
         turn_detection_from_json(value)
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        # A list's length before its routes, a route's unknown fields before its other faults.
+        ([{"provider": "local", "model": 5}] * 6, "llm_routes may hold at most 5 routes"),
+        (
+            [{"provider": "skynet", "timeout_s": 0, "api_key": "k"}],
+            "unknown route fields: api_key",
+        ),
+        # Then the fields in order: provider, model, base_url, the numbers.
+        (
+            [{"provider": "skynet", "model": ""}],
+            "llm provider must be one of local, openai, grok, openai_compatible",
+        ),
+        (
+            [{"provider": "openai_compatible", "model": "m", "timeout_s": 0}],
+            "an openai_compatible route needs a base_url",
+        ),
+        (
+            [{"provider": "local", "model": "m", "first_token_budget_ms": 1, "timeout_s": 0}],
+            "first_token_budget_ms must be a number from 50 to 60000",
+        ),
+    ],
+)
+def test_of_several_route_faults_the_first_in_the_documented_order_is_reported(routes, message):
+    with pytest.raises(InvalidRequestError) as refused:
+        routes_from_json("llm", routes)
+    assert refused.value.message == message
+
+
+def test_routes_given_in_code_as_a_tuple_are_read_like_a_list():
+    (route,) = routes_from_json("tts", ({"provider": "local", "model": "en_US-joe-medium"},))
+    assert (route.provider, route.model, route.timeout_s) == ("local", "en_US-joe-medium", 30.0)

@@ -184,3 +184,46 @@ def test_bad_transcription_and_noise_settings_are_refused_naming_the_field(audio
     with pytest.raises(InvalidRequestError) as refused:
         apply_session_update(config, {"audio": {"input": audio_input}})
     assert refused.value.param == param
+
+
+@pytest.mark.parametrize(
+    ("session", "message"),
+    [
+        # An object's unknown fields come before its other faults.
+        ({"instructions": 5, "voice_clone": True}, "unknown session fields: voice_clone"),
+        (
+            {"audio": {"input": {"turn_detection": {"threshold": 2, "eagerness": "high"}}}},
+            "unknown turn_detection fields: eagerness",
+        ),
+        # Then the fields in the order they are documented.
+        ({"tools": "x", "audio": "loud"}, "session.tools must be a list of at most 64 tools"),
+        (
+            {"tools": [{"name": "a"}, {"name": "a"}, {"type": "mcp"}]},
+            "session.tools[2] must be a function tool",
+        ),
+        (
+            {"tools": [{"name": "t", "description": 5, "parameters": []}]},
+            "session.tools[0].parameters must be a JSON schema object",
+        ),
+        # Both audio.input and audio.output are objects before either's fields are read.
+        (
+            {"audio": {"input": {"format": {"type": "audio/opus"}}, "output": 5}},
+            "session.audio.input and .output must be objects",
+        ),
+    ],
+)
+def test_of_several_faults_the_first_in_the_documented_order_is_reported(session, message):
+    with pytest.raises(InvalidRequestError) as refused:
+        apply_session_update(AgentConfig(), session)
+    assert refused.value.message == message
+
+
+def test_null_means_unchanged_nowhere_but_where_it_has_a_meaning():
+    limited = apply_session_update(AgentConfig(), {"max_output_tokens": 100})
+    assert apply_session_update(limited, {"max_output_tokens": None}).max_output_tokens is None
+    assert apply_session_update(limited, {"audio": None, "model": None}) == limited
+    assert apply_session_update(limited, {"audio": {"input": None, "output": 0}}) == limited
+    for field in ("instructions", "tools", "tool_choice", "output_modalities"):
+        with pytest.raises(InvalidRequestError) as refused:
+            apply_session_update(limited, {field: None})
+        assert refused.value.param == f"session.{field}"
