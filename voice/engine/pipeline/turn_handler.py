@@ -3,8 +3,8 @@
 `TurnHandler` reads `UserTurns`' signals: speech started (a barge-in interrupts the answer),
 silence started (guess the transcript, and maybe the answer, during the end-of-turn silence),
 speech resumed (the guess is void), speech stopped (commit the user item, transcribe it, then
-answer: adopt the speculative answer, resume after a false barge-in, or start a new one) and
-the idle timeout.
+answer: adopt the responder's speculative answer, resume after a false barge-in, or start a
+new one) and the idle timeout.
 """
 
 from __future__ import annotations
@@ -136,14 +136,10 @@ class TurnHandler:
         if gate is not None and not await gate.responses_left():
             return  # no answer may start for this turn: do not generate one ahead of it
         user = ChatMessage(role="user", content=transcript.text.strip())
-        run = self._responder.new_run(
-            (*self._conversation.chat_messages(), user),
-            self.default_options(),
-            speculation.timeline,
-            speculative=True,
-        )
         turn.speculative_answers += 1
-        speculation.adopt_response(run, self._responder.spawn(run))
+        self._responder.answer_ahead(
+            speculation, (*self._conversation.chat_messages(), user), self.default_options()
+        )
 
     async def _idle_timeout(self, turn: Turn) -> None:
         """The user said nothing for `idle_timeout_ms`: as GA does, the quiet becomes an
@@ -216,9 +212,7 @@ class TurnHandler:
             return False
         if not await self._admit_automatic_response():
             return False
-        run = turn.speculative_response()
-        if run is not None and self._responder.active is None:
-            self._responder.activate(run, turn.speculative_task())
+        if self._responder.adopt(turn.speculation):
             return True
         turn.abandon_speculation()
         await self._responder.start(self.default_options(), turn.timeline)
