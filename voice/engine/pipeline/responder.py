@@ -1,6 +1,7 @@
 """The session's responses over time: one active at a time, interrupted, resumed, reported.
 
-`Responder` starts `ResponseRun`s (or adopts a speculative one), stops the active one on a
+`Responder` starts `ResponseRun`s and owns the speculative answers prepared during end-of-turn
+silences (it starts, holds, adopts and abandons them). It stops the active response on a
 barge-in or a client cancel, remembers the cut answer so that a false barge-in can resume it,
 and closes every response with its metrics, the transcript sink and, after a goodbye,
 `ConversationEnded`.
@@ -26,6 +27,8 @@ from voice.engine.pipeline.outcome import failure_stage
 from voice.engine.pipeline.response import ResponseRun
 from voice.engine.pipeline.response_output import Interruption, MessageOutput, truncate_to_heard
 from voice.engine.pipeline.response_services import ResponseOptions, ResponseServices
+from voice.engine.pipeline.speculation import Speculation
+from voice.engine.pipeline.speculative_answer import SpeculativeAnswer
 from voice.engine.pipeline.task_set import TaskSet
 from voice.engine.ports import Clock, MetricsSink, TranscriptSink, TurnReport
 
@@ -62,6 +65,8 @@ class Responder:
     def __init__(self, ports: ResponderPorts) -> None:
         self._ports = ports
         self._active: tuple[ResponseRun, asyncio.Task[None]] | None = None
+        # Speculative answers held until their turn is confirmed (seldom more than one).
+        self._ahead: list[SpeculativeAnswer] = []
         self._messages: dict[str, MessageOutput] = {}
         self._last_message: MessageOutput | None = None
         self._resumable: _Resumable | None = None
@@ -72,17 +77,23 @@ class Responder:
         return self._active[0] if self._active is not None else None
 
     def message(self, item_id: str) -> MessageOutput | None:
-        """A recent assistant message with its audio accounting."""
+        """An assistant message of the active response or a recent one, with its audio
+        accounting."""
+        if self._active is not None:
+            for message in self._active[0].output.messages:
+                if message.entry.id == item_id:
+                    return message
         return self._messages.get(item_id)
 
-    def remember_message(self, message: MessageOutput) -> None:
-        self._messages[message.entry.id] = message
+    def _remember_messages(self, run: ResponseRun) -> None:
+        for message in run.output.messages:
+            self._messages[message.entry.id] = message
         while len(self._messages) > RECENT_MESSAGES:
             del self._messages[next(iter(self._messages))]
 
     # --- starting -------------------------------------------------------------------------
 
-    def new_run(
+    def _new_run(
         self,
         messages: tuple[ChatMessage, ...],
         options: ResponseOptions,
@@ -100,11 +111,11 @@ class Responder:
             script=script,
         )
 
-    def spawn(self, run: ResponseRun) -> asyncio.Task[None]:
+    def _spawn(self, run: ResponseRun) -> asyncio.Task[None]:
         """Run a response in a task the session owns (not yet the active one)."""
         return self._ports.tasks.spawn(self._drive(run), name="response")
 
-    def activate(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
+    def _activate(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
         self._active = (run, task)
         self._resumable = None
         run.release()
@@ -121,8 +132,37 @@ class Responder:
             # Without interrupt_response a turn can end while the agent still speaks.
             await asyncio.wait({self._active[1]})
         messages = self._ports.conversation.chat_messages()
-        run = self.new_run(messages, options, timeline, script=script)
-        self.activate(run, self.spawn(run))
+        run = self._new_run(messages, options, timeline, script=script)
+        self._activate(run, self._spawn(run))
+
+    # --- speculative answers --------------------------------------------------------------
+
+    def answer_ahead(
+        self, guess: Speculation, messages: tuple[ChatMessage, ...], options: ResponseOptions
+    ) -> None:
+        """Start answering a guessed transcript: the answer is held (silent, no tool calls)
+        until `adopt`, and abandoned with its guess."""
+        run = self._new_run(messages, options, guess.timeline, speculative=True)
+        answer = SpeculativeAnswer(guess, run, self._spawn(run))
+        self._ahead.append(answer)
+        guess.when_abandoned(lambda: self._abandon(answer))
+
+    def adopt(self, guess: Speculation | None) -> bool:
+        """Make the answer prepared for `guess` the active response and let it speak; False
+        if there is none still running, or another response is active (the answer is then
+        left to be abandoned with its guess)."""
+        answer = next((held for held in self._ahead if held.guess is guess), None)
+        if answer is None or not answer.live or self._active is not None:
+            return False
+        self._ahead.remove(answer)
+        self._activate(answer.run, answer.task)
+        return True
+
+    def _abandon(self, answer: SpeculativeAnswer) -> None:
+        # An adopted answer is the active response now: only a barge-in or a cancel stops it.
+        if answer in self._ahead:
+            self._ahead.remove(answer)
+            answer.abandon()
 
     async def _drive(self, run: ResponseRun) -> None:
         current_turn.set(run.id)  # this task's context only: its log lines name the turn
@@ -184,6 +224,7 @@ class Responder:
     async def _finished(self, run: ResponseRun, done: ResponseDone) -> None:
         if self._active is not None and self._active[0] is run:
             self._active = None
+        self._remember_messages(run)
         # Only a completed answer can still be playing out; a cut one was flushed already.
         self._last_message = run.message if done.status == "completed" else None
         failed = done.status == "failed"

@@ -122,6 +122,9 @@ class ResponseOutput:
         self.response_id = response_id
         self.audio = "audio" in modalities
         self.items: list[Entry] = []
+        # Its assistant messages, oldest first (tool calls between rounds may split the answer);
+        # `message` is the last.
+        self.messages: list[MessageOutput] = []
         self.message: MessageOutput | None = None
         self._settings = settings
         self._on_first_audio = on_first_audio
@@ -246,6 +249,7 @@ class ResponseOutput:
         entry = items.assistant_message(audio=self.audio)
         message = MessageOutput(self.response_id, entry, len(self.items), self._settings)
         self.message = message
+        self.messages.append(message)
         self._add(entry)
         self._settings.on_message(message)
         rid, index = self.response_id, message.output_index

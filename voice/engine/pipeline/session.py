@@ -132,7 +132,6 @@ class VoiceSession:
                 tools=tools,
                 echo_reference=self._echo_reference,
                 on_decision=self.on_route_decision,
-                on_message=lambda message: self._responder.remember_message(message),
                 memory=memory,
                 playback_lead_ms=playback_lead_ms,
                 sampler=audio_sampler,

@@ -52,8 +52,6 @@ class ServiceContext:
     tools: ToolRegistry
     echo_reference: EchoReference
     on_decision: Callable[[router.RouteDecision], None]
-    # Told of each assistant message as it starts (the responder keeps recent ones).
-    on_message: Callable[[MessageOutput], None]
     memory: MemorySource | None = None
     playback_lead_ms: int = DEFAULT_LEAD_MS
     sampler: AudioSampler | None = None
@@ -96,7 +94,6 @@ class SessionServices:
         )
 
     def _message_started(self, message: MessageOutput) -> None:
-        self._context.on_message(message)
         self._context.echo_reference.playing(message.played, message.playback.heard_ms)
 
     async def _build_request(

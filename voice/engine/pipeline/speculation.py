@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +32,6 @@ import numpy.typing as npt
 from voice.engine.config import AgentConfig, SpeculationMode
 from voice.engine.observability.turn_metrics import TurnTimeline
 from voice.engine.stt.base import Transcript
-
-if TYPE_CHECKING:
-    from voice.engine.pipeline.response import ResponseRun
 
 # The turn detector's pause: about half of a lecture's breath pauses are shorter.
 EAGER_PAUSE_MS = 100
@@ -67,7 +64,8 @@ def speculation_policy(config: AgentConfig, *, stt_runs_locally: bool) -> Specul
 
 @dataclass(slots=True)
 class Speculation:
-    """A transcript (and maybe an answer) computed before the turn's end is confirmed."""
+    """A transcript computed before the turn's end is confirmed (an answer to it, if any, is the
+    responder's: see `speculative_answer.py`)."""
 
     audio: npt.NDArray[np.int16]
     timeline: TurnTimeline
@@ -75,8 +73,8 @@ class Speculation:
     # Whether abandoning it stops the transcription too (a remote provider's request).
     cancellable: bool = False
     abandoned: bool = False
-    response: ResponseRun | None = None
-    response_task: asyncio.Task[None] | None = None
+    # Told once when the guess is abandoned (an answer prepared for it is void then).
+    _on_abandon: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
     async def transcript(self) -> Transcript | None:
         """The guessed transcript; None if it failed or was cancelled with the speculation."""
@@ -88,10 +86,12 @@ class Speculation:
                 return None
             raise
 
-    def adopt_response(self, run: ResponseRun, task: asyncio.Task[None]) -> None:
-        self.response, self.response_task = run, task
+    def when_abandoned(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the guess is abandoned (now, if it already is)."""
         if self.abandoned:
-            task.cancel()
+            callback()
+        else:
+            self._on_abandon.append(callback)
 
     def abandon(self) -> None:
         # A local transcription keeps running: its thread cannot be stopped, and while it
@@ -100,5 +100,6 @@ class Speculation:
         self.abandoned = True
         if self.cancellable:
             self.transcription.cancel()
-        if self.response_task is not None:
-            self.response_task.cancel()
+        callbacks, self._on_abandon = self._on_abandon, []
+        for callback in callbacks:
+            callback()

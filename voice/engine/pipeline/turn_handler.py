@@ -1,10 +1,11 @@
 """What each user turn leads to: its events, its user item, its transcript and its answer.
 
-`TurnHandler` reads `UserTurns`' signals: speech started (a barge-in interrupts the answer),
-silence started (guess the transcript, and maybe the answer, during the end-of-turn silence),
-speech resumed (the guess is void), speech stopped (commit the user item, transcribe it, then
-answer: adopt the speculative answer, resume after a false barge-in, or start a new one) and
-the idle timeout.
+`TurnHandler` reads `UserTurns`' signals, named by the turn detector's events: `SpeechStarted`
+(a barge-in interrupts the answer), `SilenceStarted` (guess the transcript during the
+end-of-turn silence, and have the responder answer the guess ahead), `SpeechResumed` (the guess,
+and its answer, are void), `SpeechStopped` (commit the user item, transcribe it, then answer:
+adopt the answer prepared ahead, resume after a false barge-in, or start a new one) and
+`IdleTimeout`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 from voice.engine.config import AgentConfig
 from voice.engine.errors import AuraError
@@ -39,9 +41,10 @@ from voice.engine.pipeline.responder import Responder
 from voice.engine.pipeline.response_services import ResponseOptions
 from voice.engine.pipeline.speculation import Speculation
 from voice.engine.pipeline.task_set import TaskSet
-from voice.engine.pipeline.turns import UserTurns
+from voice.engine.pipeline.turns import IdleTimeout, UserTurns
 from voice.engine.pipeline.user_turn import Turn, has_words
 from voice.engine.ports import AudioSampler, ResponseGate
+from voice.engine.vad import turn_detector as detection
 
 logger = logging.getLogger(__name__)
 
@@ -78,17 +81,20 @@ class TurnHandler:
     async def run(self) -> None:
         """Handle turn signals until cancelled (the session's input task)."""
         async for signal in self._turns.signals():
-            if signal.kind == "speech_started":
-                await self._speech_started(signal.turn)
-            elif signal.kind == "silence_started":
-                self._speculate(signal.turn)
-            elif signal.kind == "speech_resumed":
-                signal.turn.abandon_speculation()
-            elif signal.kind == "idle_timeout":
-                await self._idle_timeout(signal.turn)
+            moment, turn = signal.moment, signal.turn
+            if isinstance(moment, detection.SpeechStarted):
+                await self._speech_started(turn)
+            elif isinstance(moment, detection.SilenceStarted):
+                self._speculate(turn)
+            elif isinstance(moment, detection.SpeechResumed):
+                turn.abandon_speculation()
+            elif isinstance(moment, detection.SpeechStopped):
+                await self._emit(SpeechStopped(turn.item_id, turn.audio_end_ms))
+                await self.commit(turn)
+            elif isinstance(moment, IdleTimeout):
+                await self._idle_timeout(turn)
             else:
-                await self._emit(SpeechStopped(signal.turn.item_id, signal.turn.audio_end_ms))
-                await self.commit(signal.turn)
+                assert_never(moment)
 
     async def commit(self, turn: Turn) -> None:
         """Make the turn a user item, transcribed (and answered) in the background."""
@@ -136,14 +142,10 @@ class TurnHandler:
         if gate is not None and not await gate.responses_left():
             return  # no answer may start for this turn: do not generate one ahead of it
         user = ChatMessage(role="user", content=transcript.text.strip())
-        run = self._responder.new_run(
-            (*self._conversation.chat_messages(), user),
-            self.default_options(),
-            speculation.timeline,
-            speculative=True,
-        )
         turn.speculative_answers += 1
-        speculation.adopt_response(run, self._responder.spawn(run))
+        self._responder.answer_ahead(
+            speculation, (*self._conversation.chat_messages(), user), self.default_options()
+        )
 
     async def _idle_timeout(self, turn: Turn) -> None:
         """The user said nothing for `idle_timeout_ms`: as GA does, the quiet becomes an
@@ -216,9 +218,7 @@ class TurnHandler:
             return False
         if not await self._admit_automatic_response():
             return False
-        run = turn.speculative_response()
-        if run is not None and self._responder.active is None:
-            self._responder.activate(run, turn.speculative_task())
+        if self._responder.adopt(turn.speculation):
             return True
         turn.abandon_speculation()
         await self._responder.start(self.default_options(), turn.timeline)
@@ -239,12 +239,12 @@ class TurnHandler:
     # --- helpers --------------------------------------------------------------------------
 
     def _interrupts(self) -> bool:
-        detection = self._ports.config().turn_detection
-        return detection is not None and detection.interrupt_response
+        turn_detection = self._ports.config().turn_detection
+        return turn_detection is not None and turn_detection.interrupt_response
 
     def _responds_automatically(self) -> bool:
-        detection = self._ports.config().turn_detection
-        return detection is not None and detection.create_response
+        turn_detection = self._ports.config().turn_detection
+        return turn_detection is not None and turn_detection.create_response
 
     async def _emit(self, event: SessionEvent) -> None:
         await self._ports.events.put(event)

@@ -1,9 +1,11 @@
 """User turns: input decoding, turn detection and speculative transcription.
 
-`UserTurns` turns wire audio into turn signals (speech started, silence started, speech resumed,
-speech stopped), each about one `Turn` (`user_turn.py`). During the end-of-turn silence a turn
-can `speculate`: its audio so far is transcribed in the background, so that when the silence is
-confirmed the transcript is (nearly) ready; speech resuming abandons the guess.
+`UserTurns` turns wire audio into turn signals, each a moment of one `Turn` (`user_turn.py`):
+the turn detector's own events (`SpeechStarted`, `SilenceStarted`, `SpeechResumed`,
+`SpeechStopped`, with their times on the session's audio clock) and `IdleTimeout`. During the
+end-of-turn silence a turn can `speculate`: its audio so far is transcribed in the background,
+so that when the silence is confirmed the transcript is (nearly) ready; speech resuming abandons
+the guess.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -37,9 +38,6 @@ from voice.engine.vad.factory import make_vad
 logger = logging.getLogger(__name__)
 
 Audio = npt.NDArray[np.int16]
-SignalKind = Literal[
-    "speech_started", "silence_started", "speech_resumed", "speech_stopped", "idle_timeout"
-]
 
 # Audio waiting for the turn detector; more means the session is stuck (events unread).
 MAX_BACKLOG_S = 30
@@ -50,8 +48,19 @@ def _duration_s(audio: Audio) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class IdleTimeout:
+    """No speech for `idle_timeout_ms`: the quiet from `audio_start_ms` is a turn of its own."""
+
+    audio_start_ms: int
+    audio_end_ms: int
+
+
+TurnMoment = detection.TurnEvent | IdleTimeout
+
+
+@dataclass(frozen=True, slots=True)
 class TurnSignal:
-    kind: SignalKind
+    moment: TurnMoment
     turn: Turn
 
 
@@ -193,25 +202,29 @@ class UserTurns:
         turn.audio = np.zeros(0, dtype=np.int16)
         turn.timeline.user_item_id = turn.item_id
         self._quiet_since_ms = position_ms
-        return TurnSignal("idle_timeout", turn)
+        return TurnSignal(IdleTimeout(turn.audio_start_ms, turn.audio_end_ms), turn)
 
     def _signal(self, event: detection.TurnEvent) -> TurnSignal | None:
+        # A new detector counts from zero (see `reconfigure`): its times move to the session's.
+        offset_ms = self._detector_offset_ms
         if isinstance(event, detection.SpeechStarted):
-            start_ms = event.audio_start_ms + self._detector_offset_ms
-            self._turn = self._new_turn(audio_start_ms=start_ms)
-            return TurnSignal("speech_started", self._turn)
+            started = detection.SpeechStarted(event.audio_start_ms + offset_ms)
+            self._turn = self._new_turn(audio_start_ms=started.audio_start_ms)
+            return TurnSignal(started, self._turn)
         turn = self._turn
         if turn is None:
             return None
         if isinstance(event, detection.SilenceStarted):
-            speech_end_ms = event.audio_ms + self._detector_offset_ms
-            turn.speech_end_at = self._arrivals.arrival_of(speech_end_ms * PIPELINE_RATE_HZ // 1000)
-            return TurnSignal("silence_started", turn)
+            silence = detection.SilenceStarted(event.audio_ms + offset_ms)
+            speech_end_sample = silence.audio_ms * PIPELINE_RATE_HZ // 1000
+            turn.speech_end_at = self._arrivals.arrival_of(speech_end_sample)
+            return TurnSignal(silence, turn)
         if isinstance(event, detection.SpeechResumed):
-            return TurnSignal("speech_resumed", turn)
+            return TurnSignal(detection.SpeechResumed(event.audio_ms + offset_ms), turn)
         self._turn = None
-        self._stop(turn, event.utterance, event.audio_end_ms + self._detector_offset_ms)
-        return TurnSignal("speech_stopped", turn)
+        stopped = detection.SpeechStopped(event.audio_end_ms + offset_ms, event.utterance)
+        self._stop(turn, stopped.utterance, stopped.audio_end_ms)
+        return TurnSignal(stopped, turn)
 
     def speculate(self, turn: Turn, tasks: TaskSet) -> Speculation | None:
         """Guess the turn's transcript now, unless an earlier local guess still occupies the
@@ -267,7 +280,9 @@ class UserTurns:
             self._backlog.append(rest)
             self._backlog_samples += len(rest)
         for signal in self._drain_backlog():
-            logger.debug("turn signal %s superseded by a manual commit", signal.kind)
+            logger.debug(
+                "turn signal %s superseded by a manual commit", type(signal.moment).__name__
+            )
         manual = self._config.turn_detection is None
         turn, self._turn = self._turn or self._new_turn(manual=manual), None
         audio = self._detector.commit()

@@ -1,10 +1,13 @@
-"""One user turn: its audio, its timeline, its speculative guess and its final transcript."""
+"""One user turn: its audio, its timeline, its transcript guess and its final transcript.
+
+An answer to the guess is not the turn's: the responder holds it (`speculative_answer.py`).
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -17,11 +20,6 @@ from voice.engine.pipeline.speculation import Speculation
 from voice.engine.pipeline.task_set import TaskSet
 from voice.engine.ports import Clock
 from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints, TranscriptionRequest
-
-if TYPE_CHECKING:
-    import asyncio
-
-    from voice.engine.pipeline.response import ResponseRun
 
 logger = logging.getLogger(__name__)
 
@@ -112,19 +110,6 @@ class Turn:
     def abandon_speculation(self) -> None:
         if self.speculation is not None:
             self.speculation.abandon()
-
-    def speculative_response(self) -> ResponseRun | None:
-        speculation = self.speculation
-        if speculation is None or speculation.abandoned or speculation.response_task is None:
-            return None
-        if speculation.response_task.done():
-            return None
-        return speculation.response
-
-    def speculative_task(self) -> asyncio.Task[None]:
-        assert self.speculation is not None
-        assert self.speculation.response_task is not None
-        return self.speculation.response_task
 
     async def final_transcript(self) -> Transcript:
         """The transcript of the whole turn: the speculative one if still valid, else a new one."""

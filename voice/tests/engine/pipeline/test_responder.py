@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from voice.engine.events import AudioDelta, PlaybackFlush, ResponseDone, TurnMetrics
+import numpy as np
+
+from voice.engine.events import (
+    AudioDelta,
+    PlaybackFlush,
+    ResponseCreated,
+    ResponseDone,
+    TurnMetrics,
+)
+from voice.engine.llm.base import ChatMessage
 from voice.engine.observability.turn_metrics import TurnTimeline
 from voice.engine.pipeline import conversation as items
 from voice.engine.pipeline.responder import Responder, ResponderPorts
 from voice.engine.pipeline.response_services import ResponseOptions
+from voice.engine.pipeline.speculation import Speculation
 from voice.engine.pipeline.task_set import TaskSet
+from voice.engine.stt.base import Transcript
 from voice.tests.engine.fakes import RecordingSink, ScriptedLLM, settle
 from voice.tests.engine.response_kit import ResponseKit
 
 RIVER = "The river is long and slow. It runs through three countries, past many old towns."
+GUESSED = (ChatMessage(role="user", content="What time is it?"),)
 
 
 def responder_for(kit: ResponseKit, tasks: TaskSet, sink: RecordingSink | None = None) -> Responder:
@@ -26,6 +38,16 @@ def responder_for(kit: ResponseKit, tasks: TaskSet, sink: RecordingSink | None =
         )
     )
     return responder
+
+
+def guess_of(text: str, tasks: TaskSet) -> Speculation:
+    """A transcript guess whose transcription is already done."""
+
+    async def transcribed() -> Transcript:
+        return Transcript(text=text)
+
+    task = tasks.spawn(transcribed(), name="guess")
+    return Speculation(np.zeros(0, dtype=np.int16), TurnTimeline(speculative=True), task)
 
 
 async def test_a_started_response_is_reported_with_its_metrics_and_its_messages() -> None:
@@ -94,3 +116,70 @@ async def test_a_barge_in_with_words_is_a_real_turn_and_nothing_resumes() -> Non
     assert not resumed
     assert responder.active is None
     assert len(kit.llm.requests) == 1
+
+
+async def test_an_answer_prepared_ahead_says_nothing_until_adopted_then_speaks() -> None:
+    kit, tasks = ResponseKit(ScriptedLLM("It is noon.")), TaskSet("test")
+    responder = responder_for(kit, tasks)
+    guess = guess_of("What time is it?", tasks)
+
+    responder.answer_ahead(guess, GUESSED, ResponseOptions())
+    await settle()
+    held = kit.queued()
+    held_active = responder.active
+    adopted = responder.adopt(guess)
+    await settle()
+    spoken = kit.queued()
+    await tasks.close()
+
+    assert held == []
+    assert held_active is None
+    assert adopted
+    assert len(kit.llm.requests) == 1  # the answer asked for ahead is the one spoken
+    assert isinstance(spoken[0], ResponseCreated)
+    assert [e.status for e in spoken if isinstance(e, ResponseDone)] == ["completed"]
+    assert kit.tts.clauses == ["It is noon."]
+
+
+async def test_an_answer_prepared_ahead_is_cancelled_with_its_guess_and_never_adopted() -> None:
+    kit, tasks = ResponseKit(ScriptedLLM("It is noon.")), TaskSet("test")
+    kit.llm.held = True
+    responder = responder_for(kit, tasks)
+    guess = guess_of("What time is it?", tasks)
+    responder.answer_ahead(guess, GUESSED, ResponseOptions())
+    await settle()
+
+    guess.abandon()  # the user spoke on
+    await settle()
+    adopted = responder.adopt(guess)
+    kit.llm.release()
+    await settle()
+    events = kit.queued()
+    await tasks.close()
+
+    assert kit.llm.cancelled == 1
+    assert not adopted
+    assert responder.active is None
+    assert events == []
+
+
+async def test_an_answer_prepared_ahead_waits_while_another_response_is_active() -> None:
+    kit, tasks = ResponseKit(ScriptedLLM(RIVER), playback_lead_ms=300), TaskSet("test")
+    responder = responder_for(kit, tasks)
+    await responder.start(ResponseOptions(), TurnTimeline())
+    await settle()
+    speaking = responder.active
+    kit.llm.held = True  # the answer ahead waits in its request (the river's has streamed)
+    guess = guess_of("Which countries?", tasks)
+    responder.answer_ahead(guess, GUESSED, ResponseOptions())
+    await settle()
+
+    adopted = responder.adopt(guess)
+    guess.abandon()  # the turn is answered otherwise: its guess, and the answer, are void
+    await settle()
+    cancelled = kit.llm.cancelled
+    await tasks.close()
+
+    assert not adopted
+    assert responder.active is speaking
+    assert cancelled == 1
