@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
@@ -157,7 +158,7 @@ class RoutedStream(AsyncIterator[ChunkT]):
         return self._call.answered_label
 
 
-class RouterBase(Generic[ProviderT]):
+class RouterBase(ABC, Generic[ProviderT]):
     """What all three routers share: route order, breakers, provider cache, decisions, and
     the failover of a route that errs before its answer. State of one call lives in its
     `RouteCall`, never on the router."""
@@ -184,8 +185,9 @@ class RouterBase(Generic[ProviderT]):
         self._on_decision = on_decision
         self._providers: dict[RouteConfig, ProviderT] = {}
 
+    @abstractmethod
     def _default_provider(self, route: RouteConfig) -> ProviderT:
-        raise NotImplementedError
+        """The stage's provider for a route (each router imports its own, late)."""
 
     def _begin(self, call: RouteCall | None = None) -> RouteCall:
         """Start a call now (a streamed one's `RouteCall` exists before its first chunk)."""

@@ -166,6 +166,23 @@ class FakeTTS(TextToSpeech):
         yield np.zeros(len(text) * self.MS_PER_CHAR * 16, dtype=np.int16)
 
 
+def llm_usage(*, prompt_tokens: int, completion_tokens: int) -> UsageRecord:
+    """What one answered chat completion of gpt-4o-mini meters."""
+    return UsageRecord(
+        stage="llm",
+        provider="openai",
+        model="gpt-4o-mini",
+        outcome="answered",
+        requests=1,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        estimated_tokens=0,
+        stt_seconds=0.0,
+        tts_characters=0,
+        audio_seconds=0.0,
+    )
+
+
 def turn_report(
     response_id: str, *, output_tokens: int = 0, usage: tuple[UsageRecord, ...] = ()
 ) -> TurnReport:

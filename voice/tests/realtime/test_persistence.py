@@ -12,25 +12,12 @@ from django_tenants.utils import schema_context
 from conversations.models import Conversation, Message, UsageRecord
 from conversations.services import conversation_start
 from voice.engine.llm.base import ChatMessage, ToolCall
-from voice.engine.observability.usage import UsageRecord as MeteredUsage
 from voice.realtime.persistence import ConversationStore
-from voice.tests.engine.fakes import turn_report
+from voice.tests.engine.fakes import llm_usage, turn_report
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
-LLM_USAGE = MeteredUsage(
-    stage="llm",
-    provider="openai",
-    model="gpt-4o-mini",
-    outcome="answered",
-    requests=1,
-    prompt_tokens=120,
-    completion_tokens=30,
-    estimated_tokens=0,
-    stt_seconds=0.0,
-    tts_characters=0,
-    audio_seconds=0.0,
-)
+LLM_USAGE = llm_usage(prompt_tokens=120, completion_tokens=30)
 
 
 @pytest.fixture(autouse=True)

@@ -16,29 +16,16 @@ from conversations.models import Conversation, Message, TurnMetrics, UsageRecord
 from conversations.services import conversation_start
 from core.redis import redis_sync_client
 from voice.engine.llm.base import ChatMessage
-from voice.engine.observability.usage import UsageRecord as MeteredUsage
 from voice.realtime.journal import TurnRecord, journal_key
 from voice.realtime.limits import session_owner_key
 from voice.realtime.persistence import ConversationStore
 from voice.realtime.recovery import conversations_end_orphaned, journal_recover
 from voice.realtime.resume import snapshot_key
-from voice.tests.engine.fakes import turn_report
+from voice.tests.engine.fakes import llm_usage, turn_report
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
-LLM_USAGE = MeteredUsage(
-    stage="llm",
-    provider="openai",
-    model="gpt-4o-mini",
-    outcome="answered",
-    requests=1,
-    prompt_tokens=12,
-    completion_tokens=3,
-    estimated_tokens=0,
-    stt_seconds=0.0,
-    tts_characters=0,
-    audio_seconds=0.0,
-)
+LLM_USAGE = llm_usage(prompt_tokens=12, completion_tokens=3)
 
 
 def conversation(organization: Any, session_id: str) -> str:
