@@ -143,8 +143,8 @@ def beat() -> dict[str, Any]:
     from django.utils import timezone
     from django_tenants.utils import schema_context
 
-    from conversations.models import UsageRecord
     from core.redis import redis_key, redis_sync_client
+    from monitoring.models import UsageRecord
     from monitoring.services import usage_record, usage_roll_up_recent
     from monitoring.tasks import roll_up_recent_usage_batch
     from tenants.sweeps import active_schema_names, batches, for_each_schema, schemas_having

@@ -1,29 +1,17 @@
-"""An organization's admin on its own domain: transcripts, usage, and the dashboard."""
+"""An organization's admin on its own domain: its conversations, their transcripts and turns.
+
+Usage and the dashboard are monitoring's (monitoring/admin.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from conversations.models import (
-    ActivityRollup,
-    Conversation,
-    Feedback,
-    Message,
-    MosScore,
-    TurnMetrics,
-    UsageRecord,
-    UsageRollup,
-)
-from conversations.usage_choices import USAGE_AMOUNTS
+from conversations.models import Conversation, Feedback, Message, MosScore, TurnMetrics
 from core.admin_site import ReadOnlyAdminMixin, tenant_admin_site
-from monitoring.dashboard import dashboard_context
 
 
 class MessageInline(ReadOnlyAdminMixin, admin.TabularInline[Message, Conversation]):
@@ -121,58 +109,3 @@ class ConversationAdmin(admin.ModelAdmin[Conversation]):
             ),
         )
         return format_html('<div style="max-width:60em">{}</div>', rows) if rows else mark_safe("")
-
-
-@admin.register(UsageRecord, site=tenant_admin_site)
-class UsageRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRecord]):
-    list_display = ("created_at", "stage", "provider", "model", "outcome", *USAGE_AMOUNTS)
-    list_filter = ("stage", "provider", "outcome")
-    date_hierarchy = "created_at"
-
-
-@admin.register(UsageRollup, site=tenant_admin_site)
-class UsageRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UsageRollup]):
-    list_display = (
-        "period_start",
-        "period",
-        "stage",
-        "provider",
-        "model",
-        "outcome",
-        "requests",
-        "prompt_tokens",
-        "completion_tokens",
-        "stt_seconds",
-        "tts_characters",
-        "cost_usd",
-    )
-    list_filter = ("period", "stage", "provider")
-
-
-@admin.register(ActivityRollup, site=tenant_admin_site)
-class ActivityDashboardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ActivityRollup]):
-    """The changelist of the daily rollups is the organization's dashboard."""
-
-    change_list_template = "admin/monitoring/dashboard.html"
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        if not self.has_view_permission(request):
-            return super().changelist_view(request, extra_context)
-        tenant = getattr(request, "tenant")  # noqa: B009 - set by the tenant middleware
-        context = {
-            **self.admin_site.each_context(request),
-            **dashboard_context(organization=tenant, days=_days(request)),
-            "opts": self.model._meta,
-            "title": "Dashboard",
-        }
-        return TemplateResponse(request, self.change_list_template, context)
-
-
-def _days(request: HttpRequest) -> int:
-    try:
-        days = int(request.GET.get("days", "30"))
-    except ValueError:
-        days = 30
-    return min(max(days, 7), 90)

@@ -13,11 +13,11 @@ from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations.models import ActivityRollup, UsageRecord, UsageRollup
-from conversations.usage_choices import USAGE_AMOUNTS
 from core.api.filters import UtcDateTimeFilter
 from monitoring.budget import BudgetStatus
+from monitoring.models import ActivityRollup, UsageRecord, UsageRollup
 from monitoring.selectors import month_start, usage_month_to_date_cost
+from monitoring.usage_choices import USAGE_AMOUNTS
 from tenants.rest.views import OrganizationViewSet
 from tenants.selectors import organization_by_schema
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from conversations.models import ActivityRollup, UsageRecord, UsageRollup
+from monitoring.models import ActivityRollup, UsageRecord, UsageRollup
 
 
 def month_start(at: datetime) -> datetime:

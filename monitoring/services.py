@@ -1,6 +1,6 @@
 """Writes of usage: records priced at turn boundaries, and the hourly and daily rollups.
 
-The rows live in the organization's schema (`conversations.UsageRecord` and the rollups, see
+The rows live in the organization's schema (`monitoring.models`, see
 docs/api/usage-and-billing.md for why); callers run these inside that schema.
 """
 
@@ -15,17 +15,15 @@ from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from conversations.models import (
-    ActivityRollup,
     Conversation,
     Feedback,
     MosScore,
     SessionRefusal,
     TurnMetrics,
-    UsageRecord,
-    UsageRollup,
 )
-from conversations.usage_choices import USAGE_AMOUNTS
+from monitoring.models import ActivityRollup, UsageRecord, UsageRollup
 from monitoring.pricing import usage_cost
+from monitoring.usage_choices import USAGE_AMOUNTS
 
 PERIOD_LENGTH: dict[str, timedelta] = {
     UsageRollup.Period.HOUR: timedelta(hours=1),

@@ -9,10 +9,10 @@ import numpy as np
 from celery import shared_task
 from django.utils import timezone
 
-from conversations.models import UsageRecord
 from conversations.services import mos_record
 from monitoring import mos
 from monitoring.metrics import AUDIO_MOS
+from monitoring.models import UsageRecord
 from monitoring.services import usage_roll_up, usage_roll_up_recent
 from tenants.sweeps import batches, for_each_schema, schemas_having, window_start
 from tenants.tasking import TenantTask

@@ -33,7 +33,6 @@ SHARED_APPS = [
     "daphne",
     "django_tenants",
     "tenants",
-    "monitoring",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -49,7 +48,8 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
-# Conversation and voice data never live in the public schema.
+# Conversation, voice and usage data never live in the public schema. `monitoring` is a tenant
+# app only: its models (usage and rollups) are per organization, and it has none in `public`.
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
@@ -58,6 +58,7 @@ TENANT_APPS = [
     ADMIN_APP,
     "voice",
     "conversations",
+    "monitoring",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -221,7 +221,7 @@ def test_an_organizations_admin_lands_on_its_day(org_alpha: Organization) -> Non
     assert "<strong>75.0 %</strong> of 4 turns" in today
     assert "<strong>800 / " in today  # p50 of 700, 800, 900 ms
     assert "<strong>$0.02</strong>" in today  # 8,000 tokens at $0.0025/1k
-    assert "/admin/conversations/activityrollup/" in today
+    assert "/admin/monitoring/activityrollup/" in today
     # The apps follow the figures.
     assert "/admin/conversations/conversation/" in html[html.index('id="aura-today"') :]
 

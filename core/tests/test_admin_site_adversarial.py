@@ -61,7 +61,8 @@ def _in_public(create: Callable[[], Model]) -> list[tuple[str, Any]]:
 
 def _targets(label: str, org_alpha: Organization, platform: Organization) -> list[tuple[str, Any]]:
     """(schema, pk) of rows beta's admin must not reach, for one registered model."""
-    from conversations.models import ActivityRollup, Conversation, UsageRecord, UsageRollup
+    from conversations.models import Conversation
+    from monitoring.models import ActivityRollup, UsageRecord, UsageRollup
     from voice.models import Agent, WebhookTool
 
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
@@ -72,10 +73,10 @@ def _targets(label: str, org_alpha: Organization, platform: Organization) -> lis
             pk=ALPHA_PK, name="alpha_only_tool", url="https://alpha.example/hook"
         ),
         "conversations.Conversation": lambda: Conversation.objects.create(end_user_id=MARKER),
-        "conversations.UsageRecord": lambda: UsageRecord.objects.create(
+        "monitoring.UsageRecord": lambda: UsageRecord.objects.create(
             pk=ALPHA_PK, stage="llm", provider="openai", model=MARKER
         ),
-        "conversations.UsageRollup": lambda: UsageRollup.objects.create(
+        "monitoring.UsageRollup": lambda: UsageRollup.objects.create(
             pk=ALPHA_PK,
             period="hour",
             period_start=now,
@@ -84,7 +85,7 @@ def _targets(label: str, org_alpha: Organization, platform: Organization) -> lis
             model=MARKER,
             outcome="answered",
         ),
-        "conversations.ActivityRollup": lambda: ActivityRollup.objects.create(
+        "monitoring.ActivityRollup": lambda: ActivityRollup.objects.create(
             pk=ALPHA_PK, period="hour", period_start=now - timedelta(days=400)
         ),
         "auth.Group": lambda: Group.objects.create(pk=ALPHA_PK, name=MARKER),

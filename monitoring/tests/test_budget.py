@@ -82,7 +82,7 @@ def set_budget(organization: Any, budget_usd: Decimal | None) -> None:
 def record_spend(organization: Any, cost_usd: str) -> list[int]:
     from django_tenants.utils import schema_context
 
-    from conversations.models import UsageRecord
+    from monitoring.models import UsageRecord
 
     with schema_context(organization.schema_name):
         record = UsageRecord.objects.create(
@@ -95,7 +95,7 @@ def record_spend(organization: Any, cost_usd: str) -> list[int]:
 def forget_spend(organization: Any, pks: list[int]) -> None:
     from django_tenants.utils import schema_context
 
-    from conversations.models import UsageRecord
+    from monitoring.models import UsageRecord
 
     with schema_context(organization.schema_name):
         UsageRecord.objects.filter(pk__in=pks).delete()

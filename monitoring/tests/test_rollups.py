@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import pytest
 from django_tenants.utils import schema_context
 
-from conversations.models import ActivityRollup, Conversation, TurnMetrics, UsageRecord, UsageRollup
+from conversations.models import Conversation, TurnMetrics
+from monitoring.models import ActivityRollup, UsageRecord, UsageRollup
 from monitoring.services import usage_record, usage_roll_up
 from monitoring.tasks import roll_up_usage, roll_up_usage_everywhere
 

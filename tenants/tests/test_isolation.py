@@ -4,6 +4,7 @@ import asyncio
 import threading
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
@@ -41,13 +42,24 @@ def test_rows_written_in_one_schema_are_invisible_from_the_other(org_alpha, org_
         assert Conversation.objects.get(pk=conversation.pk).messages.get().text == "alpha's secret"
 
 
-def test_conversation_tables_do_not_exist_in_the_public_schema(db):
+def test_the_tenant_apps_tables_exist_in_organizations_schemas_only(org_alpha):
+    """Conversations, voice and usage data: every table in each organization's schema, none in
+    `public` (where an empty copy would mislead, and a forgotten filter could mix tenants)."""
+    tables = {
+        model._meta.db_table
+        for label in ("voice", "conversations", "monitoring")
+        for model in apps.get_app_config(label).get_models()
+    }
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 1 FROM information_schema.tables "
-            "WHERE table_schema = 'public' AND table_name = 'conversations_conversation'"
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_name = ANY(%s) AND table_schema IN ('public', %s)",
+            [sorted(tables), org_alpha.schema_name],
         )
-        assert cursor.fetchone() is None
+        found = cursor.fetchall()
+    assert "conversations_usagerecord" in tables
+    assert [name for schema, name in found if schema == "public"] == []
+    assert {name for schema, name in found if schema == org_alpha.schema_name} == tables
 
 
 def test_each_key_resolves_to_its_own_organization(org_alpha, org_beta):

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from conversations.models import Conversation, UsageRecord
+from conversations.models import Conversation
 from core.redis import redis_key, redis_sync_client
+from monitoring.models import UsageRecord
 from monitoring.services import usage_record
 from tenants.db import current_schema_name
 from tenants.sweeps import COMMIT_MARGIN, batches, for_each_schema, schemas_having, window_start

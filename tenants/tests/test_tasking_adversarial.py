@@ -22,9 +22,10 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from psycopg.pq import TransactionStatus
 
 from aura_project.tests.attacks import attack
-from conversations.models import ActivityRollup, Conversation, UsageRecord, UsageRollup
+from conversations.models import Conversation
 from conversations.services import conversation_record_turn, conversation_start
 from conversations.tasks import end_stale_conversations, summarize_conversation
+from monitoring.models import ActivityRollup, UsageRecord, UsageRollup
 from monitoring.services import usage_record
 from monitoring.tasks import roll_up_recent_usage, roll_up_usage
 from tenants.models import ApiKey, Organization

@@ -353,7 +353,7 @@ async def screenshot_the_dashboard(
             await page.fill("input[name=username]", "owner")
             await page.fill("input[name=password]", ADMIN_PASSWORD)
             await page.click("input[type=submit]")
-            await page.goto(demo_page_url + "admin/conversations/activityrollup/")
+            await page.goto(demo_page_url + "admin/monitoring/activityrollup/")
             content = await page.content()
             for shown in (
                 "Conversation success rate and satisfaction",

@@ -192,7 +192,8 @@ def check_server_event(event: Any) -> None:
 
 
 def beta_rows(org_beta: Any) -> Any:
-    from conversations.models import Conversation, Message, UsageRecord
+    from conversations.models import Conversation, Message
+    from monitoring.models import UsageRecord
     from tenants.models import ApiKey
     from voice.models import Agent
 

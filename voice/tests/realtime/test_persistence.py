@@ -9,8 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 
-from conversations.models import Conversation, Message, UsageRecord
+from conversations.models import Conversation, Message
 from conversations.services import conversation_start
+from monitoring.models import UsageRecord
 from voice.engine.llm.base import ChatMessage, ToolCall
 from voice.realtime.persistence import ConversationStore
 from voice.tests.engine.fakes import llm_usage, turn_report

@@ -12,9 +12,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 
-from conversations.models import Conversation, Message, TurnMetrics, UsageRecord
+from conversations.models import Conversation, Message, TurnMetrics
 from conversations.services import conversation_start
 from core.redis import redis_sync_client
+from monitoring.models import UsageRecord
 from voice.engine.llm.base import ChatMessage
 from voice.realtime.journal import TurnRecord, journal_key
 from voice.realtime.limits import session_owner_key
