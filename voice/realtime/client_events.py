@@ -138,6 +138,25 @@ def parse_client_event(text: str) -> ClientEvent:
     return event
 
 
+def claimed_event_id(text: str) -> str | None:
+    """The `event_id` a refused frame gives, to echo in its error as OpenAI's server does: a
+    non-empty string without NUL or lone surrogates, cut as a parsed one is; else None.
+
+    Read again only when a frame is refused before it became an event (bad shape, unknown
+    type); a frame over the size limit is not read at all.
+    """
+    if len(text) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        payload = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    claimed = payload.get("event_id") if isinstance(payload, dict) else None
+    if not isinstance(claimed, str) or "\x00" in claimed or _has_lone_surrogate(claimed):
+        return None
+    return claimed[:MAX_EVENT_ID_CHARS] or None
+
+
 def _strings_with_paths(payload: Any) -> Iterator[tuple[str, str]]:
     """Every string (keys included) under `payload` with where it is, e.g. `item.content[0]`.
 

@@ -253,16 +253,23 @@ class RealtimeTransport:
     # --- frames from the client -----------------------------------------------------------
 
     async def receive_text(self, text: str) -> None:
-        event_id = None
         try:
             if not self._admitted():
                 return
+        except AuraError as error:
+            self.notify(error_event(error))
+            return
+        try:
             event = ce.parse_client_event(text)
-            event_id = event.event_id
+        except AuraError as error:
+            # A frame refused before it became an event still has its id echoed.
+            self.notify(error_event(error, event_id=ce.claimed_event_id(text)))
+            return
+        try:
             ce.refuse_overrides(event, allowed=self._public_overrides)
             await DISPATCHER.dispatch(self, event)
         except AuraError as error:
-            self.notify(error_event(error, event_id=event_id))
+            self.notify(error_event(error, event_id=event.event_id))
 
     async def receive_bytes(self, data: bytes) -> None:
         try:

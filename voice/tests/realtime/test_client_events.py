@@ -11,7 +11,13 @@ from openai.types.realtime import ConversationItemCreateEvent, ConversationItemT
 from voice.engine.errors import InvalidRequestError
 from voice.engine.events import Item
 from voice.realtime.aura_events import FeedbackEvent, PlaybackPosition
-from voice.realtime.client_events import MAX_ITEM_ID_CHARS, item_to_create, parse_client_event
+from voice.realtime.client_events import (
+    MAX_ITEM_ID_CHARS,
+    MAX_MESSAGE_BYTES,
+    claimed_event_id,
+    item_to_create,
+    parse_client_event,
+)
 
 
 def _item_create(item: dict[str, object]) -> str:
@@ -167,3 +173,27 @@ def test_feedback_of_the_wrong_shape_is_refused_naming_the_field(
         parse_client_event(json.dumps({"type": "aura.feedback", **fields}))
     assert str(refused.value) == message
     assert (refused.value.code, refused.value.param) == ("invalid_event", param)
+
+
+# --- the event id a refused frame claims ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "claimed"),
+    [
+        ('{"type": "conversation.item.delete", "item_id": 5, "event_id": "evt_1"}', "evt_1"),
+        ('{"type": "aura.playback.position", "event_id": "evt_2"}', "evt_2"),
+        ('{"type": "no.such.event", "event_id": "evt_3"}', "evt_3"),
+        ('{"type": "x", "event_id": "' + "e" * 500 + '"}', "e" * 64),
+        ('{"type": "x", "event_id": 7}', None),
+        ('{"type": "x", "event_id": ""}', None),
+        ('{"type": "x", "event_id": "a\\u0000b"}', None),
+        ('{"type": "x", "event_id": "a\\ud800"}', None),
+        ('["event_id", "evt"]', None),
+        ("{not json", None),
+        ("[" * 100_000, None),
+        ('{"type": "x", "event_id": "evt", "pad": "' + "a" * MAX_MESSAGE_BYTES + '"}', None),
+    ],
+)
+def test_a_refused_frame_has_its_event_id_echoed_only_when_it_is_a_clean_string(frame, claimed):
+    assert claimed_event_id(frame) == claimed

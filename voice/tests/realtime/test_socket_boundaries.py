@@ -175,6 +175,28 @@ async def test_bad_frames_get_an_error_event_and_the_session_lives_on(
         ] == "Still here?"
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "conversation.item.delete", "item_id": 5, "event_id": "evt_shape"},
+        {"type": "aura.playback.position", "event_id": "evt_shape"},
+        {"type": "session.hack", "event_id": "evt_shape"},
+    ],
+)
+async def test_a_frame_refused_for_its_shape_has_its_event_id_echoed(
+    daphne_server, org_alpha, frame
+):
+    key = await issue_key(org_alpha)
+    async with connect(
+        url(daphne_server, "aura=1"), additional_headers={"Authorization": f"Bearer {key}"}
+    ) as socket:
+        await next_event(socket, "session.created")
+        await socket.send(json.dumps(frame))
+        error = await next_event(socket, "error")
+        assert_conforms(error)
+        assert error["error"]["event_id"] == "evt_shape", error
+
+
 async def test_audio_faster_than_four_times_real_time_is_refused(daphne_server, org_alpha):
     await configure_agent(org_alpha, turn_detection=None)
     key = await issue_key(org_alpha)
