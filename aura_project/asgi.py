@@ -1,4 +1,5 @@
-"""ASGI entry point served by daphne: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point served by daphne (or uvicorn): HTTP through Django, WebSockets through
+Channels."""
 
 import os
 

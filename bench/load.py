@@ -1,12 +1,14 @@
 """Many concurrent realtime sessions against AURA server processes: what AURA itself adds.
 
     .venv/bin/python -m bench.load [--sessions 200] [--turns 2] [--out bench/results]
+        [--server daphne|uvicorn]
 
 Needs PostgreSQL and Redis (as `make run` does) and the migrated development database. The
 script provisions an organization `loadbench` whose agent's STT, LLM and TTS routes all point
 at the OpenAI-protocol simulator (bench/openai_simulator.py) with fixed, realistic delays,
-starts the simulator and --servers daphne processes (one per core, as a deployment runs
-them behind a load balancer), then opens N WebSocket sessions (ramped up over
+starts the simulator and --servers server processes (one per core, as a deployment runs
+them behind a load balancer; --server picks daphne, the default, or uvicorn on uvloop with
+the same limits: core/processes.py), then opens N WebSocket sessions (ramped up over
 --ramp-s seconds). Each session speaks a real recording from testdata/audio in real time, as
 `input_audio_buffer.append` events of --chunk-ms, keeps its microphone open with silence, and
 waits for the spoken answer, --turns times.
@@ -34,7 +36,12 @@ of its own for it (`<this database>_baseline`: the schemas differ between revisi
 provisions the benchmark organization there with that tree's code, starts that tree's daphne
 processes next to this tree's (same virtualenv, Redis and simulator) and alternates
 the runs A (baseline), B (this tree), A, B, ...; each variant's figures pool its rounds, and
-the report ends with B/A ratios.
+the report ends with B/A ratios. Both variants run on --server.
+
+A/B of the ASGI server, this tree on both, in the same run and with the same reporting
+(A = --server, B = --vs-server):
+
+    .venv/bin/python -m bench.load --sessions 100 --servers 2 --vs-server uvicorn --rounds 2
 
 Ratio mode (scale-out across processes; bench/ratio.py):
 
@@ -86,6 +93,7 @@ from bench.load_setup import (
     start_servers,
     start_simulated_bench,
 )
+from core.processes import ASGI_SERVERS
 from voice.engine.compute import cpu_count
 
 
@@ -179,6 +187,7 @@ def summarize(args: argparse.Namespace, variant: Variant, runs: list[Run]) -> di
 
     return {
         "variant": variant.name,
+        "server": variant.servers.server,
         "runs": len(runs),
         "turns_measured": len(turns),
         "errors": len(errors),
@@ -250,11 +259,15 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--recording", default="english.wav")
     parser.add_argument(
-        "--servers", type=int, default=1, help="daphne processes (one per core, as deployed)"
+        "--servers", type=int, default=1, help="server processes (one per core, as deployed)"
     )
+    parser.add_argument("--server", choices=ASGI_SERVERS, default="daphne", help="ASGI server")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     parser.add_argument(
         "--baseline-rev", default=None, help="A/B: also run this git revision's servers"
+    )
+    parser.add_argument(
+        "--vs-server", choices=ASGI_SERVERS, default=None, help="A/B: B serves this tree on it"
     )
     parser.add_argument("--rounds", type=int, default=1, help="runs per variant (alternated)")
     ratio = parser.add_argument_group("ratio mode: sessions held at one p99, N processes vs 1")
@@ -268,6 +281,8 @@ def parse_args() -> argparse.Namespace:
         "--resolution", type=float, default=0.1, help="bisect until within this fraction"
     )
     args = parser.parse_args()
+    if args.vs_server and args.baseline_rev:
+        parser.error("--vs-server compares servers on this tree: not with --baseline-rev")
     if args.ramp_s is None:
         args.ramp_s = 5.0 if args.ratio else 15.0
     return args
@@ -281,10 +296,14 @@ def start_variant(
     key: str,
     utterance: bytes,
     env: dict[str, str] | None = None,
+    server: str | None = None,
 ) -> Variant:
     logs = args.out / "load-logs"
     label = name.split()[0]
-    servers = start_servers(stack, args.servers, logs, tree=tree, name=f"daphne-{label}", env=env)
+    server = server or args.server
+    servers = start_servers(
+        stack, args.servers, logs, tree=tree, name=f"{server}-{label}", env=env, server=server
+    )
     lone = lone_voice_to_voice_ms(servers.urls[0], key, utterance, args.chunk_ms)
     return Variant(name, servers, key, statistics.median(lone))
 
@@ -307,7 +326,14 @@ def main() -> None:
             env, baseline_key = prepare_baseline(tree, bench.simulator_url)
             name = f"A {args.baseline_rev}"
             variants.append(start_variant(stack, args, name, tree, baseline_key, utterance, env))
-        variants.append(start_variant(stack, args, "B this tree", REPO_ROOT, key, utterance))
+        if args.vs_server:
+            variants.append(
+                start_variant(stack, args, f"A {args.server}", REPO_ROOT, key, utterance)
+            )
+            name, server = f"B {args.vs_server}", args.vs_server
+        else:
+            name, server = "B this tree", args.server
+        variants.append(start_variant(stack, args, name, REPO_ROOT, key, utterance, server=server))
         runs: dict[str, list[Run]] = {variant.name: [] for variant in variants}
         for round_index in range(args.rounds):
             for variant in variants:
@@ -334,13 +360,19 @@ def report(args: argparse.Namespace, summaries: list[dict[str, Any]]) -> None:
     print(json.dumps(printed, indent=2))
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "-ab" if len(summaries) == 2 else ""
+    # daphne's runs keep their old names; another server's, or a server A/B, say so.
+    if args.vs_server:
+        suffix = f"-{args.server}-vs-{args.vs_server}"
+    elif args.server != "daphne":
+        suffix = f"-{args.server}{suffix}"
     path = args.out / f"load-{args.sessions}x{args.servers}{suffix}.json"
     path.write_text(json.dumps(output, indent=2))
     print(f"wrote {path}")
     for summary in summaries:
         added = summary["server_added_ms"]
         print(
-            f"{summary['variant']}: {args.sessions} sessions on {cpu_count()} cores: "
+            f"{summary['variant']} ({summary['server']}): {args.sessions} sessions on "
+            f"{cpu_count()} cores: "
             f"server-added p50/p95/p99 {added.get('p50', 0):.0f}/{added.get('p95', 0):.0f}/"
             f"{added.get('p99', 0):.0f} ms, {summary['errors']} errors, server CPU per "
             f"session-second {summary['server_cpu_per_session_second'] or 0:.4f}, requests "

@@ -18,7 +18,14 @@ import numpy.typing as npt
 import psutil
 
 from bench.latency import utterances
-from core.processes import DAPHNE_FLAGS, answers, free_port, stop, wait_until_ready
+from core.processes import (
+    ASGI_APPLICATION,
+    answers,
+    asgi_server_command,
+    free_port,
+    stop,
+    wait_until_ready,
+)
 from voice.engine.audio.files import read_audio_file
 from voice.engine.audio.resample import resample
 
@@ -39,7 +46,7 @@ SPECULATION_START_MS = 100
 REPLY = "Sure. I can help with that, tell me more."
 # "Sure." is a clause once the next token shows it ended.
 FIRST_CLAUSE_TOKENS = 2
-AURA_ASGI = "aura_project.asgi:application"
+AURA_ASGI = ASGI_APPLICATION
 
 
 def floor_ms() -> float:
@@ -162,10 +169,12 @@ def start_simulated_bench(stack: ExitStack, logs: Path) -> SimulatedBench:
 
 @dataclass
 class Servers:
-    """daphne processes on their own ports, as a deployment runs them behind a balancer."""
+    """Server processes (daphne or uvicorn) on their own ports, as a deployment runs them behind
+    a balancer."""
 
     bases: list[str]
     processes: list[psutil.Process]
+    server: str = "daphne"
 
     @property
     def urls(self) -> list[str]:
@@ -174,7 +183,7 @@ class Servers:
 
 def daphne_command(port: int | str) -> list[str]:
     """daphne serving AURA on `port`, with the Procfile's flags."""
-    return [sys.executable, "-m", "daphne", "-p", str(port), *DAPHNE_FLAGS, AURA_ASGI]
+    return asgi_server_command("daphne", port)
 
 
 def start_servers(
@@ -183,24 +192,26 @@ def start_servers(
     logs: Path,
     *,
     tree: Path = REPO_ROOT,
-    name: str = "daphne",
+    name: str | None = None,
     env: dict[str, str] | None = None,
+    server: str = "daphne",
 ) -> Servers:
-    """`count` daphne processes serving the code of `tree` (a checkout of another revision
-    for an A/B run; the same virtualenv and database)."""
+    """`count` processes of `server` (daphne or uvicorn, with the same limits:
+    core/processes.py) serving the code of `tree` (a checkout of another revision for an A/B
+    run; the same virtualenv and database)."""
     bases = [f"127.0.0.1:{free_port()}" for _ in range(count)]
     # `python -m` puts the working directory first on sys.path: the tree's code is served.
     env = env or {**ENV, "PYTHONPATH": str(tree)}
     processes = [
         stack.enter_context(
             process(
-                daphne_command(base.split(":")[1]),
+                asgi_server_command(server, base.split(":")[1]),
                 f"http://{base}/healthz",
                 env,
-                logs / f"{name}-{index}.log",
+                logs / f"{name or server}-{index}.log",
                 cwd=tree,
             )
         )
         for index, base in enumerate(bases)
     ]
-    return Servers(bases, processes)
+    return Servers(bases, processes, server)

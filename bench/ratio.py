@@ -1,4 +1,4 @@
-"""Sessions held at one p99 by N daphne processes versus one: the scale-out ratio.
+"""Sessions held at one p99 by N server processes versus one: the scale-out ratio.
 
 Run through `python -m bench.load --ratio` (bench/load.py's docstring has the flags). For each
 process count, the capacity is the largest session count measured whose server-added p99 stays
@@ -8,7 +8,8 @@ lost, then a bisection between the last level held and the first one lost narrow
 of three turns of a lone session on the first configuration (the minimum, not the median: on a
 shared machine a lone session also picks up other people's load, and the least disturbed turn
 is the best estimate of an idle server). One reference for all makes "the same p99" the same
-absolute voice-to-voice p99 for each process count.
+absolute voice-to-voice p99 for each process count. The processes are `--server`'s (daphne or
+uvicorn).
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def run_ratio(args: argparse.Namespace) -> None:
         key, simulator = bench.key, bench.simulator
         for count in args.compare:
             with ExitStack() as stack:
-                servers = start_servers(stack, count, logs)
+                servers = start_servers(stack, count, logs, server=args.server)
                 own = [psutil.Process(), simulator, *servers.processes]
                 if baseline_ms is None:
                     baseline_ms = min(
@@ -201,6 +202,7 @@ def run_ratio(args: argparse.Namespace) -> None:
     )
     summary = {
         "command": shlex.join([sys.executable, "-m", "bench.load", *sys.argv[1:]]),
+        "server": args.server,
         "target_server_added_p99_ms": args.target_p99_ms,
         "lone_session_voice_to_voice_ms": baseline_ms,
         "floor_ms": floor_ms(),
@@ -217,7 +219,8 @@ def run_ratio(args: argparse.Namespace) -> None:
         "elapsed_s": time.monotonic() - started,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"load-ratio-p99-{args.target_p99_ms:g}ms.json"
+    server = "" if args.server == "daphne" else f"-{args.server}"
+    path = args.out / f"load-ratio-p99-{args.target_p99_ms:g}ms{server}.json"
     path.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"wrote {path}")

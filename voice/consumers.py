@@ -13,6 +13,7 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from core.client_address import scope_client_address
 from tenants.errors import AuthenticationError
@@ -21,11 +22,11 @@ from voice.engine.errors import AuraError
 from voice.realtime import shutdown
 from voice.realtime.auth import RealtimeCredentials, scope_auth_error, scope_credentials
 from voice.realtime.control import key_group, organization_group, session_group
-from voice.realtime.daphne_link import DaphneLink
 from voice.realtime.dispatch_loop import dispatch_messages, forget_channel
 from voice.realtime.limits import connect_admitted
 from voice.realtime.quality_signals import record_refusal
 from voice.realtime.server_events import error_event
+from voice.realtime.server_link import ServerLink, server_link
 from voice.realtime.transport import RealtimeTransport
 from voice.realtime.wire import (
     CLOSE_CODES,
@@ -78,13 +79,17 @@ class ServerShuttingDownError(AuraError):
 class RealtimeConsumer(AsyncWebsocketConsumer):
     transport: RealtimeTransport | None = None
     groups_joined: tuple[str, ...] = ()
-    link: DaphneLink | None = None
+    link: ServerLink | None = None
 
     async def connect(self) -> None:
         # Browsers offer "realtime" beside the key subprotocol; echo it so they accept us.
         subprotocol = "realtime" if "realtime" in self.scope.get("subprotocols", ()) else None
         await self.accept(subprotocol)
-        self.link = DaphneLink(self.scope)
+        self.link = server_link(
+            self.scope,
+            self.base_send,
+            max_unsent_bytes=settings.AURA_REALTIME_MAX_UNSENT_BYTES,
+        )
         if shutdown.draining():
             await self._refuse(
                 ServerShuttingDownError("This server is restarting; connect again."),
@@ -176,7 +181,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         """Channels' consumer loop (AsyncConsumer.__call__), but one whose waits end for sure
         when it stops (voice/realtime/dispatch_loop.py); and a last resort: a consumer that
         ends without its disconnect running to the end (daphne cancels an application that
-        outlives --application-close-timeout) still closes its session, in a task of its own."""
+        outlives --application-close-timeout; uvicorn's graceful shutdown timeout) still closes
+        its session, in a task of its own."""
         self.scope = scope
         layer = get_channel_layer(self.channel_layer_alias)
         self.channel_layer = layer  # type: ignore[assignment]  # None without one, as in Channels
@@ -218,7 +224,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         """Close with a reason (daphne drops it) and any standard code (autobahn refuses
-        1008 and 1012 from a server): through the link where there is one."""
+        1008 and 1012 from a server), without waiting for the client's answer (uvicorn's
+        `websockets` waits): through the server link where it can (server_link.py)."""
         if (
             isinstance(code, int)
             and code is not True

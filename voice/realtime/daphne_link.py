@@ -10,7 +10,8 @@
 
 The connection is found once: daphne runs on Twisted's asyncio reactor, where it is the
 reactor's reader whose peer is the scope's client address. Outside daphne (the Channels test
-communicator) nothing is found: no output bound, and closes go through ASGI.
+communicator) nothing is found: no output bound, and closes go through ASGI. uvicorn has a link
+of its own (server_link.py, which chooses).
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
-"""Graceful shutdown of a web process: SIGTERM drains the live sessions, then stops daphne.
+"""Graceful shutdown of a web process: SIGTERM drains the live sessions, then stops the server.
 
 daphne stops its reactor on SIGTERM and cancels every application at once, which would cut the
-sessions' `close()` (snapshot, queued writes) short. So the first session a process opens
-takes SIGTERM over: the process stops accepting sessions (new ones are refused with 1012),
-tells every live client to reconnect elsewhere (close 1012, "service restart"; they resume on
+sessions' `close()` (snapshot, queued writes) short; uvicorn would close every socket with
+1012 but no reason, and no snapshot saved first. So the first session a process opens takes
+SIGTERM over: the process stops accepting sessions (new ones are refused with 1012), tells
+every live client to reconnect elsewhere (close 1012, "service restart"; they resume on
 another process with their resume token), drains each session's writes, and only then hands
-the signal to daphne's own handler, within `AURA_SHUTDOWN_GRACE_SECONDS` whatever happens.
-"""
+the signal to the server's own handler (daphne's, or uvicorn's, which then waits at most
+--timeout-graceful-shutdown for what is left and re-raises SIGTERM: the process ends by the
+signal, exit status 143, not 0), within `AURA_SHUTDOWN_GRACE_SECONDS` whatever happens.
+Both servers install their handler with `signal.signal` before serving, so it is the one
+taken over."""
 
 from __future__ import annotations
 

@@ -1,16 +1,16 @@
-"""A real daphne process serving AURA against the test database, for end-to-end tests."""
+"""A real daphne (or uvicorn) process serving AURA against the test database, for end-to-end
+tests."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.processes import DAPHNE_FLAGS, answers, free_port, stop
+from core.processes import answers, asgi_server_command, free_port, stop
 from core.processes import wait_until_ready as until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -21,6 +21,9 @@ STARTUP_TIMEOUT_S = 60.0
 class DaphneProcess:
     process: subprocess.Popen[bytes]
     port: int
+    # Where its output goes, when a test reads it (else the test run's own output).
+    log: Path | None = None
+    server: str = "daphne"
 
     @property
     def http_url(self) -> str:
@@ -34,19 +37,30 @@ class DaphneProcess:
 
 @contextlib.contextmanager
 def run_daphne(
-    *, database_name: str, extra_env: dict[str, str] | None = None
+    *,
+    database_name: str,
+    extra_env: dict[str, str] | None = None,
+    server: str = "daphne",
+    log: Path | None = None,
 ) -> Iterator[DaphneProcess]:
-    """Start daphne on a free port with the test settings and database; stop it afterwards."""
-    server = start_daphne(database_name=database_name, extra_env=extra_env)
+    """Start daphne (or `server`, one of core.processes.ASGI_SERVERS) on a free port with the
+    test settings and database; stop it afterwards."""
+    process = start_daphne(database_name=database_name, extra_env=extra_env, server=server, log=log)
     try:
-        wait_until_ready(server)
-        yield server
+        wait_until_ready(process)
+        yield process
     finally:
-        stop_daphne(server)
+        stop_daphne(process)
 
 
-def start_daphne(*, database_name: str, extra_env: dict[str, str] | None = None) -> DaphneProcess:
-    """Start daphne without waiting for it (several can start side by side)."""
+def start_daphne(
+    *,
+    database_name: str,
+    extra_env: dict[str, str] | None = None,
+    server: str = "daphne",
+    log: Path | None = None,
+) -> DaphneProcess:
+    """Start daphne (or `server`) without waiting for it (several can start side by side)."""
     port = free_port()
     env = {
         **os.environ,
@@ -60,19 +74,15 @@ def start_daphne(*, database_name: str, extra_env: dict[str, str] | None = None)
         "AURA_PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
         **(extra_env or {}),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        *DAPHNE_FLAGS,
-        "aura_project.asgi:application",
-    ]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
-    return DaphneProcess(process=process, port=port)
+    command = asgi_server_command(server, port)
+    if log is None:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    else:
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+    return DaphneProcess(process=process, port=port, log=log, server=server)
 
 
 def stop_daphne(server: DaphneProcess, *, timeout_s: float = 30) -> None:

@@ -275,21 +275,41 @@ async def test_a_stream_that_stops_halfway_still_ends_the_turn_and_stores_it(
 # --- a client that stops reading, a client that floods ------------------------------------
 
 
+BOUNDED_ENV = {
+    **FAULT_ENV,
+    "AURA_REALTIME_MAX_UNSENT_BYTES": str(2 * 2**20),
+    "AURA_REALTIME_EVENTS_PER_SECOND": "200",
+    "AURA_REALTIME_EVENT_BURST": "500",
+}
+
+
 @pytest.fixture(scope="module")
-def bounded_server(django_db_setup: None, tenant_schemas: None) -> Iterator[DaphneProcess]:
-    env = {
-        **FAULT_ENV,
-        "AURA_REALTIME_MAX_UNSENT_BYTES": str(2 * 2**20),
-        "AURA_REALTIME_EVENTS_PER_SECOND": "200",
-        "AURA_REALTIME_EVENT_BURST": "500",
-    }
-    with run_daphne(database_name=database_name(), extra_env=env) as server:
+def bounded_server(
+    django_db_setup: None, tenant_schemas: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DaphneProcess]:
+    log = tmp_path_factory.mktemp("daphne") / "server.log"
+    with run_daphne(database_name=database_name(), extra_env=BOUNDED_ENV, log=log) as server:
         yield server
 
 
+@pytest.fixture(scope="module")
+def bounded_uvicorn(
+    django_db_setup: None, tenant_schemas: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DaphneProcess]:
+    """The same, served by uvicorn (whose `websocket.send` waits for the client: the bound
+    must still decide, not the pump stalled behind a 64 KiB write buffer)."""
+    log = tmp_path_factory.mktemp("uvicorn") / "server.log"
+    with run_daphne(
+        database_name=database_name(), extra_env=BOUNDED_ENV, server="uvicorn", log=log
+    ) as server:
+        yield server
+
+
+@pytest.mark.parametrize("server_fixture", ["bounded_server", "bounded_uvicorn"])
 async def test_a_client_that_stops_reading_is_closed_with_bounded_memory(
-    bounded_server, org_alpha, simulator
+    server_fixture, request, org_alpha, simulator
 ):
+    bounded_server = request.getfixturevalue(server_fixture)
     await text_agent(org_alpha, simulator, "say:Fine.")
     key = await issue_key(org_alpha)
     before_mb = rss_mb(bounded_server)
@@ -319,9 +339,17 @@ async def test_a_client_that_stops_reading_is_closed_with_bounded_memory(
         peak_mb = max(peak_mb, rss_mb(bounded_server))
         await asyncio.sleep(0.5)  # within the event rate
     await client.drain(timeout_s=10)
-    figure(f"not reading: RSS {before_mb:.0f} MB -> peak {peak_mb:.0f} MB; closed={closed}")
+    figure(
+        f"not reading ({server_fixture}): RSS {before_mb:.0f} MB -> peak {peak_mb:.0f} MB; "
+        f"closed={closed}"
+    )
     assert closed or client.heard.close_code is not None
     assert peak_mb - before_mb < 64
+    # The bound closed it (1008, voice/realtime/pump.py), not a keepalive or a failed send.
+    assert bounded_server.log is not None
+    log = bounded_server.log.read_text(errors="replace")
+    assert f"left over {2 * 2**20} bytes unread; closing" in log
+    assert "event pump" not in log
     fresh = await Client.open(bounded_server, key)  # the server serves on
     await fresh.close()
 

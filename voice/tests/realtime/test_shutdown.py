@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from core.processes import ASGI_SERVERS
 from voice.tests.realtime.conftest import issue_key
 from voice.tests.realtime.faults import FAULT_ENV, Client, figure
 from voice.tests.realtime.server import run_daphne, start_daphne, stop_daphne, wait_until_ready
@@ -19,13 +20,14 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True), pytes
 GRACE_S = 10
 
 
+@pytest.mark.parametrize("server", ASGI_SERVERS)
 async def test_sigterm_sends_every_client_elsewhere_and_drains_its_writes(
-    django_db_setup, tenant_schemas, org_alpha, simulator
+    django_db_setup, tenant_schemas, org_alpha, simulator, server
 ):
     await text_agent(org_alpha, simulator, "inter-token:20")
     key = await issue_key(org_alpha)
     env = {**FAULT_ENV, "AURA_SHUTDOWN_GRACE_SECONDS": str(GRACE_S)}
-    leaving = start_daphne(database_name=database_name(), extra_env=env)
+    leaving = start_daphne(database_name=database_name(), extra_env=env, server=server)
     try:
         await asyncio.to_thread(wait_until_ready, leaving)
         clients = [await Client.open(leaving, key) for _ in range(3)]
@@ -42,13 +44,14 @@ async def test_sigterm_sends_every_client_elsewhere_and_drains_its_writes(
         stop_daphne(leaving)
 
     figure(
-        f"SIGTERM with 3 live sessions: closed {[c.heard.close_code for c in clients]}, "
+        f"SIGTERM with 3 live sessions ({server}): closed {[c.heard.close_code for c in clients]}, "
         f"exit {exit_code} after {exited_after_s:.1f} s"
     )
     assert [c.heard.close_code for c in clients] == [1012] * 3
     assert {c.heard.close_reason for c in clients} == {"service restart"}
     assert exited_after_s < GRACE_S + 5
-    with run_daphne(database_name=database_name(), extra_env=FAULT_ENV) as successor:
+    # The successor runs the same server: a rolling restart does not change servers.
+    with run_daphne(database_name=database_name(), extra_env=FAULT_ENV, server=server) as successor:
         for client in clients:
             again = await Client.open(
                 successor, key, f"aura=1&resume={client.created['resume_token']}"
