@@ -248,15 +248,16 @@ class EchoGuard:
             return quiet * HOP_SAMPLES
         mic_windows = _windows(self._mic_window, mic)
         ref_windows = _windows(self._ref_window, ref_hops.reshape(-1))
-        ref_powers = _band_powers(ref_windows)
+        # One FFT call for both signals: per-call overhead is most of the cost of a few hops.
+        powers = _band_powers(np.concatenate([mic_windows, ref_windows]))
+        mic_powers, ref_powers = powers[:hops], powers[hops:]
         active = ref_powers.sum(axis=1) >= POWER_FLOOR * ref_powers.shape[1]
         # The batch ends before the first hop at which the guard falls idle (playback over
         # for long enough): from there on it goes the idle way above.
         hops = self._hops_before_idle(ref_playing, active)
-        mic_powers = _band_powers(mic_windows[:hops])
-        self._mic_window = mic_windows[hops - 1].copy()
-        self._ref_window = ref_windows[hops - 1].copy()
-        self._push(mic_powers, ref_powers[:hops], active[:hops])
+        self._mic_window = mic_windows[hops - 1]
+        self._ref_window = ref_windows[hops - 1]
+        self._push(mic_powers[:hops], ref_powers[:hops], active[:hops])
         rows = len(self._speech)
         for index in range(hops):
             end = rows - hops + index + 1
@@ -365,9 +366,14 @@ def _slide(window: Floats, samples: Audio) -> Floats:
 
 
 def _windows(window: Floats, samples: Audio | Floats) -> Floats:
-    """The analysis window after each hop of `samples` (one row per hop), `window` before."""
-    signal = np.concatenate([window, samples])
-    return sliding_window_view(signal, WINDOW_SAMPLES)[HOP_SAMPLES::HOP_SAMPLES]
+    """The analysis window after each hop of `samples` (one row per hop), `window` before.
+
+    Rows copied out with slices: for the few hops of a chunk that is several times cheaper
+    than a strided view, and each row can be kept as the next chunk's `window`.
+    """
+    signal = np.concatenate([window, samples]).astype(np.float64)
+    ends = range(WINDOW_SAMPLES + HOP_SAMPLES, len(signal) + 1, HOP_SAMPLES)
+    return np.stack([signal[end - WINDOW_SAMPLES : end] for end in ends])
 
 
 def _correlations(mic: Floats, refs: Floats, active: npt.NDArray[np.bool_]) -> Floats:
