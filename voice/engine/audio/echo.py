@@ -216,6 +216,10 @@ class EchoGuard:
         out = mic.copy()
         done = 0
         whole = len(mic) - len(mic) % HOP_SAMPLES
+        if reference is None and self.idle:
+            # The common case between answers: nothing plays nor echoes.
+            self._skip_idle(mic[:whole])
+            return out
         while done < whole:
             end = min(whole, done + BATCH_HOPS * HOP_SAMPLES)
             ref = None if reference is None else reference[done:end]
@@ -242,9 +246,7 @@ class EchoGuard:
             # What was learnt of the echo path holds for the next answer (same device); the
             # searches while it plays correct it if the device changed.
             quiet = hops if not ref_playing.any() else int(np.argmax(ref_playing))
-            self._mic_window = _slide(self._mic_window, mic[: quiet * HOP_SAMPLES])
-            self._ref_window[:] = 0.0
-            self._hops_since_reference += quiet
+            self._skip_idle(mic[: quiet * HOP_SAMPLES])
             return quiet * HOP_SAMPLES
         mic_windows = _windows(self._mic_window, mic)
         ref_windows = _windows(self._ref_window, ref_hops.reshape(-1))
@@ -264,6 +266,12 @@ class EchoGuard:
             if self._is_echo(end, bool(active[index])):
                 out[index * HOP_SAMPLES : (index + 1) * HOP_SAMPLES] = 0
         return hops * HOP_SAMPLES
+
+    def _skip_idle(self, mic: Audio) -> None:
+        """Whole hops while idle: only the microphone's window needs to move on."""
+        self._mic_window = _slide(self._mic_window, mic)
+        self._ref_window[:] = 0.0
+        self._hops_since_reference += len(mic) // HOP_SAMPLES
 
     def _hops_before_idle(
         self, ref_playing: npt.NDArray[np.bool_], active: npt.NDArray[np.bool_]
