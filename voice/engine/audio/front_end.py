@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from voice.engine.audio.echo import HOP_SAMPLES, EchoGuard, EchoReference
+from voice.engine.audio.echo import HOP_SAMPLES, EchoGuard
+from voice.engine.audio.echo_reference import EchoReference
 from voice.engine.audio.noise import NoiseSuppressor
 from voice.engine.config import AgentConfig
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from voice.engine.audio.echo import PlayedAudio
+from voice.engine.audio.echo_reference import PlayedAudio
 from voice.engine.audio.encoder import OutputAudioEncoder
 from voice.engine.config import AudioFormat
 from voice.engine.events import (

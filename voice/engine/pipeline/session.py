@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 
 from voice.engine import routing as router
-from voice.engine.audio.echo import EchoReference
+from voice.engine.audio.echo_reference import EchoReference
 from voice.engine.audio.wire import wire_duration_ms
 from voice.engine.config import AgentConfig, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError

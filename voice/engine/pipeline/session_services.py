@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voice.engine import routing as router
-from voice.engine.audio.echo import EchoReference
+from voice.engine.audio.echo_reference import EchoReference
 from voice.engine.config import AgentConfig
 from voice.engine.llm.base import ChatMessage, LLMRequest
 from voice.engine.observability.usage import UsageMeter

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voice.engine.audio.decoder import InputAudioDecoder
-from voice.engine.audio.echo import EchoReference
+from voice.engine.audio.echo_reference import EchoReference
 from voice.engine.audio.front_end import InputFrontEnd
 from voice.engine.config import PIPELINE_RATE_HZ, AgentConfig, TurnDetectionConfig
 from voice.engine.errors import InvalidRequestError

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voice.engine.audio.echo import EchoGuard, EchoReference, PlayedAudio
+from voice.engine.audio.echo import EchoGuard
+from voice.engine.audio.echo_reference import EchoReference, PlayedAudio
 from voice.engine.audio.resample import resample
 from voice.engine.config import PIPELINE_RATE_HZ, TurnDetectionConfig
 from voice.engine.tts.piper import PiperTTS

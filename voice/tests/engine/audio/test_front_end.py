@@ -7,7 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from voice.engine.audio.echo import HOP_SAMPLES, EchoReference
+from voice.engine.audio.echo import HOP_SAMPLES
+from voice.engine.audio.echo_reference import EchoReference
 from voice.engine.audio.front_end import InputFrontEnd
 from voice.engine.config import AgentConfig
 from voice.tests.engine.stt.recordings import recording_16k
