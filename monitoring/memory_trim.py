@@ -1,12 +1,10 @@
 """Gives the heap's free pages back to the system now and then (glibc's `malloc_trim`).
 
-A web process's resident memory grows in its first busy minutes and stays there although
-Python holds little of it: glibc's malloc keeps the pages that the busiest moment used, in the
-main heap and in the arenas of each thread (asgiref's `sync_to_async` pool, the database
-threads, the compute executor), and gives back only what lies at the top of a heap. Freed
-chunks in the middle stay resident for good. `malloc_trim(0)` returns every whole free page of
-every arena (`madvise`), which is what brought bench/soak.py's growth under its goal
-(docs/benchmarks.md: `MALLOC_ARENA_MAX=2` alone did not).
+A web process's resident memory grows in its first busy seconds and stays there although
+Python holds little of it: glibc's `free()` gives back only what lies at the top of a heap, so
+the main heap (the event loop's) keeps the pages of the busiest moment. `malloc_trim(0)` returns
+every whole free page of every arena (`madvise`): it cut bench/soak.py's growth from +36-40 MB
+to +7-15 MB, where `MALLOC_ARENA_MAX=2` changed nothing (docs/benchmarks.md).
 
 Only glibc has it: elsewhere (musl, macOS) nothing is started. Detected once, at import.
 """
@@ -89,8 +87,8 @@ async def _trim_every(interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            # On the loop, not in a thread: it takes a few milliseconds (a thread of its own
-            # would be one more arena to trim).
+            # On the loop, not in a thread: 0.3-8 ms in the soak (a thread of its own would
+            # be one more arena to trim).
             trim_now()
         except Exception:  # a trimmer that stops would let the process grow unnoticed
             logger.exception("malloc_trim failed")
