@@ -42,6 +42,10 @@ AURA_SHUTDOWN_GRACE_SECONDS: int = env.int("AURA_SHUTDOWN_GRACE_SECONDS", defaul
 # Above 0: every web process logs "census: N asyncio tasks, M live sessions" this often
 # (leak hunting; bench/soak.py sets it).
 AURA_REALTIME_CENSUS_LOG_SECONDS: float = env.float("AURA_REALTIME_CENSUS_LOG_SECONDS", default=0)
+# Every this many seconds a web process gives the free pages of its C heap back to the system
+# (glibc's malloc_trim; nothing elsewhere): without it RSS keeps the high-water mark of the
+# busiest moment (monitoring/memory_trim.py, docs/benchmarks.md). 0 turns it off.
+AURA_MALLOC_TRIM_SECONDS: float = env.float("AURA_MALLOC_TRIM_SECONDS", default=30)
 # The recovery task writes journaled turns older than this (their process is presumed gone).
 AURA_TURN_JOURNAL_GRACE_SECONDS: int = env.int("AURA_TURN_JOURNAL_GRACE_SECONDS", default=30)
 # Public realtime clients (a widget's pk_, a browser's ek_): live sessions per client address,

@@ -24,6 +24,8 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from monitoring.memory_trim import stop_memory_trimmer
+
 
 class RealtimeTransport(Protocol):
     """What shutting down needs of a live connection (voice/realtime/transport.py's)."""
@@ -113,6 +115,7 @@ async def drain(grace_s: float) -> int:
 async def _drain_then(previous: Any, signum: int) -> None:
     try:
         await drain(float(settings.AURA_SHUTDOWN_GRACE_SECONDS))
+        await stop_memory_trimmer()
     except Exception:
         logger.exception("draining the sessions failed")
     finally:

@@ -23,6 +23,7 @@ from conversations.services import conversation_end
 from monitoring.budget import budget_status
 from monitoring.logging import session_var, tenant_var
 from monitoring.loop_lag import ensure_loop_lag_monitor
+from monitoring.memory_trim import ensure_memory_trimmer
 from monitoring.metrics import ACTIVE_SESSIONS, PrometheusMetricsSink
 from tenants.db import in_public_schema, in_schema
 from tenants.selectors import organization_by_schema
@@ -125,6 +126,7 @@ class RealtimeTransport:
 
     async def open(self) -> None:
         ensure_loop_lag_monitor()
+        ensure_memory_trimmer()
         tenant_var.set(self.schema_name)
         organization = await in_public_schema(organization_by_schema, self.schema_name)
         limits = plan_limits(organization.plan)
