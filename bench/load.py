@@ -24,6 +24,7 @@ Reported (p50/p95/p99 over all turns):
   of the sessions' durations (0.05 = 5% of a core per live conversation);
 - provider requests per turn, by stage (stt, llm, tts), as the simulator counted them: more
   than one per turn is speculation that the next word abandoned.
+- with --profile: where the servers' Python time went, by stage (py-spy, load_profile.py).
 Client and server share the machine, so the figures are an upper bound of AURA's overhead.
 
 A/B against another revision in the same run (on a shared machine only a side-by-side ratio
@@ -73,6 +74,7 @@ from typing import Any
 
 import psutil
 
+from bench import load_profile
 from bench.load_baseline import checkout, prepare_baseline
 from bench.load_client import SessionResult, drive, lone_voice_to_voice_ms
 from bench.load_measure import (
@@ -120,6 +122,7 @@ class Run:
     lag: tuple[dict[float, float], dict[float, float]]
     provider_requests: dict[str, int]
     load_average: tuple[float, float]
+    profile: dict[str, Any] | None = None
 
 
 def measure(
@@ -137,17 +140,22 @@ def measure(
     load_before = os.getloadavg()[0]
     cpu_before = [cpu_seconds(group) for group in (servers.processes, [simulator], [client])]
     started = time.monotonic()
-    results = asyncio.run(
-        drive(
-            servers.urls,
-            variant.key,
-            utterance,
-            sessions=args.sessions,
-            turns=args.turns,
-            chunk_ms=args.chunk_ms,
-            ramp_s=args.ramp_s,
+    with ExitStack() as recording:
+        profiles = None
+        if args.profile:
+            recorder = load_profile.profiling(servers.processes, args.profile_rate)
+            profiles = recording.enter_context(recorder)
+        results = asyncio.run(
+            drive(
+                servers.urls,
+                variant.key,
+                utterance,
+                sessions=args.sessions,
+                turns=args.turns,
+                chunk_ms=args.chunk_ms,
+                ramp_s=args.ramp_s,
+            )
         )
-    )
     elapsed_s = time.monotonic() - started
     cpu_after = [cpu_seconds(group) for group in (servers.processes, [simulator], [client])]
     server_s, simulator_s, client_s = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
@@ -161,6 +169,7 @@ def measure(
         lag=(lag_before, scrape_all(servers.bases)),
         provider_requests=simulator_requests(sim_admin),
         load_average=(load_before, os.getloadavg()[0]),
+        profile=load_profile.summarize(profiles) if profiles is not None else None,
     )
 
 
@@ -225,6 +234,7 @@ def summarize(args: argparse.Namespace, variant: Variant, runs: list[Run]) -> di
             stage: round(count / max(1, len(turns)), 2) for stage, count in sorted(requests.items())
         },
         "load_average_1m": [run.load_average for run in runs],
+        "profile": load_profile.merge([run.profile for run in runs if run.profile is not None]),
         "elapsed_s": sum(run.elapsed_s for run in runs),
         # Every turn, for finding where the slow ones lost their time (not printed).
         "turns": [{"client_voice_to_voice_ms": t.voice_to_voice_ms, **t.engine} for t in turns],
@@ -270,6 +280,8 @@ def parse_args() -> argparse.Namespace:
         "--vs-server", choices=ASGI_SERVERS, default=None, help="A/B: B serves this tree on it"
     )
     parser.add_argument("--rounds", type=int, default=1, help="runs per variant (alternated)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the servers, by stage")
+    parser.add_argument("--profile-rate", type=int, default=50, help="py-spy samples a second")
     ratio = parser.add_argument_group("ratio mode: sessions held at one p99, N processes vs 1")
     ratio.add_argument("--ratio", action="store_true", help="run the ratio mode")
     ratio.add_argument("--compare", type=int, nargs="+", default=[1, 3], metavar="N")
@@ -369,6 +381,8 @@ def report(args: argparse.Namespace, summaries: list[dict[str, Any]]) -> None:
     path.write_text(json.dumps(output, indent=2))
     print(f"wrote {path}")
     for summary in summaries:
+        if summary["profile"]["samples"]:
+            print(load_profile.table(summary["variant"], summary["profile"]))
         added = summary["server_added_ms"]
         print(
             f"{summary['variant']} ({summary['server']}): {args.sessions} sessions on "
