@@ -50,6 +50,7 @@ LEASE_S = 6
 # --application-close-timeout (30 s), after which it cancels an application that has not ended
 # since its client left (the consumer then closes its session in a task of its own).
 SETTLE_S = 32
+ID = re.compile(r"[0-9a-f]{16,}|[0-9a-z_-]*\d[0-9a-z_.-]*", re.IGNORECASE)
 CENSUS = re.compile(r"census: (\d+) asyncio tasks, (\d+) live sessions")
 
 
@@ -101,12 +102,17 @@ def server_env() -> dict[str, str]:
 # --- what the process holds ------------------------------------------------------------------
 
 
-def redis_keys() -> int:
+def redis_keys() -> dict[str, int]:
+    """AURA's Redis keys by kind (ids, hashes and addresses masked), to tell what stays."""
     import redis
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    return sum(1 for _ in client.scan_iter(f"{settings.AURA_REDIS_KEY_PREFIX}:*", count=1000))
+    kinds: dict[str, int] = {}
+    for key in client.scan_iter(f"{settings.AURA_REDIS_KEY_PREFIX}:*", count=1000):
+        kind = ID.sub("*", key.decode(errors="replace"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def leased_sessions() -> int:
@@ -169,6 +175,7 @@ def redis_clients(server: psutil.Process) -> dict[str, int]:
 def snapshot(server: psutil.Process, log: Path) -> dict[str, Any]:
     time.sleep(1.5)  # a fresh census line
     tasks, sessions = census(log)
+    keys = redis_keys()
     return {
         "rss_mb": round(server.memory_info().rss / 2**20, 1),
         "open_fds": server.num_fds(),
@@ -176,7 +183,8 @@ def snapshot(server: psutil.Process, log: Path) -> dict[str, Any]:
         "redis_clients": redis_clients(server),
         "asyncio_tasks": tasks,
         "live_sessions": sessions,
-        "redis_keys": redis_keys(),
+        "redis_keys": sum(keys.values()),
+        "redis_key_kinds": keys,
         "leased_sessions": leased_sessions(),
         "database_connections": database_connections(),
     }
