@@ -1,20 +1,25 @@
 """Soak: what a web process keeps after many sessions come and go. Leaks show here.
 
-    .venv/bin/python -m bench.soak [--cycles 10000] [--conversations 60] [--turns 10]
+    .venv/bin/python -m bench.soak [--rounds 2] [--cycles 10000] [--conversations 60] [--turns 10]
 
 Needs PostgreSQL and Redis (as `make run` does) and the migrated development database. It
 provisions an organization `soakbench` whose agent answers text through the OpenAI-protocol
 simulator, starts the simulator and one daphne process (as the Procfile does), warms it up,
-then measures the process before and after:
+takes a first snapshot, then runs --rounds rounds against the same process, each of:
 
 1. --cycles connect/disconnect cycles (`?aura=1`: session, conversation, resume token and
    snapshot, lease; then gone), --concurrency at a time;
-2. a compressed run of --conversations text conversations of --turns turns each.
+2. a compressed run of --conversations text conversations of --turns turns each;
 
-Reported before/after: the server's RSS, open file descriptors and asyncio tasks (its census
-log line, AURA_REALTIME_CENSUS_LOG_SECONDS), AURA's Redis keys and the server's PostgreSQL
-connections. "After" is taken once the resume window and the leases of the last sessions have
-run out (short ones here), so that what should be gone is gone. Figures: docs/benchmarks.md.
+and a snapshot once the resume window and the leases of the round's last sessions have run out
+(short ones here), so that what should be gone is gone. A snapshot holds the server's RSS, open
+file descriptors and asyncio tasks (its census log line, AURA_REALTIME_CENSUS_LOG_SECONDS),
+AURA's Redis keys and the server's PostgreSQL connections.
+
+Each round's growth is against the snapshot before it. The warm-up is light (50 cycles and one
+conversation), so round 1 is where the process reaches the working set of the measured load
+(8 clients at a time: its heap, pools and arenas); rounds 2..N run the same load again, and
+what they still add is what a leak would look like, per round. Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ LEASE_S = 6
 # --application-close-timeout (30 s), after which it cancels an application that has not ended
 # since its client left (the consumer then closes its session in a task of its own).
 SETTLE_S = 32
+ID = re.compile(r"[0-9a-f]{16,}|[0-9a-z_-]*\d[0-9a-z_.-]*", re.IGNORECASE)
 CENSUS = re.compile(r"census: (\d+) asyncio tasks, (\d+) live sessions")
 
 
@@ -96,12 +102,17 @@ def server_env() -> dict[str, str]:
 # --- what the process holds ------------------------------------------------------------------
 
 
-def redis_keys() -> int:
+def redis_keys() -> dict[str, int]:
+    """AURA's Redis keys by kind (ids, hashes and addresses masked), to tell what stays."""
     import redis
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    return sum(1 for _ in client.scan_iter(f"{settings.AURA_REDIS_KEY_PREFIX}:*", count=1000))
+    kinds: dict[str, int] = {}
+    for key in client.scan_iter(f"{settings.AURA_REDIS_KEY_PREFIX}:*", count=1000):
+        kind = ID.sub("*", key.decode(errors="replace"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def leased_sessions() -> int:
@@ -164,6 +175,7 @@ def redis_clients(server: psutil.Process) -> dict[str, int]:
 def snapshot(server: psutil.Process, log: Path) -> dict[str, Any]:
     time.sleep(1.5)  # a fresh census line
     tasks, sessions = census(log)
+    keys = redis_keys()
     return {
         "rss_mb": round(server.memory_info().rss / 2**20, 1),
         "open_fds": server.num_fds(),
@@ -171,7 +183,8 @@ def snapshot(server: psutil.Process, log: Path) -> dict[str, Any]:
         "redis_clients": redis_clients(server),
         "asyncio_tasks": tasks,
         "live_sessions": sessions,
-        "redis_keys": redis_keys(),
+        "redis_keys": sum(keys.values()),
+        "redis_key_kinds": keys,
         "leased_sessions": leased_sessions(),
         "database_connections": database_connections(),
     }
@@ -224,8 +237,44 @@ async def in_parallel(jobs: list[Any], concurrency: int) -> list[Any]:
     return await asyncio.gather(*(one(job) for job in jobs))
 
 
+def growth(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+    """after - before, for the counters (the socket and client breakdowns are left as they are)."""
+    return {
+        name: round(after[name] - before[name], 1)
+        for name in before
+        if isinstance(before[name], int | float)
+    }
+
+
+def load_round(
+    number: int, args: argparse.Namespace, url: str, headers: dict[str, str]
+) -> dict[str, Any]:
+    """One round of cycles then conversations; how fast it went and how it ended."""
+    started = time.monotonic()
+    outcomes = asyncio.run(
+        in_parallel([cycle(url, headers) for _ in range(args.cycles)], args.concurrency)
+    )
+    cycles_s = time.monotonic() - started
+    started = time.monotonic()
+    answered = asyncio.run(
+        in_parallel(
+            [conversation(url, headers, args.turns) for _ in range(args.conversations)],
+            args.concurrency,
+        )
+    )
+    return {
+        "round": number,
+        "cycles_per_s": round(args.cycles / cycles_s, 1),
+        "cycle_errors": sum(isinstance(outcome, Exception) for outcome in outcomes),
+        "conversation_errors": sum(isinstance(outcome, Exception) for outcome in answered),
+        "turns_answered": sum(a for a in answered if isinstance(a, int)),
+        "conversations_s": round(time.monotonic() - started, 1),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     logs = Path(args.out) / "soak-logs"
+    rounds: list[dict[str, Any]] = []
     with ExitStack() as stack:
         sim_port = free_port()
         start_simulator(stack, sim_port, logs)
@@ -245,58 +294,86 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(in_parallel([cycle(url, headers) for _ in range(50)], args.concurrency))
         asyncio.run(conversation(url, headers, 2))
         time.sleep(RESUME_WINDOW_S + LEASE_S)
-        before = snapshot(server, log)
-
-        started = time.monotonic()
-        outcomes = asyncio.run(
-            in_parallel([cycle(url, headers) for _ in range(args.cycles)], args.concurrency)
-        )
-        cycles_s = time.monotonic() - started
-        errors = sum(isinstance(outcome, Exception) for outcome in outcomes)
-        started = time.monotonic()
-        answered = asyncio.run(
-            in_parallel(
-                [conversation(url, headers, args.turns) for _ in range(args.conversations)],
-                args.concurrency,
-            )
-        )
-        conversations_s = time.monotonic() - started
-        after_load = snapshot(server, log)
-        time.sleep(SETTLE_S)
-        after = snapshot(server, log)
+        before = previous = snapshot(server, log)
+        for number in range(1, args.rounds + 1):
+            measured = load_round(number, args, url, headers)
+            measured["right_after"] = snapshot(server, log)
+            time.sleep(SETTLE_S)
+            measured["after_expiry"] = after = snapshot(server, log)
+            measured["growth"] = growth(previous, after)
+            rounds.append(measured)
+            print(summary_line(f"round {number}", measured["growth"]), flush=True)
+            previous = after
+    later = growth(rounds[0]["after_expiry"], previous) if len(rounds) > 1 else None
     return {
-        "cycles": args.cycles,
-        "cycles_per_s": round(args.cycles / cycles_s, 1),
-        "cycle_errors": errors,
-        "conversations": args.conversations,
-        "turns_answered": sum(a for a in answered if isinstance(a, int)),
-        "conversations_s": round(conversations_s, 1),
+        "rounds": args.rounds,
+        "cycles_per_round": args.cycles,
+        "conversations_per_round": args.conversations,
+        "turns_per_conversation": args.turns,
+        "concurrency": args.concurrency,
         "before": before,
-        "right_after": after_load,
-        "after_expiry": after,
-        "growth": {
-            name: round(after[name] - before[name], 1)
-            for name in before
-            if isinstance(before[name], int | float)
-        },
+        "per_round": rounds,
+        # Round 1 takes the process from the light warm-up to the measured load's working set;
+        # rounds 2..N repeat that load, so what they add is the leak rate.
+        "growth_round_1": rounds[0]["growth"],
+        "growth_rounds_2_to_n": later,
+        "growth_total": growth(before, previous),
         "cpu_count": os.cpu_count(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
+
+
+SUMMARY = {
+    "rss_mb": "RSS {:+.1f} MB",
+    "open_fds": "fds {:+.0f}",
+    "asyncio_tasks": "tasks {:+.0f}",
+    "live_sessions": "sessions {:+.0f}",
+    "redis_keys": "Redis keys {:+.0f}",
+    "leased_sessions": "leases {:+.0f}",
+    "database_connections": "PostgreSQL connections {:+.0f}",
+}
+
+
+def summary_line(label: str, grown: dict[str, float]) -> str:
+    return f"{label}: " + ", ".join(form.format(grown[name]) for name, form in SUMMARY.items())
+
+
+def summary(result: dict[str, Any]) -> str:
+    lines = [f"before: RSS {result['before']['rss_mb']} MB, fds {result['before']['open_fds']}"]
+    for measured in result["per_round"]:
+        label = f"round {measured['round']}"
+        if measured["round"] == 1:
+            label += " (working set)"
+        lines.append(
+            summary_line(label, measured["growth"])
+            + f"; {measured['cycles_per_s']} cycles/s, {measured['cycle_errors']} cycle errors,"
+            f" {measured['turns_answered']} turns"
+        )
+    if result["growth_rounds_2_to_n"] is not None:
+        label = f"rounds 2..{result['rounds']} (leak)"
+        lines.append(summary_line(label, result["growth_rounds_2_to_n"]))
+    lines.append(summary_line("total", result["growth_total"]))
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cycles", type=int, default=10_000)
-    parser.add_argument("--conversations", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=2, help="load rounds, snapshot after each")
+    parser.add_argument("--cycles", type=int, default=10_000, help="per round")
+    parser.add_argument("--conversations", type=int, default=60, help="per round")
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     sys.path.insert(0, str(REPO_ROOT))
     result = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "soak.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    print(summary(result))
 
 
 if __name__ == "__main__":
