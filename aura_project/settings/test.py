@@ -18,8 +18,11 @@ DATABASES["default"]["TEST"] = {"NAME": env("AURA_TEST_DATABASE", default="test_
 # Tests never pick up (or leave) work on a dev server's queue, nor on another run's: the queue
 # is named after the test database, which a worker started by a test shares.
 CELERY_TASK_DEFAULT_QUEUE = "celery-" + DATABASES["default"]["TEST"]["NAME"]
-# Likewise Redis keys: a session cap or rate window of one run never counts another's sessions.
-AURA_REDIS_KEY_PREFIX = "aura-" + DATABASES["default"]["TEST"]["NAME"]
+# Likewise Redis keys: a session cap or rate window of one run never counts another's sessions
+# (and a server a test starts with limits of its own may count under a prefix of its own).
+AURA_REDIS_KEY_PREFIX = env(
+    "AURA_TEST_REDIS_KEY_PREFIX", default="aura-" + DATABASES["default"]["TEST"]["NAME"]
+)
 # Worker threads close their connections after each call, so the test database can be dropped
 # when the run ends (persistent connections in pool threads would hold it open).
 DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,30 @@ def server(request: Any, django_db_setup: None, tenant_schemas: None) -> Iterato
 
     with run_daphne(
         database_name=connection.settings_dict["NAME"], extra_env=FAULT_ENV, server=request.param
+    ) as process:
+        yield process
+
+
+# Three attempts a minute from one address, counted under a Redis prefix of this module's own
+# (rate windows outlive a server by a minute, and every test connects from loopback).
+CONNECTS_PER_MINUTE = 3
+
+
+@pytest.fixture(scope="module", params=ASGI_SERVERS)
+def strict_server(
+    request: Any, django_db_setup: None, tenant_schemas: None
+) -> Iterator[DaphneProcess]:
+    """A server that trusts no proxy and lets an address try to connect three times a minute."""
+    from django.db import connection
+
+    limits = {
+        **FAULT_ENV,
+        "AURA_REALTIME_CONNECTS_PER_ADDRESS": f"{CONNECTS_PER_MINUTE}/minute",
+        "AURA_TRUSTED_PROXIES": "",
+        "AURA_TEST_REDIS_KEY_PREFIX": f"aura-asgi-{secrets.token_hex(4)}",
+    }
+    with run_daphne(
+        database_name=connection.settings_dict["NAME"], extra_env=limits, server=request.param
     ) as process:
         yield process
 
@@ -104,3 +129,15 @@ async def test_a_turn_is_answered(server, org_alpha, simulator):
     await client.close()
     assert done["response"]["status"] == "completed"
     assert client.heard.answered == [("item_asgi_turn", done["response"]["output"][0]["id"])]
+
+
+async def test_a_client_cannot_claim_another_address_in_x_forwarded_for(strict_server, org_alpha):
+    # uvicorn believes X-Forwarded-For from loopback by default; AURA's flags turn that off,
+    # and only AURA_TRUSTED_PROXIES (none here) decides whom to believe. Each attempt claims an
+    # address of its own; all are counted against the one they really come from.
+    codes = []
+    for attempt in range(CONNECTS_PER_MINUTE + 1):
+        headers = {"X-Forwarded-For": f"198.18.7.{attempt + 1}"}
+        async with connect(url(strict_server), additional_headers=headers) as socket:
+            codes.append((await next_event(socket, "error"))["error"]["code"])
+    assert codes == ["missing_api_key"] * CONNECTS_PER_MINUTE + ["connect_rate_exceeded"], codes
