@@ -31,10 +31,10 @@ whatever the room does to the sound and whatever jitter the network adds to the 
 
 Cost, on the event loop, while an answer plays or echoes: two 512-point FFTs per 10 ms hop,
 computed for a whole chunk's hops in one call, plus one vectorised lag search every 250 ms
-(~0.5 ms, skipped while the microphone is silent). Measured over 30 s of an answer playing
-(one core, 2026-11-30): 1.3-6 ms of CPU per audio second with 100 ms chunks and 6-11 ms
-with 20 ms ones, against 13-16 ms when each hop was analysed alone; next to nothing while
-the assistant is silent.
+(skipped while the microphone is silent). bench/echo_guard.py, 2 cores, 2026-11-30: 2-8 ms
+of CPU per second of an answer playing with 100 ms chunks, 4-11 ms with 20 ms ones (18-24 ms
+when each hop was analysed alone); one call's median 70-430 us, p95 1.0-1.6 ms (a chunk with
+a lag search); 0.05-0.3 ms per audio second while nothing plays.
 """
 
 from __future__ import annotations
