@@ -120,7 +120,7 @@ class Run:
     client_cpu_s: float
     rss_bytes: tuple[int, int]
     lag: tuple[dict[float, float], dict[float, float]]
-    provider_requests: dict[str, int]
+    provider_requests: dict[str, float]
     load_average: tuple[float, float]
     profile: dict[str, Any] | None = None
 
@@ -182,7 +182,7 @@ def summarize(args: argparse.Namespace, variant: Variant, runs: list[Run]) -> di
     baseline_ms = variant.lone_voice_to_voice_ms
     session_s = sum(result.duration_s for result in results)
     server_cpu_s = sum(run.server_cpu_s for run in runs)
-    requests: dict[str, int] = {}
+    requests: dict[str, float] = {}
     for run in runs:
         for stage, count in run.provider_requests.items():
             requests[stage] = requests.get(stage, 0) + count
@@ -229,7 +229,8 @@ def summarize(args: argparse.Namespace, variant: Variant, runs: list[Run]) -> di
         "server_memory_mb_per_session": statistics.mean(
             (run.rss_bytes[1] - run.rss_bytes[0]) / 2**20 / args.sessions for run in runs
         ),
-        # More STT than turns: speculative transcriptions in pauses that were not the end.
+        # More STT than turns: speculative transcriptions in pauses that were not the end;
+        # "stt_audio_s": seconds of audio transcribed per turn.
         "provider_requests_per_turn": {
             stage: round(count / max(1, len(turns)), 2) for stage, count in sorted(requests.items())
         },

@@ -75,11 +75,12 @@ def reset_simulator(admin_url: str) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{admin_url}/reset", method="POST"))
 
 
-def simulator_requests(admin_url: str) -> dict[str, int]:
-    """The simulator's request counts since its last reset, per stage ("sim-stt+..." is stt)."""
+def simulator_requests(admin_url: str) -> dict[str, float]:
+    """The simulator's request counts since its last reset, per stage ("sim-stt+..." is stt),
+    and the seconds of audio sent for transcription, as "stt_audio_s" (what a cloud STT bills)."""
     with urllib.request.urlopen(f"{admin_url}/requests", timeout=10) as answer:
-        counts: dict[str, int] = json.load(answer)["counts"]
+        log = json.load(answer)
     by_stage: Counter[str] = Counter()
-    for model, count in counts.items():
+    for model, count in log["counts"].items():
         by_stage[model.split("+")[0].removeprefix("sim-")] += count
-    return dict(by_stage)
+    return {**by_stage, "stt_audio_s": float(log["transcribed_audio_s"])}

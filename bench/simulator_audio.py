@@ -59,6 +59,7 @@ class AudioEndpoints(SimulatorBase):
         record.detail["language"] = form.get("language")
         record.detail["prompt"] = form.get("prompt")
         record.detail["duration_s"] = duration_s
+        self.transcribed_audio_s += duration_s
         self._finish(record, "completed")
         text = directives.say if directives.say is not None else self.settings.transcript
         return web.json_response(

@@ -102,6 +102,8 @@ class SimulatorBase:
         self.settings = settings
         self.records: list[RequestRecord] = []
         self.counts: Counter[str] = Counter()
+        # Seconds of audio received for transcription (what a cloud STT bills), all requests.
+        self.transcribed_audio_s = 0.0
         self._fail_first_seen: Counter[str] = Counter()
         self._next_id = 0
 
@@ -160,12 +162,17 @@ class SimulatorBase:
 
     async def admin_requests(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"counts": dict(self.counts), "requests": [asdict(r) for r in self.records]}
+            {
+                "counts": dict(self.counts),
+                "transcribed_audio_s": self.transcribed_audio_s,
+                "requests": [asdict(r) for r in self.records],
+            }
         )
 
     async def admin_reset(self, request: web.Request) -> web.Response:
         self.records.clear()
         self.counts.clear()
+        self.transcribed_audio_s = 0.0
         self._fail_first_seen.clear()
         return web.json_response({"ok": True})
 

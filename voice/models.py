@@ -73,8 +73,8 @@ class Agent(models.Model):
         default=list, blank=True, validators=[validate_public_overrides]
     )
     # How eagerly a turn is transcribed and answered before it has surely ended
-    # (voice/engine/pipeline/speculation.py): "auto" is eager with the local STT and thrifty (one
-    # guess per pause, billed once) with a remote one.
+    # (voice/engine/pipeline/speculation.py): "auto" is eager with the local STT and thrifty
+    # (each phrase uploaded once, one answer per turn) with a remote one.
     speculation = models.CharField(
         max_length=10,
         choices=[(mode, mode) for mode in ("auto", "eager", "thrifty", "off")],

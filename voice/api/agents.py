@@ -92,8 +92,9 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
         required=False,
         help_text="How early a turn is transcribed and answered before it has surely ended: "
         "eager guesses at every pause (fastest; with a remote STT each guess is a billed "
-        "request), thrifty guesses once per pause near the end-of-turn silence (about one "
-        "request per turn, ~0.35 s slower with 500 ms of silence), off waits for the end; "
+        "request for the whole utterance so far), thrifty uploads each phrase once (every "
+        "second of audio billed once) and answers one guess per turn, near the end-of-turn "
+        "silence (one chat completion per turn; slower to answer), off waits for the end; "
         "auto (default) is eager with the local STT and thrifty with a remote one.",
     )
     # Declared, so that DRF adds no uniqueness check of its own: the service moves the default.

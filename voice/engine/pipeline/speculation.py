@@ -3,20 +3,23 @@
 Speculation buys latency: the transcript (and the start of the answer) is computed during the
 end-of-turn silence. Every pause in the middle of a sentence that is long enough starts a guess
 that the next word abandons. A local STT pays for that in CPU only, and cheaply; a remote one
-is billed per upload (each guess re-uploads the whole utterance so far), and an abandoned
-speculative answer's tokens are billed too.
+is billed per second of audio uploaded, and an abandoned speculative answer's tokens are
+billed too.
 
 - "eager": guess at every pause from `EAGER_PAUSE_MS` of silence on, answer every guess
-  (the lowest latency);
-- "thrifty": guess once per pause that has lasted `THRIFTY_SHARE` of `silence_duration_ms`,
-  and answer at most one guess per turn (about one request of each kind per turn);
+  (the lowest latency; each guess re-transcribes the whole utterance so far);
+- "thrifty": with a remote STT, transcribe each phrase once, from `EAGER_PAUSE_MS` of a pause
+  on, and only the audio no earlier phrase holds (the guess is the phrases' texts joined, so
+  every second of audio is billed once), and answer one guess per turn, once its pause has
+  lasted `THRIFTY_SHARE` of `silence_duration_ms`; with a local STT, one whole-utterance guess
+  at that point;
 - "off": no guesses; the transcript starts when the turn has ended;
 - "auto" (the default): eager for a local STT, thrifty for a remote one.
 
 Measured on the load benchmark's recording (docs/benchmarks.md): its mid-sentence pauses last
-400 to 450 ms of the default 500 ms silence, so only a start at 90% tells them from the end;
-that costs a remote provider's voice to voice what the later start costs (350 ms by
-construction, 418 ms measured with one session on the load benchmark).
+400 to 450 ms of the default 500 ms silence, so only an answer started at 90% tells them from
+the end. Transcribing phrase by phrase keeps the transcript as early as eager's; the answer's
+later start is thrifty's whole price in voice to voice.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ class SpeculationPolicy:
     # Speculative answers one turn may start; None: no limit.
     max_answers_per_turn: int | None
     enabled: bool = True
+    # Silence after speech before a guess may be answered (the detector's `hold_ms`); None:
+    # as soon as its transcript is in.
+    answer_pause_ms: int | None = None
+    # Transcribe only the audio since the last pause (see `phrases.py`) instead of the whole
+    # utterance so far.
+    phrase_wise: bool = False
 
 
 def speculation_policy(config: AgentConfig, *, stt_runs_locally: bool) -> SpeculationPolicy:
@@ -58,8 +67,12 @@ def speculation_policy(config: AgentConfig, *, stt_runs_locally: bool) -> Specul
     if mode == "off":
         return SpeculationPolicy(mode, EAGER_PAUSE_MS, 0, enabled=False)
     silence_ms = config.turn_detection.silence_duration_ms if config.turn_detection else 500
-    pause_ms = max(EAGER_PAUSE_MS, math.floor(THRIFTY_SHARE * silence_ms))
-    return SpeculationPolicy(mode, pause_ms, 1)
+    late_ms = max(EAGER_PAUSE_MS, math.floor(THRIFTY_SHARE * silence_ms))
+    if stt_runs_locally:
+        # A local guess occupies the CPU until it ends (it cannot be cancelled), so phrases
+        # would queue; one late guess of the whole utterance costs one transcription.
+        return SpeculationPolicy(mode, late_ms, 1)
+    return SpeculationPolicy(mode, EAGER_PAUSE_MS, 1, answer_pause_ms=late_ms, phrase_wise=True)
 
 
 @dataclass(slots=True)

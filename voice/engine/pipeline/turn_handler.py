@@ -2,8 +2,9 @@
 
 `TurnHandler` reads `UserTurns`' signals, named by the turn detector's events: `SpeechStarted`
 (a barge-in interrupts the answer), `SilenceStarted` (guess the transcript during the
-end-of-turn silence, and have the responder answer the guess ahead), `SpeechResumed` (the guess,
-and its answer, are void), `SpeechStopped` (commit the user item, transcribe it, then answer:
+end-of-turn silence, and have the responder answer the guess ahead), `PauseHeld` (answer the
+guess now, when the policy waits for the pause to last), `SpeechResumed` (the guess, and its
+answer, are void), `SpeechStopped` (commit the user item, transcribe it, then answer:
 adopt the answer prepared ahead, resume after a false barge-in, or start a new one) and
 `IdleTimeout`.
 """
@@ -86,6 +87,8 @@ class TurnHandler:
                 await self._speech_started(turn)
             elif isinstance(moment, detection.SilenceStarted):
                 self._speculate(turn)
+            elif isinstance(moment, detection.PauseHeld):
+                self._answer_held_pause(turn)
             elif isinstance(moment, detection.SpeechResumed):
                 turn.abandon_speculation()
             elif isinstance(moment, detection.SpeechStopped):
@@ -125,7 +128,14 @@ class TurnHandler:
     def _speculate(self, turn: Turn) -> None:
         """Transcribe (and answer) during the end-of-turn silence, releasing only if it ends."""
         speculation = self._turns.speculate(turn, self._ports.tasks)
-        if speculation is None:
+        if speculation is None or self._turns.policy.answer_pause_ms is not None:
+            return  # no guess, or its answer waits until the pause is held
+        self._ports.tasks.spawn(self._answer_speculatively(turn, speculation), name="speculate")
+
+    def _answer_held_pause(self, turn: Turn) -> None:
+        """The pause has lasted long enough to pay for an answer to the guess made in it."""
+        speculation = turn.speculation
+        if speculation is None or speculation.abandoned:
             return
         self._ports.tasks.spawn(self._answer_speculatively(turn, speculation), name="speculate")
 

@@ -1,11 +1,11 @@
 """User turns: input decoding, turn detection and speculative transcription.
 
 `UserTurns` turns wire audio into turn signals, each a moment of one `Turn` (`user_turn.py`):
-the turn detector's own events (`SpeechStarted`, `SilenceStarted`, `SpeechResumed`,
-`SpeechStopped`, with their times on the session's audio clock) and `IdleTimeout`. During the
-end-of-turn silence a turn can `speculate`: its audio so far is transcribed in the background,
-so that when the silence is confirmed the transcript is (nearly) ready; speech resuming abandons
-the guess.
+the turn detector's own events (`SpeechStarted`, `SilenceStarted`, `PauseHeld`,
+`SpeechResumed`, `SpeechStopped`, with their times on the session's audio clock) and
+`IdleTimeout`. During the end-of-turn silence a turn can `speculate`: its audio so far is
+transcribed in the background (whole, or phrase by phrase: `phrases.py`), so that when the
+silence is confirmed the transcript is (nearly) ready; speech resuming abandons the guess.
 """
 
 from __future__ import annotations
@@ -103,7 +103,10 @@ class UserTurns:
     def _new_detector(self) -> detection.TurnDetector:
         config = self._config.turn_detection
         vad = self._vad_factory(config) if config is not None else None
-        return detection.TurnDetector(config, vad, pause_ms=self.policy.pause_ms)
+        policy = self.policy
+        return detection.TurnDetector(
+            config, vad, pause_ms=policy.pause_ms, hold_ms=policy.answer_pause_ms
+        )
 
     @property
     def speaking(self) -> bool:
@@ -120,8 +123,10 @@ class UserTurns:
             self._decoder = InputAudioDecoder(config.input_format)
         self._front_end = self._front_end.reconfigured(config)
         if previous.turn_detection == config.turn_detection:
-            if previous_policy.pause_ms != self.policy.pause_ms:
-                self._detector.set_pause_ms(self.policy.pause_ms)
+            policy = self.policy
+            pauses = (policy.pause_ms, policy.answer_pause_ms)
+            if (previous_policy.pause_ms, previous_policy.answer_pause_ms) != pauses:
+                self._detector.set_pause_ms(*pauses)
         else:
             self._detector = self._new_detector()
             # A new detector counts from zero (from the audio it has not seen yet); session
@@ -129,7 +134,7 @@ class UserTurns:
             unseen_samples = self._arrivals.total_samples - self._backlog_samples
             self._detector_offset_ms = unseen_samples * 1000 // PIPELINE_RATE_HZ
             if self._turn is not None:
-                self._turn.abandon_speculation()
+                self._turn.discard()
             self._turn = None
 
     def append(self, data: bytes) -> None:
@@ -219,6 +224,8 @@ class UserTurns:
             speech_end_sample = silence.audio_ms * PIPELINE_RATE_HZ // 1000
             turn.speech_end_at = self._arrivals.arrival_of(speech_end_sample)
             return TurnSignal(silence, turn)
+        if isinstance(event, detection.PauseHeld):
+            return TurnSignal(detection.PauseHeld(event.audio_ms + offset_ms), turn)
         if isinstance(event, detection.SpeechResumed):
             return TurnSignal(detection.SpeechResumed(event.audio_ms + offset_ms), turn)
         self._turn = None
@@ -248,6 +255,7 @@ class UserTurns:
             ),
             audio_start_ms=audio_start_ms,
             manual=manual,
+            phrase_wise=self.policy.phrase_wise,
         )
 
     def _stop(
@@ -311,5 +319,5 @@ class UserTurns:
         self._backlog_samples = 0
         self._detector.clear()
         if self._turn is not None:
-            self._turn.abandon_speculation()
+            self._turn.discard()
             self._turn = None

@@ -16,6 +16,7 @@ from voice.engine.errors import AuraError
 from voice.engine.events import new_id
 from voice.engine.observability.audio_quality import ArrivalQuality, InputQuality, input_quality
 from voice.engine.observability.turn_metrics import TurnTimeline
+from voice.engine.pipeline.phrases import PhraseTranscripts
 from voice.engine.pipeline.speculation import Speculation
 from voice.engine.pipeline.task_set import TaskSet
 from voice.engine.ports import Clock
@@ -63,6 +64,14 @@ class Turn:
     arrival: ArrivalQuality | None = None
     # Speculative answers started for this turn (the policy caps them).
     speculative_answers: int = 0
+    # Guesses are made of phrases transcribed once each (see `phrases.py`), not of the whole
+    # utterance so far.
+    phrase_wise: bool = False
+    _phrases: PhraseTranscripts | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.phrase_wise:
+            self._phrases = PhraseTranscripts(self._transcribe_phrase, self.hints, self.clock)
 
     def measure_quality(self) -> dict[str, float]:
         """The audio quality of this turn (CPU work: run it in a worker thread)."""
@@ -85,12 +94,18 @@ class Turn:
         return quality
 
     def speculate(self, tasks: TaskSet, audio: Audio) -> Speculation:
-        """Start transcribing `audio` (the turn so far) in the background."""
+        """Start transcribing `audio` (the turn so far) in the background: all of it, or the
+        phrase since the last guess (phrase-wise; the guess then waits for every phrase)."""
         self.abandon_speculation()
         timeline = TurnTimeline(
             speech_end_at=self.speech_end_at, user_item_id=self.item_id, speculative=True
         )
-        task = tasks.spawn(self._guess(audio, timeline), name="speculative-stt")
+        if self._phrases is not None:
+            self._phrases.add_up_to(tasks, audio)
+            guess = self._phrases.joined(timeline)
+        else:
+            guess = self._guess(audio, timeline)
+        task = tasks.spawn(guess, name="speculative-stt")
         self.speculation = Speculation(audio, timeline, task, cancellable=not self.stt.runs_locally)
         return self.speculation
 
@@ -104,12 +119,24 @@ class Turn:
         timeline.transcript_at = self.clock.monotonic()
         return transcript
 
+    async def _transcribe_phrase(self, audio: Audio, hints: TranscriptionHints) -> Transcript:
+        return await self.stt.transcribe(
+            TranscriptionRequest(audio, language=self.language, hints=hints)
+        )
+
     def _request(self, audio: Audio) -> TranscriptionRequest:
         return TranscriptionRequest(audio, language=self.language, hints=self.hints)
 
     def abandon_speculation(self) -> None:
+        """Void the current guess (speech resumed): its phrases stay transcribed."""
         if self.speculation is not None:
             self.speculation.abandon()
+
+    def discard(self) -> None:
+        """Void the turn's guesses and stop transcribing its phrases (the turn is gone)."""
+        self.abandon_speculation()
+        if self._phrases is not None:
+            self._phrases.cancel()
 
     async def final_transcript(self) -> Transcript:
         """The transcript of the whole turn: the speculative one if still valid, else a new one."""
@@ -121,7 +148,7 @@ class Turn:
                 speculation.timeline.audio_in_s = self.timeline.audio_in_s
                 self.timeline = speculation.timeline
                 return transcript
-        self.abandon_speculation()
+        self.discard()
         assert self.audio is not None
         transcript = await self.stt.transcribe(self._request(self.audio))
         self.timeline.transcript_at = self.clock.monotonic()

@@ -2,9 +2,10 @@
 
 Each turn is `SpeechStarted`, then `SilenceStarted` whenever speech pauses, `SpeechResumed`
 if it comes back within `silence_duration_ms`, and finally `SpeechStopped` (always right after
-a `SilenceStarted`). Timestamps are on the audio clock (16 kHz samples since the stream
-started, reported in ms), never the wall clock, so they are exact whatever the network jitter
-and chunk sizes.
+a `SilenceStarted`). With `hold_ms` set, a pause that lasts that long is also `PauseHeld`
+(between its `SilenceStarted` and what ends it). Timestamps are on the audio clock (16 kHz
+samples since the stream started, reported in ms), never the wall clock, so they are exact
+whatever the network jitter and chunk sizes.
 
 Memory is bounded: while nobody speaks only `prefix_padding_ms` plus `min_speech_duration_ms`
 of audio is kept; a turn longer than `max_utterance_ms` (60 s by default, ~1.9 MB of 16 kHz
@@ -59,6 +60,14 @@ class SilenceStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseHeld:
+    """The pause that started at `audio_ms` has lasted the detector's `hold_ms`: the turn is
+    now likely to be ending (time for a speculation that costs tokens)."""
+
+    audio_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class SpeechResumed:
     """The pause ended at `audio_ms` before the turn did: speculation is void."""
 
@@ -74,7 +83,7 @@ class SpeechStopped:
     utterance: npt.NDArray[np.int16] = field(compare=False, repr=False)
 
 
-TurnEvent = SpeechStarted | SilenceStarted | SpeechResumed | SpeechStopped
+TurnEvent = SpeechStarted | SilenceStarted | PauseHeld | SpeechResumed | SpeechStopped
 
 
 def samples_to_ms(samples: int) -> int:
@@ -97,13 +106,20 @@ class _FrameRules:
     # frames, which a vote would let through.
     start_frames: int
     pause_frames: int
+    # Frames of a pause before `PauseHeld`; None: never.
+    hold_frames: int | None
     resume_frames: int
     prefix_samples: int
     silence_samples: int
 
     @classmethod
     def build(
-        cls, config: TurnDetectionConfig, frame_samples: int, pause_ms: int, resume_ms: int
+        cls,
+        config: TurnDetectionConfig,
+        frame_samples: int,
+        pause_ms: int,
+        resume_ms: int,
+        hold_ms: int | None = None,
     ) -> _FrameRules:
         frame_ms = frame_samples * 1000 / PIPELINE_RATE_HZ
         silence_samples = ms_to_samples(config.silence_duration_ms)
@@ -115,6 +131,10 @@ class _FrameRules:
             start_frames=max(1, math.ceil(config.min_speech_duration_ms / frame_ms)),
             # SilenceStarted must come before SpeechStopped, however short the silence.
             pause_frames=min(max(1, math.ceil(pause_ms / frame_ms)), silence_frames),
+            # Likewise PauseHeld, after SilenceStarted.
+            hold_frames=None
+            if hold_ms is None
+            else min(max(1, math.ceil(hold_ms / frame_ms)), silence_frames),
             resume_frames=max(1, math.ceil(resume_ms / frame_ms)),
             prefix_samples=ms_to_samples(config.prefix_padding_ms),
             silence_samples=silence_samples,
@@ -168,6 +188,7 @@ class TurnDetector:
             speculative transcription; 100 ms skips about half of a lecture's breath pauses
             (measured on lecture60.wav) and still leaves 400 ms of the default 500 ms silence.
         resume_ms: Voiced time within a pause before `SpeechResumed` (ignores isolated blips).
+        hold_ms: Unvoiced time after speech before `PauseHeld`; None: no such event.
 
     Raises:
         InvalidRequestError: a config value is out of range.
@@ -181,6 +202,7 @@ class TurnDetector:
         max_utterance_ms: int = DEFAULT_MAX_UTTERANCE_MS,
         pause_ms: int = 100,
         resume_ms: int = 60,
+        hold_ms: int | None = None,
     ) -> None:
         self.config = config
         self._max_utterance_samples = ms_to_samples(max_utterance_ms)
@@ -190,6 +212,7 @@ class TurnDetector:
             _validate(config)
             self._vad = vad if vad is not None else make_vad(config)
         self._resume_ms = resume_ms
+        self._hold_ms = hold_ms
         self._rules = self._build_rules(pause_ms)
         self._restart_at(0)
 
@@ -200,11 +223,13 @@ class TurnDetector:
             self._vad.frame_samples if self._vad is not None else 1,
             pause_ms,
             self._resume_ms,
+            self._hold_ms,
         )
 
-    def set_pause_ms(self, pause_ms: int) -> None:
-        """Change how long a pause lasts before `SilenceStarted`, keeping the stream's state
-        (a pause under way is judged by the new length from its next frame on)."""
+    def set_pause_ms(self, pause_ms: int, hold_ms: int | None = None) -> None:
+        """Change how long a pause lasts before `SilenceStarted` (and `PauseHeld`), keeping the
+        stream's state (a pause under way is judged by the new lengths from its next frame on)."""
+        self._hold_ms = hold_ms
         self._rules = self._build_rules(pause_ms)
 
     @property
@@ -278,6 +303,7 @@ class TurnDetector:
         self._utterance_start: int | None = None
         self._last_speech_end = sample
         self._paused = False
+        self._held = False
         self._unvoiced_run = 0
         self._voiced_run = 0
         self._overflow_logged = False
@@ -322,19 +348,31 @@ class TurnDetector:
         if self._unvoiced_run < self._rules.pause_frames:
             return []
         self._paused = True
+        self._held = False
         self._voiced_run = 0
-        return [SilenceStarted(samples_to_ms(self._last_speech_end))]
+        return [SilenceStarted(samples_to_ms(self._last_speech_end)), *self._hold()]
 
     def _while_paused(self, voiced: bool) -> list[TurnEvent]:
         self._voiced_run = self._voiced_run + 1 if voiced else 0
         if self._voiced_run < self._rules.resume_frames:
-            return []
+            return self._hold()
         resumed_at = self._classified_end - self._voiced_run * self._rules.frame_samples
         self._paused = False
         self._unvoiced_run = 0
         self._voiced_run = 0
         self._last_speech_end = self._classified_end
         return [SpeechResumed(samples_to_ms(resumed_at))]
+
+    def _hold(self) -> list[TurnEvent]:
+        """`PauseHeld`, once per pause, when it has lasted `hold_frames` and this frame is
+        unvoiced (a voiced one may be speech resuming: it is held on the next unvoiced one)."""
+        hold_frames = self._rules.hold_frames
+        if hold_frames is None or self._held or self._voiced_run:
+            return []
+        if self._classified_end - self._last_speech_end < hold_frames * self._rules.frame_samples:
+            return []
+        self._held = True
+        return [PauseHeld(samples_to_ms(self._last_speech_end))]
 
     def _stop(self, frame_end: int) -> SpeechStopped:
         assert self._utterance_start is not None

@@ -82,6 +82,7 @@ class ScriptedSTT:
     held: bool = False
     calls: int = 0
     cancelled: int = 0
+    requests: list[TranscriptionRequest] = field(default_factory=list)
     _release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def release(self) -> None:
@@ -90,6 +91,7 @@ class ScriptedSTT:
     async def transcribe(self, request: TranscriptionRequest) -> Transcript:
         text = self.transcripts[min(self.calls, len(self.transcripts) - 1)]
         self.calls += 1
+        self.requests.append(request)
         try:
             if self.held:
                 await self._release.wait()

@@ -40,7 +40,19 @@ def test_auto_is_eager_for_a_local_stt_and_thrifty_for_a_remote_one() -> None:
     remote = speculation_policy(config, stt_runs_locally=False)
 
     assert (local.mode, local.pause_ms, local.max_answers_per_turn) == ("eager", 100, None)
-    assert (remote.mode, remote.pause_ms, remote.max_answers_per_turn) == ("thrifty", 450, 1)
+    assert (remote.mode, remote.max_answers_per_turn) == ("thrifty", 1)
+    # Each phrase is transcribed from 100 ms of its pause on; the answer waits for 450 ms.
+    assert (remote.pause_ms, remote.answer_pause_ms, remote.phrase_wise) == (100, 450, True)
+
+
+def test_a_thrifty_local_stt_guesses_the_whole_utterance_once_late() -> None:
+    config = AgentConfig(
+        speculation="thrifty", turn_detection=TurnDetectionConfig(silence_duration_ms=500)
+    )
+
+    local = speculation_policy(config, stt_runs_locally=True)
+
+    assert (local.pause_ms, local.answer_pause_ms, local.phrase_wise) == (450, None, False)
 
 
 def test_an_explicit_mode_wins_over_the_kind_of_stt() -> None:
@@ -58,7 +70,8 @@ def test_a_thrifty_pause_never_outlasts_a_very_short_end_of_turn_silence() -> No
         speculation="thrifty", turn_detection=TurnDetectionConfig(silence_duration_ms=80)
     )
 
-    assert speculation_policy(config, stt_runs_locally=False).pause_ms == EAGER_PAUSE_MS
+    assert speculation_policy(config, stt_runs_locally=False).answer_pause_ms == EAGER_PAUSE_MS
+    assert speculation_policy(config, stt_runs_locally=True).pause_ms == EAGER_PAUSE_MS
 
 
 def benchmark_utterance() -> npt.NDArray[np.int16]:
@@ -72,8 +85,9 @@ async def requests_for_one_turn(
     simulator: SimulatorProcess,
     simulator_llm: SimulatorLLM,
     mode: SpeculationMode,
-) -> dict[str, int]:
-    """Provider requests per stage ("stt", "llm") for one spoken turn under `mode`."""
+) -> dict[str, float]:
+    """Provider requests per stage ("stt", "llm") for one spoken turn under `mode`, and the
+    seconds of audio uploaded for transcription ("stt_audio_s")."""
     stt = RouteConfig(provider="openai_compatible", model=REMOTE_STT, base_url=simulator.base_url)
     config = AgentConfig(
         turn_detection=TurnDetectionConfig(silence_duration_ms=500),
@@ -86,30 +100,33 @@ async def requests_for_one_turn(
         await feed(session, np.concatenate([benchmark_utterance(), silence(1_500)]))
         await log.wait_for(ResponseDone, timeout_s=30)
         await log.stop()
-    counts = await simulator.counts()
+    requests = await simulator.requests()
+    transcriptions = [r for r in requests if r["model"].startswith("sim-stt")]
     return {
-        "stt": sum(n for model, n in counts.items() if model.startswith("sim-stt")),
-        "llm": sum(n for model, n in counts.items() if model.startswith("sim-llm")),
+        "stt": len(transcriptions),
+        "llm": sum(1 for r in requests if r["model"].startswith("sim-llm")),
+        "stt_audio_s": sum(r["detail"]["duration_s"] for r in transcriptions),
     }
 
 
-async def test_a_remote_stt_is_asked_once_per_turn_and_the_llm_once(
+async def test_a_remote_stt_hears_each_second_once_and_the_llm_is_asked_once(
     make_session: SessionFactory, simulator: SimulatorProcess, simulator_llm: SimulatorLLM
 ) -> None:
+    whole_turn = await requests_for_one_turn(make_session, simulator, simulator_llm, "off")
     counts = await requests_for_one_turn(make_session, simulator, simulator_llm, "auto")
 
-    assert counts == {"stt": 1, "llm": 1}
+    # Three phrases (two mid-sentence pauses), each uploaded once; a single answer.
+    assert (counts["stt"], counts["llm"]) == (3, 1)
+    assert counts["stt_audio_s"] <= whole_turn["stt_audio_s"]
 
 
-async def test_the_eager_policy_guesses_in_every_pause(
+async def test_each_eager_guess_uploads_the_whole_utterance_again(
     make_session: SessionFactory, simulator: SimulatorProcess, simulator_llm: SimulatorLLM
 ) -> None:
-    # Unchanged behaviour for a local STT (auto), here measured on a remote one to count it:
-    # the two mid-sentence pauses and the end each start a transcription.
+    whole_turn = await requests_for_one_turn(make_session, simulator, simulator_llm, "off")
     counts = await requests_for_one_turn(make_session, simulator, simulator_llm, "eager")
 
-    assert counts["stt"] == 3
-    assert counts["llm"] >= 2
+    assert counts["stt_audio_s"] > 1.5 * whole_turn["stt_audio_s"]
 
 
 async def test_with_speculation_off_the_turn_is_transcribed_once_after_it_ends(
@@ -117,7 +134,7 @@ async def test_with_speculation_off_the_turn_is_transcribed_once_after_it_ends(
 ) -> None:
     counts = await requests_for_one_turn(make_session, simulator, simulator_llm, "off")
 
-    assert counts == {"stt": 1, "llm": 1}
+    assert (counts["stt"], counts["llm"]) == (1, 1)
 
 
 class CountingLocalSTT:

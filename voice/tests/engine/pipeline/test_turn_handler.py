@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from voice.engine.config import AgentConfig, SpeculationMode, TurnDetectionConfig
-from voice.engine.errors import InvalidRequestError
+from voice.engine.errors import InvalidRequestError, ProviderError
 from voice.engine.events import (
     AudioDelta,
     InputCommitted,
@@ -26,6 +26,7 @@ from voice.engine.events import (
 )
 from voice.engine.pipeline.session import VoiceSession
 from voice.engine.pipeline.tools import ToolRegistry
+from voice.engine.stt.base import Transcript, TranscriptionRequest
 from voice.tests.engine.fakes import (
     CHUNK_MS,
     WIRE_RATE_HZ,
@@ -39,6 +40,17 @@ from voice.tests.engine.fakes import (
     speech,
 )
 from voice.tests.engine.voice_harness import EventLog
+
+
+class FailingOnceSTT(ScriptedSTT):
+    """Its first request fails as a provider's would."""
+
+    async def transcribe(self, request: TranscriptionRequest) -> Transcript:
+        if self.calls == 0:
+            self.calls += 1
+            self.requests.append(request)
+            raise ProviderError("upstream timed out", provider="fake", retryable=True)
+        return await super().transcribe(request)
 
 
 def detected(mode: SpeculationMode = "off") -> AgentConfig:
@@ -181,9 +193,10 @@ async def test_a_barge_in_cancels_the_answer_and_keeps_only_what_was_heard() -> 
 
 REMOTE_COUNTS = {
     "eager": {"stt": 2, "llm": 2},  # the mid-sentence pause and the end both guess and answer
-    "thrifty": {"stt": 1, "llm": 1},  # 300 ms is no 90% of the 500 ms silence
+    # Each phrase transcribed once (two), one answer: 300 ms is no 90% of the 500 ms silence.
+    "thrifty": {"stt": 2, "llm": 1},
     "off": {"stt": 1, "llm": 1},
-    "auto": {"stt": 1, "llm": 1},  # thrifty, for a remote STT
+    "auto": {"stt": 2, "llm": 1},  # thrifty, for a remote STT
 }
 
 
@@ -196,6 +209,37 @@ async def test_requests_per_turn_under_each_speculation_mode(mode: SpeculationMo
 
     assert done.status == "completed"
     assert {"stt": stt.calls, "llm": len(llm.requests)} == REMOTE_COUNTS[mode]
+
+
+async def test_a_thrifty_turn_is_its_phrases_each_uploaded_once_and_joined() -> None:
+    stt, llm = ScriptedSTT(["One, two,", "three."]), ScriptedLLM("Four.")
+    async with running(detected("thrifty"), stt, llm) as (session, log):
+        await say(session, speech(500), quiet(300), speech(500), quiet(800))
+        done = await log.wait_for(ResponseDone, timeout_s=2)
+        transcript = log.first(TranscriptionCompleted)
+
+    assert done.status == "completed"
+    assert transcript.transcript == "One, two, three."
+    assert llm.requests[0].messages[-1].content == "One, two, three."
+    first, second = (request.duration_s for request in stt.requests)
+    # 500 ms of speech and 100 ms of its pause, then the rest of the pause, speech and 100 ms.
+    assert 0.5 <= first <= 0.75
+    assert 0.6 <= second <= 0.85
+    # Each second once: the turn up to 100 ms into its last pause (eager: 0.6 + 1.4 s).
+    assert first + second <= 1.45
+    assert stt.requests[1].hints.prompt == "One, two,"
+
+
+async def test_a_failed_phrase_has_the_confirmed_turn_transcribed_whole() -> None:
+    stt, llm = FailingOnceSTT(["One, two, three."]), ScriptedLLM("Four.")
+    async with running(detected("thrifty"), stt, llm) as (session, log):
+        await say(session, speech(500), quiet(300), speech(500), quiet(800))
+        await log.wait_for(ResponseDone, timeout_s=2)
+        transcript = log.first(TranscriptionCompleted)
+
+    assert transcript.transcript == "One, two, three."
+    assert stt.calls == 3  # two phrases (the first failed), then the whole turn
+    assert stt.requests[-1].duration_s >= 1.5
 
 
 async def test_auto_speculation_guesses_at_every_pause_with_a_local_stt() -> None:

@@ -8,6 +8,7 @@ from voice.engine.config import TurnDetectionConfig
 from voice.engine.errors import AudioFormatError, InvalidRequestError
 from voice.engine.vad.factory import make_vad
 from voice.engine.vad.turn_detector import (
+    PauseHeld,
     SilenceStarted,
     SpeechResumed,
     SpeechStarted,
@@ -197,6 +198,63 @@ def test_a_pause_is_announced_and_voided_when_speech_resumes(vad, english):
     assert len(resumes) == 2
     for pause, resume in zip(pauses, resumes, strict=False):
         assert 300 <= resume.audio_ms - pause.audio_ms <= 1_000
+
+
+@pytest.mark.parametrize("vad", VADS)
+def test_a_pause_that_lasts_hold_ms_is_held_once_and_only_the_last_one_here(vad, english):
+    # english.wav's mid-sentence pauses are shorter than 900 ms; its end is followed by 1.5 s.
+    config = TurnDetectionConfig(vad=vad, silence_duration_ms=1_000)
+    detector = TurnDetector(config, hold_ms=900)
+    events = feed(detector, np.concatenate([english, silence_ms(1_500)]), 512)
+
+    held = of_type(events, PauseHeld)
+    last_pause = of_type(events, SilenceStarted)[-1]
+    assert held == [PauseHeld(last_pause.audio_ms)]
+    order = [type(event) for event in events[events.index(last_pause) :]]
+    assert order == [SilenceStarted, PauseHeld, SpeechStopped]
+
+
+@pytest.mark.parametrize("vad", VADS)
+def test_with_a_short_hold_every_pause_is_held_before_speech_resumes(vad, english):
+    config = TurnDetectionConfig(vad=vad, silence_duration_ms=1_000)
+    stream = np.concatenate([english, silence_ms(1_500)])
+    events = feed(TurnDetector(config, hold_ms=200), stream, 512)
+
+    pauses = of_type(events, SilenceStarted)
+    held = of_type(events, PauseHeld)
+    assert [event.audio_ms for event in held] == [pause.audio_ms for pause in pauses]
+    for pause, hold in zip(pauses, held, strict=True):
+        assert events.index(pause) < events.index(hold)
+
+
+def test_a_pause_that_speech_ends_before_hold_ms_is_not_held(english):
+    # english.wav's mid-sentence pauses last ~420 ms to WebRTC: the next word is voiced before
+    # 450 ms, although it is confirmed as speech resuming (60 ms of it) only after 450 ms.
+    config = TurnDetectionConfig(vad="webrtc", silence_duration_ms=500)
+    stream = np.concatenate([english, silence_ms(1_000)])
+    events = feed(TurnDetector(config, hold_ms=450), stream, 320)
+
+    assert len(of_type(events, SpeechResumed)) == 2
+    last_pause = of_type(events, SilenceStarted)[-1]
+    assert of_type(events, PauseHeld) == [PauseHeld(last_pause.audio_ms)]
+
+
+@pytest.mark.parametrize("vad", VADS)
+def test_a_hold_longer_than_the_silence_comes_with_the_end_of_the_turn(vad, english):
+    config = TurnDetectionConfig(vad=vad, silence_duration_ms=1_000)
+    detector = TurnDetector(config, hold_ms=5_000)
+    events = feed(detector, np.concatenate([english, silence_ms(1_500)]), 512)
+
+    stop = of_type(events, SpeechStopped)[-1]
+    assert of_type(events, PauseHeld) == [events[events.index(stop) - 1]]
+    assert isinstance(events[events.index(stop) - 2], SilenceStarted)
+
+
+def test_without_hold_ms_no_pause_is_held(english):
+    stream = np.concatenate([english, silence_ms(1_000)])
+    events = feed(TurnDetector(TurnDetectionConfig()), stream, 512)
+
+    assert of_type(events, PauseHeld) == []
 
 
 @pytest.mark.parametrize("vad", VADS)
