@@ -26,6 +26,8 @@ Reported (p50/p95/p99 over all turns):
   than one per turn is speculation that the next word abandoned.
 - with --profile: where the servers' Python time went, by stage (py-spy, load_profile.py).
 Client and server share the machine, so the figures are an upper bound of AURA's overhead.
+With --pin each server process gets a core of its own and the load client and simulator the
+other cores: what a server does on a machine with cores to spare for everything else.
 
 A/B against another revision in the same run (on a shared machine only a side-by-side ratio
 holds):
@@ -75,6 +77,7 @@ from typing import Any
 import psutil
 
 from bench import load_profile
+from bench.load_args import parse_args
 from bench.load_baseline import checkout, prepare_baseline
 from bench.load_client import SessionResult, drive, lone_voice_to_voice_ms
 from bench.load_measure import (
@@ -92,10 +95,10 @@ from bench.load_setup import (
     Servers,
     floor_ms,
     load_utterance,
+    pin_to_cores,
     start_servers,
     start_simulated_bench,
 )
-from core.processes import ASGI_SERVERS
 from voice.engine.compute import cpu_count
 
 
@@ -260,47 +263,6 @@ def ratios(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float | None]:
     return figures
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=200)
-    parser.add_argument("--turns", type=int, default=2)
-    parser.add_argument("--chunk-ms", type=int, default=100)
-    parser.add_argument(
-        "--ramp-s", type=float, default=None, help="spread of session starts (15 s; ratio: 5 s)"
-    )
-    parser.add_argument("--recording", default="english.wav")
-    parser.add_argument(
-        "--servers", type=int, default=1, help="server processes (one per core, as deployed)"
-    )
-    parser.add_argument("--server", choices=ASGI_SERVERS, default="daphne", help="ASGI server")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
-    parser.add_argument(
-        "--baseline-rev", default=None, help="A/B: also run this git revision's servers"
-    )
-    parser.add_argument(
-        "--vs-server", choices=ASGI_SERVERS, default=None, help="A/B: B serves this tree on it"
-    )
-    parser.add_argument("--rounds", type=int, default=1, help="runs per variant (alternated)")
-    parser.add_argument("--profile", action="store_true", help="py-spy the servers, by stage")
-    parser.add_argument("--profile-rate", type=int, default=50, help="py-spy samples a second")
-    ratio = parser.add_argument_group("ratio mode: sessions held at one p99, N processes vs 1")
-    ratio.add_argument("--ratio", action="store_true", help="run the ratio mode")
-    ratio.add_argument("--compare", type=int, nargs="+", default=[1, 3], metavar="N")
-    ratio.add_argument("--target-p99-ms", type=float, default=50.0)
-    ratio.add_argument("--start-sessions", type=int, default=10)
-    ratio.add_argument("--growth", type=float, default=1.5)
-    ratio.add_argument("--max-sessions", type=int, default=300)
-    ratio.add_argument(
-        "--resolution", type=float, default=0.1, help="bisect until within this fraction"
-    )
-    args = parser.parse_args()
-    if args.vs_server and args.baseline_rev:
-        parser.error("--vs-server compares servers on this tree: not with --baseline-rev")
-    if args.ramp_s is None:
-        args.ramp_s = 5.0 if args.ratio else 15.0
-    return args
-
-
 def start_variant(
     stack: ExitStack,
     args: argparse.Namespace,
@@ -322,7 +284,7 @@ def start_variant(
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(__doc__ or "")
     if args.ratio:
         from bench.ratio import run_ratio
 
@@ -347,6 +309,9 @@ def main() -> None:
         else:
             name, server = "B this tree", args.server
         variants.append(start_variant(stack, args, name, REPO_ROOT, key, utterance, server=server))
+        if args.pin:
+            servers = [variant.servers.processes for variant in variants]
+            print(pin_to_cores(servers, others=[simulator, psutil.Process()]), flush=True)
         runs: dict[str, list[Run]] = {variant.name: [] for variant in variants}
         for round_index in range(args.rounds):
             for variant in variants:

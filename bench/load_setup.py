@@ -215,3 +215,23 @@ def start_servers(
         for index, base in enumerate(bases)
     ]
     return Servers(bases, processes, server)
+
+
+def pin_to_cores(servers: list[list[psutil.Process]], others: list[psutil.Process]) -> str:
+    """Server process i of each variant on core (last - i), `others` on the cores left; every
+    thread of each process (Linux pins threads one by one; later ones inherit). Returns what
+    was done, to print."""
+    cores = sorted(os.sched_getaffinity(0))
+    count = max(len(processes) for processes in servers)
+    server_cores, other_cores = cores[len(cores) - count :], cores[: len(cores) - count]
+    for processes in servers:
+        for index, server in enumerate(processes):
+            _pin(server, {server_cores[-1 - index]})
+    for other in others:
+        _pin(other, set(other_cores))
+    return f"pinned: servers on cores {server_cores}, load client and simulator on {other_cores}"
+
+
+def _pin(process: psutil.Process, cores: set[int]) -> None:
+    for thread in process.threads():
+        os.sched_setaffinity(thread.id, cores)
