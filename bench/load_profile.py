@@ -111,7 +111,10 @@ def read_samples(paths: list[Path]) -> Iterator[tuple[list[str], int]]:
     for path in paths:
         if not path.exists():
             continue
-        for line in path.read_text().splitlines():
+        # py-spy reads names out of a running process's memory: a torn read can give bytes
+        # that are not UTF-8 (seen with the server busy on another core), which must not
+        # lose the run's other samples.
+        for line in path.read_text(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
             if stack and count.isdigit():
                 yield stack.split(";"), int(count)

@@ -40,6 +40,19 @@ def test_a_sample_counts_for_the_most_specific_stage_in_its_stack():
     assert stage_of(["run (twisted/internet/asyncioreactor.py:271)"]) == OTHER
 
 
+def test_a_torn_frame_name_in_py_spys_output_costs_only_its_own_stack(tmp_path):
+    raw = tmp_path / "server.txt"
+    raw.write_bytes(
+        b"run (twisted/internet/asyncioreactor.py:271);process (voice/engine/audio/echo.py:220) 7\n"
+        b"run (twisted/internet/asyncioreactor.py:271);\xf8\xf4 (?:0) 2\n"
+    )
+
+    summary = summarize([raw])
+
+    assert summary["samples"] == 9
+    assert summary["stage_share"] == {"echo guard": 0.778, OTHER: 0.222}
+
+
 def test_the_profile_of_a_process_busy_in_the_echo_guard_says_so():
     worker = subprocess.Popen([sys.executable, "-c", ECHO_WORK], stdout=subprocess.PIPE, text=True)
     try:
