@@ -99,7 +99,6 @@ from bench.load_setup import (
     start_servers,
     start_simulated_bench,
 )
-from voice.engine.compute import cpu_count
 
 
 @dataclass
@@ -327,7 +326,7 @@ def report(args: argparse.Namespace, summaries: list[dict[str, Any]]) -> None:
         "servers": args.servers,
         "turns_per_session": args.turns,
         "chunk_ms": args.chunk_ms,
-        "cores": cpu_count(),
+        "cores": args.cores,
         "machine": platform.machine(),
         "floor_ms": floor_ms(),
         "variants": summaries,
@@ -352,7 +351,7 @@ def report(args: argparse.Namespace, summaries: list[dict[str, Any]]) -> None:
         added = summary["server_added_ms"]
         print(
             f"{summary['variant']} ({summary['server']}): {args.sessions} sessions on "
-            f"{cpu_count()} cores: "
+            f"{args.cores} cores: "
             f"server-added p50/p95/p99 {added.get('p50', 0):.0f}/{added.get('p95', 0):.0f}/"
             f"{added.get('p99', 0):.0f} ms, {summary['errors']} errors, server CPU per "
             f"session-second {summary['server_cpu_per_session_second'] or 0:.4f}, requests "

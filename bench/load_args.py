@@ -52,7 +52,9 @@ def parse_args(doc: str) -> argparse.Namespace:
     args = parser.parse_args()
     if args.vs_server and args.baseline_rev:
         parser.error("--vs-server compares servers on this tree: not with --baseline-rev")
-    if args.pin and (args.ratio or args.servers >= cpu_count()):
+    # The machine's, counted before --pin narrows this process to the load client's cores.
+    args.cores = cpu_count()
+    if args.pin and (args.ratio or args.servers >= args.cores):
         parser.error("--pin needs a core left for the load client (and no --ratio)")
     if args.ramp_s is None:
         args.ramp_s = 5.0 if args.ratio else 15.0
