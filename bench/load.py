@@ -35,9 +35,9 @@ holds):
     .venv/bin/python -m bench.load --sessions 100 --servers 2 --baseline-rev 945a70a --rounds 2
 
 checks the revision out with `git worktree add` into a temporary directory, migrates a database
-of its own for it (`<this database>_baseline`: the schemas differ between revisions),
-provisions the benchmark organization there with that tree's code, starts that tree's daphne
-processes next to this tree's (same virtualenv, Redis and simulator) and alternates
+of its own for it (`<this database>_baseline`, made anew each run: the schemas differ between
+revisions), provisions the benchmark organization there with that tree's code, starts that
+tree's daphne processes next to this tree's (same virtualenv, Redis and simulator) and alternates
 the runs A (baseline), B (this tree), A, B, ...; each variant's figures pool its rounds, and
 the report ends with B/A ratios. Both variants run on --server.
 

@@ -15,7 +15,9 @@ from bench.load_setup import ENV, REPO_ROOT
 
 
 def baseline_database_url() -> str:
-    """This run's database with `_baseline` appended, created if missing."""
+    """This run's database with `_baseline` appended, created anew: a database another
+    revision migrated holds tenant schemas this one's code does not know (or lacks ones it
+    needs), and `migrate_schemas --shared` only brings the public schema along."""
     import psycopg
     from django.conf import settings
 
@@ -28,10 +30,8 @@ def baseline_database_url() -> str:
         "password": database["PASSWORD"] or None,
     }
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as connection:
-        if not connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
     password = f":{params['password']}" if params["password"] else ""
     return f"postgres://{params['user']}{password}@{params['host']}:{params['port']}/{name}"
 
@@ -47,7 +47,12 @@ def prepare_baseline(tree: Path, simulator_url: str) -> tuple[dict[str, str], st
         env=env,
         check=True,
     )
-    script = f"from bench.load import provision; print(provision({simulator_url!r}))"
+    # `provision` moved from bench/load.py to bench/load_setup.py; older trees have it there.
+    script = (
+        "try:\n    from bench.load_setup import provision\n"
+        "except ImportError:\n    from bench.load import provision\n"
+        f"print(provision({simulator_url!r}))"
+    )
     provisioned = subprocess.run(
         [*python, "-c", script], cwd=tree, env=env, check=True, capture_output=True, text=True
     )

@@ -5,6 +5,7 @@ clock.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -240,6 +241,44 @@ async def test_a_failed_phrase_has_the_confirmed_turn_transcribed_whole() -> Non
     assert transcript.transcript == "One, two, three."
     assert stt.calls == 3  # two phrases (the first failed), then the whole turn
     assert stt.requests[-1].duration_s >= 1.5
+
+
+async def test_speech_resuming_keeps_the_phrase_sent_and_voids_only_the_answer() -> None:
+    stt, llm = ScriptedSTT(["Book a", "table for two."]), ScriptedLLM("Done.")
+    llm.held = True
+    # 2 s of silence: the pause is held at 1.8 s; speech resuming 50 ms later is confirmed
+    # (60 ms of it) well before the turn would end.
+    config = dataclasses.replace(
+        detected("thrifty"), turn_detection=TurnDetectionConfig(silence_duration_ms=2_000)
+    )
+    async with running(config, stt, llm) as (session, log):
+        await say(session, speech(600), quiet(1_850))  # held: the answer starts
+        assert len(llm.requests) == 1
+        await say(session, speech(400))
+        assert llm.cancelled == 1
+        llm.release()
+        await say(session, quiet(2_200))
+        done = await log.wait_for(ResponseDone, timeout_s=2)
+
+    assert done.status == "completed"
+    assert len(log.of_type(SpeechStopped)) == 1
+    assert stt.calls == 2  # the first phrase was not sent again
+    assert log.first(TranscriptionCompleted).transcript == "Book a table for two."
+    assert llm.last_user_text() == "Book a table for two."
+
+
+async def test_clearing_the_input_stops_the_phrases_still_being_transcribed() -> None:
+    stt, llm = ScriptedSTT(["Book a"]), ScriptedLLM("Done.")
+    stt.held = True
+    async with running(detected("thrifty"), stt, llm) as (session, log):
+        await say(session, speech(600), quiet(200))
+        assert stt.calls == 1
+        await session.clear_audio()
+        await settle()
+
+        assert stt.cancelled == 1
+        assert not log.of_type(TranscriptionCompleted)
+        assert not llm.requests
 
 
 async def test_auto_speculation_guesses_at_every_pause_with_a_local_stt() -> None:
