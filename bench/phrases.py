@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.phrases            # ~1 minute on 2 cores
 
-The thrifty speculation policy sends a remote STT each phrase of a turn once (cut 100 ms into
+The "phrases" speculation policy sends the STT each phrase of a turn once (cut 100 ms into
 each pause, the earlier phrases' text as the prompt) instead of the whole utterance at every
 pause (eager) or once at its end (off). Here the project's recordings with reference
 transcripts (testdata/audio: jfk.flac, english.wav) go through the engine's turn detector
@@ -89,7 +89,7 @@ async def measure(stt: LocalWhisperSTT, name: str) -> dict[str, Any]:
         "turn_s": len(turn) / PIPELINE_RATE_HZ,
         "sent_s": {
             "whole turn once (off)": len(turn) / PIPELINE_RATE_HZ,
-            "phrase by phrase (thrifty)": cuts[-1] / PIPELINE_RATE_HZ,
+            "phrase by phrase (phrases)": cuts[-1] / PIPELINE_RATE_HZ,
             "utterance so far at each pause (eager)": sum(cuts) / PIPELINE_RATE_HZ,
         },
         "wer": {
@@ -108,7 +108,7 @@ async def measure(stt: LocalWhisperSTT, name: str) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| recording | phrases | WER whole / phrases / phrases without prompt "
-        "| audio sent: off / thrifty / eager |",
+        "| audio sent: off / phrases / eager |",
         "| --- | --- | --- | --- |",
     ]
     for row in rows:

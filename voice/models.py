@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from voice.agent_config import public_overrides_from_json, vocabulary_from_json
+from voice.engine.config import SPECULATION_MODES
 from voice.engine.errors import InvalidRequestError
 
 
@@ -74,10 +75,10 @@ class Agent(models.Model):
     )
     # How eagerly a turn is transcribed and answered before it has surely ended
     # (voice/engine/pipeline/speculation.py): "auto" is eager with the local STT and thrifty
-    # (each phrase uploaded once, one answer per turn) with a remote one.
+    # (one guess near the end of the silence, one answer per turn) with a remote one.
     speculation = models.CharField(
         max_length=10,
-        choices=[(mode, mode) for mode in ("auto", "eager", "thrifty", "off")],
+        choices=[(mode, mode) for mode in SPECULATION_MODES],
         default="auto",
     )
     is_default = models.BooleanField(default=False)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from tenants.rest.views import OrganizationViewSet, created
 from voice.agent_config import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, PUBLIC_OVERRIDABLE
+from voice.engine.config import SPECULATION_MODES
 from voice.models import Agent, WebhookTool
 from voice.services import AGENT_FIELDS, agent_create, agent_delete, agent_update
 
@@ -88,13 +89,15 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
         "change every field.",
     )
     speculation = serializers.ChoiceField(
-        choices=["auto", "eager", "thrifty", "off"],
+        choices=list(SPECULATION_MODES),
         required=False,
         help_text="How early a turn is transcribed and answered before it has surely ended: "
         "eager guesses at every pause (fastest; with a remote STT each guess is a billed "
-        "request for the whole utterance so far), thrifty uploads each phrase once (every "
-        "second of audio billed once) and answers one guess per turn, near the end-of-turn "
-        "silence (one chat completion per turn; slower to answer), off waits for the end; "
+        "request for the whole utterance so far), phrases uploads each phrase once (every "
+        "second of audio billed once, a request per phrase) and answers one guess per turn, "
+        "near the end-of-turn silence, thrifty makes one guess near the end of the silence "
+        "(about one request of each kind per turn, the slowest to answer), off waits for "
+        "the end; "
         "auto (default) is eager with the local STT and thrifty with a remote one.",
     )
     # Declared, so that DRF adds no uniqueness check of its own: the service moves the default.

@@ -7,7 +7,7 @@ never sees a model instance.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 # VAD and Whisper both work on 16 kHz mono; input audio is resampled to this once, on arrival.
 PIPELINE_RATE_HZ = 16_000
@@ -20,7 +20,8 @@ NoiseReduction = Literal["near_field", "far_field"]
 KeyFallback = Literal["platform", "none", "unreadable"]
 # How eagerly a turn's transcript and answer are guessed before its end
 # (voice.engine.pipeline.speculation).
-SpeculationMode = Literal["auto", "eager", "thrifty", "off"]
+SpeculationMode = Literal["auto", "eager", "phrases", "thrifty", "off"]
+SPECULATION_MODES: tuple[SpeculationMode, ...] = get_args(SpeculationMode)
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,12 +219,12 @@ def test_an_agents_speculation_policy_is_stored_and_reaches_its_sessions(org_alp
     assert response.status_code == 201, response.content
     created = response.json()
     assert created["speculation"] == "thrifty"
-    changed = alpha.patch(f"/api/v1/agents/{created['id']}", {"speculation": "eager"})
-    assert changed.json()["speculation"] == "eager"
+    changed = alpha.patch(f"/api/v1/agents/{created['id']}", {"speculation": "phrases"})
+    assert changed.json()["speculation"] == "phrases"
     with schema_context(org_alpha.schema_name):
         agent = Agent.objects.get(pk=created["id"])
-        assert agent_config(agent).speculation == "eager"
-        assert config_from_json(config_to_json(agent_config(agent))).speculation == "eager"
+        assert agent_config(agent).speculation == "phrases"
+        assert config_from_json(config_to_json(agent_config(agent))).speculation == "phrases"
 
 
 def test_an_unknown_speculation_policy_is_refused(alpha):

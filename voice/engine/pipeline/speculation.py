@@ -8,18 +8,22 @@ billed too.
 
 - "eager": guess at every pause from `EAGER_PAUSE_MS` of silence on, answer every guess
   (the lowest latency; each guess re-transcribes the whole utterance so far);
-- "thrifty": with a remote STT, transcribe each phrase once, from `EAGER_PAUSE_MS` of a pause
-  on, and only the audio no earlier phrase holds (the guess is the phrases' texts joined, so
-  every second of audio is billed once), and answer one guess per turn, once its pause has
-  lasted `THRIFTY_SHARE` of `silence_duration_ms`; with a local STT, one whole-utterance guess
-  at that point;
+- "phrases": transcribe each phrase once, from `EAGER_PAUSE_MS` of a pause on, and only the
+  audio no earlier phrase holds (the guess is the phrases' texts joined, so every second of
+  audio is sent once, in a request per phrase: `phrases.py`), and answer one guess per turn,
+  once its pause has lasted `THRIFTY_SHARE` of `silence_duration_ms`;
+- "thrifty": one guess of the whole utterance per pause that has lasted `THRIFTY_SHARE` of
+  `silence_duration_ms`, and one answer per turn (about one request of each kind per turn);
 - "off": no guesses; the transcript starts when the turn has ended;
 - "auto" (the default): eager for a local STT, thrifty for a remote one.
 
 Measured on the load benchmark's recording (docs/benchmarks.md): its mid-sentence pauses last
-400 to 450 ms of the default 500 ms silence, so only an answer started at 90% tells them from
-the end. Transcribing phrase by phrase keeps the transcript as early as eager's; the answer's
-later start is thrifty's whole price in voice to voice.
+400 to 450 ms of the default 500 ms silence, so only a start at 90% tells them from the end.
+That costs thrifty a later transcript and a later answer (~400 ms of voice to voice against
+eager), "phrases" only the later answer (~150-240 ms), for a request per phrase and Whisper
+hearing each phrase without the rest of the sentence (`bench/phrases.py`: the small local
+model repeats a word of a 0.6 s phrase); thrifty, which hears the whole turn, stays the
+remote default.
 """
 
 from __future__ import annotations
@@ -68,11 +72,9 @@ def speculation_policy(config: AgentConfig, *, stt_runs_locally: bool) -> Specul
         return SpeculationPolicy(mode, EAGER_PAUSE_MS, 0, enabled=False)
     silence_ms = config.turn_detection.silence_duration_ms if config.turn_detection else 500
     late_ms = max(EAGER_PAUSE_MS, math.floor(THRIFTY_SHARE * silence_ms))
-    if stt_runs_locally:
-        # A local guess occupies the CPU until it ends (it cannot be cancelled), so phrases
-        # would queue; one late guess of the whole utterance costs one transcription.
-        return SpeculationPolicy(mode, late_ms, 1)
-    return SpeculationPolicy(mode, EAGER_PAUSE_MS, 1, answer_pause_ms=late_ms, phrase_wise=True)
+    if mode == "phrases":
+        return SpeculationPolicy(mode, EAGER_PAUSE_MS, 1, answer_pause_ms=late_ms, phrase_wise=True)
+    return SpeculationPolicy(mode, late_ms, 1)
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ count the requests the simulator received.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import numpy.typing as npt
@@ -40,19 +41,19 @@ def test_auto_is_eager_for_a_local_stt_and_thrifty_for_a_remote_one() -> None:
     remote = speculation_policy(config, stt_runs_locally=False)
 
     assert (local.mode, local.pause_ms, local.max_answers_per_turn) == ("eager", 100, None)
-    assert (remote.mode, remote.max_answers_per_turn) == ("thrifty", 1)
-    # Each phrase is transcribed from 100 ms of its pause on; the answer waits for 450 ms.
-    assert (remote.pause_ms, remote.answer_pause_ms, remote.phrase_wise) == (100, 450, True)
+    assert (remote.mode, remote.pause_ms, remote.max_answers_per_turn) == ("thrifty", 450, 1)
+    assert (remote.answer_pause_ms, remote.phrase_wise) == (None, False)
 
 
-def test_a_thrifty_local_stt_guesses_the_whole_utterance_once_late() -> None:
+def test_phrases_are_cut_at_every_pause_and_answered_once_the_pause_is_held() -> None:
     config = AgentConfig(
-        speculation="thrifty", turn_detection=TurnDetectionConfig(silence_duration_ms=500)
+        speculation="phrases", turn_detection=TurnDetectionConfig(silence_duration_ms=500)
     )
 
-    local = speculation_policy(config, stt_runs_locally=True)
-
-    assert (local.pause_ms, local.answer_pause_ms, local.phrase_wise) == (450, None, False)
+    for runs_locally in (False, True):
+        policy = speculation_policy(config, stt_runs_locally=runs_locally)
+        assert (policy.pause_ms, policy.answer_pause_ms, policy.phrase_wise) == (100, 450, True)
+        assert policy.max_answers_per_turn == 1
 
 
 def test_an_explicit_mode_wins_over_the_kind_of_stt() -> None:
@@ -70,8 +71,9 @@ def test_a_thrifty_pause_never_outlasts_a_very_short_end_of_turn_silence() -> No
         speculation="thrifty", turn_detection=TurnDetectionConfig(silence_duration_ms=80)
     )
 
-    assert speculation_policy(config, stt_runs_locally=False).answer_pause_ms == EAGER_PAUSE_MS
-    assert speculation_policy(config, stt_runs_locally=True).pause_ms == EAGER_PAUSE_MS
+    assert speculation_policy(config, stt_runs_locally=False).pause_ms == EAGER_PAUSE_MS
+    phrases = dataclasses.replace(config, speculation="phrases")
+    assert speculation_policy(phrases, stt_runs_locally=False).answer_pause_ms == EAGER_PAUSE_MS
 
 
 def benchmark_utterance() -> npt.NDArray[np.int16]:
@@ -109,11 +111,19 @@ async def requests_for_one_turn(
     }
 
 
-async def test_a_remote_stt_hears_each_second_once_and_the_llm_is_asked_once(
+async def test_a_remote_stt_is_asked_once_per_turn_and_the_llm_once(
+    make_session: SessionFactory, simulator: SimulatorProcess, simulator_llm: SimulatorLLM
+) -> None:
+    counts = await requests_for_one_turn(make_session, simulator, simulator_llm, "auto")
+
+    assert (counts["stt"], counts["llm"]) == (1, 1)
+
+
+async def test_phrases_send_each_second_once_and_ask_the_llm_once(
     make_session: SessionFactory, simulator: SimulatorProcess, simulator_llm: SimulatorLLM
 ) -> None:
     whole_turn = await requests_for_one_turn(make_session, simulator, simulator_llm, "off")
-    counts = await requests_for_one_turn(make_session, simulator, simulator_llm, "auto")
+    counts = await requests_for_one_turn(make_session, simulator, simulator_llm, "phrases")
 
     # Three phrases (two mid-sentence pauses), each uploaded once; a single answer.
     assert (counts["stt"], counts["llm"]) == (3, 1)

@@ -195,9 +195,10 @@ async def test_a_barge_in_cancels_the_answer_and_keeps_only_what_was_heard() -> 
 REMOTE_COUNTS = {
     "eager": {"stt": 2, "llm": 2},  # the mid-sentence pause and the end both guess and answer
     # Each phrase transcribed once (two), one answer: 300 ms is no 90% of the 500 ms silence.
-    "thrifty": {"stt": 2, "llm": 1},
+    "phrases": {"stt": 2, "llm": 1},
+    "thrifty": {"stt": 1, "llm": 1},  # nor is it for the one guess
     "off": {"stt": 1, "llm": 1},
-    "auto": {"stt": 2, "llm": 1},  # thrifty, for a remote STT
+    "auto": {"stt": 1, "llm": 1},  # thrifty, for a remote STT
 }
 
 
@@ -212,9 +213,9 @@ async def test_requests_per_turn_under_each_speculation_mode(mode: SpeculationMo
     assert {"stt": stt.calls, "llm": len(llm.requests)} == REMOTE_COUNTS[mode]
 
 
-async def test_a_thrifty_turn_is_its_phrases_each_uploaded_once_and_joined() -> None:
+async def test_a_turn_in_phrases_is_each_phrase_uploaded_once_and_joined() -> None:
     stt, llm = ScriptedSTT(["One, two,", "three."]), ScriptedLLM("Four.")
-    async with running(detected("thrifty"), stt, llm) as (session, log):
+    async with running(detected("phrases"), stt, llm) as (session, log):
         await say(session, speech(500), quiet(300), speech(500), quiet(800))
         done = await log.wait_for(ResponseDone, timeout_s=2)
         transcript = log.first(TranscriptionCompleted)
@@ -233,7 +234,7 @@ async def test_a_thrifty_turn_is_its_phrases_each_uploaded_once_and_joined() -> 
 
 async def test_a_failed_phrase_has_the_confirmed_turn_transcribed_whole() -> None:
     stt, llm = FailingOnceSTT(["One, two, three."]), ScriptedLLM("Four.")
-    async with running(detected("thrifty"), stt, llm) as (session, log):
+    async with running(detected("phrases"), stt, llm) as (session, log):
         await say(session, speech(500), quiet(300), speech(500), quiet(800))
         await log.wait_for(ResponseDone, timeout_s=2)
         transcript = log.first(TranscriptionCompleted)
@@ -249,7 +250,7 @@ async def test_speech_resuming_keeps_the_phrase_sent_and_voids_only_the_answer()
     # 2 s of silence: the pause is held at 1.8 s; speech resuming 50 ms later is confirmed
     # (60 ms of it) well before the turn would end.
     config = dataclasses.replace(
-        detected("thrifty"), turn_detection=TurnDetectionConfig(silence_duration_ms=2_000)
+        detected("phrases"), turn_detection=TurnDetectionConfig(silence_duration_ms=2_000)
     )
     async with running(config, stt, llm) as (session, log):
         await say(session, speech(600), quiet(1_850))  # held: the answer starts
@@ -270,7 +271,7 @@ async def test_speech_resuming_keeps_the_phrase_sent_and_voids_only_the_answer()
 async def test_clearing_the_input_stops_the_phrases_still_being_transcribed() -> None:
     stt, llm = ScriptedSTT(["Book a"]), ScriptedLLM("Done.")
     stt.held = True
-    async with running(detected("thrifty"), stt, llm) as (session, log):
+    async with running(detected("phrases"), stt, llm) as (session, log):
         await say(session, speech(600), quiet(200))
         assert stt.calls == 1
         await session.clear_audio()
