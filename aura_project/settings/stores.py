@@ -8,6 +8,11 @@ from .environment import env
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/aura")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants sends `SET search_path` before every query unless told to send it once per
+# connection and schema: half the statements of a recorded turn were those SETs. It sends it
+# again after each schema switch, a new or pooled connection, a rollback and a rollback to a
+# savepoint (all of which can change or revert the path; tenants/tests/test_search_path.py).
+TENANT_LIMIT_SET_CALLS = True
 # Realtime sessions reach the database from a pool of worker threads: each keeps its connection
 # (checked before reuse) instead of paying a PostgreSQL connect on every call.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
