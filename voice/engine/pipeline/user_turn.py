@@ -5,6 +5,7 @@ An answer to the guess is not the turn's: the responder holds it (`speculative_a
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -71,7 +72,10 @@ class Turn:
 
     def __post_init__(self) -> None:
         if self.phrase_wise:
-            self._phrases = PhraseTranscripts(self._transcribe_phrase, self.hints, self.clock)
+            # Not a bound method: a turn and its phrases in a cycle would keep the turn's audio
+            # alive until the cyclic collector runs.
+            transcribe = functools.partial(_transcribe_phrase, self.stt, self.language)
+            self._phrases = PhraseTranscripts(transcribe, self.hints, self.clock)
 
     def measure_quality(self) -> dict[str, float]:
         """The audio quality of this turn (CPU work: run it in a worker thread)."""
@@ -119,11 +123,6 @@ class Turn:
         timeline.transcript_at = self.clock.monotonic()
         return transcript
 
-    async def _transcribe_phrase(self, audio: Audio, hints: TranscriptionHints) -> Transcript:
-        return await self.stt.transcribe(
-            TranscriptionRequest(audio, language=self.language, hints=hints)
-        )
-
     def _request(self, audio: Audio) -> TranscriptionRequest:
         return TranscriptionRequest(audio, language=self.language, hints=self.hints)
 
@@ -153,3 +152,9 @@ class Turn:
         transcript = await self.stt.transcribe(self._request(self.audio))
         self.timeline.transcript_at = self.clock.monotonic()
         return transcript
+
+
+async def _transcribe_phrase(
+    stt: Transcriber, language: str, audio: Audio, hints: TranscriptionHints
+) -> Transcript:
+    return await stt.transcribe(TranscriptionRequest(audio, language=language, hints=hints))

@@ -4,6 +4,8 @@ once, each phrase with the text before it as its prompt, and the guess is their 
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import numpy as np
 
@@ -11,8 +13,9 @@ from voice.engine.errors import ProviderError
 from voice.engine.observability.turn_metrics import TurnTimeline
 from voice.engine.pipeline.phrases import MIN_PHRASE_SAMPLES, PhraseTranscripts
 from voice.engine.pipeline.task_set import TaskSet
+from voice.engine.pipeline.user_turn import Turn
 from voice.engine.stt.base import Transcript, TranscriptionHints
-from voice.tests.engine.fakes import FakeClock
+from voice.tests.engine.fakes import FakeClock, ScriptedSTT
 
 RATE_HZ = 16_000
 
@@ -126,4 +129,24 @@ async def test_the_guess_is_stamped_when_its_last_phrase_is_in() -> None:
     await phrases.joined(timeline)
 
     assert timeline.transcript_at == 5.25
+    await tasks.close()
+
+
+async def test_a_phrase_wise_turn_and_its_audio_are_freed_without_the_cyclic_collector() -> None:
+    tasks = TaskSet("test")
+    turn = Turn(stt=ScriptedSTT(["One."]), language="en", clock=FakeClock(), phrase_wise=True)
+    audio = utterance(1.0)
+    alive = weakref.ref(audio)
+    speculation = turn.speculate(tasks, audio)
+    guess = await speculation.transcript()
+    assert guess is not None
+    assert guess.text == "One."
+    turn.audio = audio
+
+    gc.disable()
+    try:
+        del audio, turn, speculation
+        assert alive() is None
+    finally:
+        gc.enable()
     await tasks.close()
