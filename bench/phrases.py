@@ -31,17 +31,13 @@ from voice.engine.observability.turn_metrics import TurnTimeline
 from voice.engine.pipeline.phrases import PhraseTranscripts
 from voice.engine.pipeline.speculation import EAGER_PAUSE_MS
 from voice.engine.pipeline.task_set import TaskSet
+from voice.engine.ports import MonotonicClock
 from voice.engine.stt.base import NO_HINTS, Transcript, TranscriptionHints, TranscriptionRequest
 from voice.engine.stt.local_whisper import LocalWhisperSTT
 from voice.engine.vad.turn_detector import SilenceStarted, SpeechStopped, TurnDetector
 
 # Longer than any pause in the recordings: each is one turn, cut into phrases at its pauses.
 ONE_TURN_SILENCE_MS = 3_000
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return 0.0
 
 
 def turn_and_cuts(audio: Audio) -> tuple[Audio, list[int]]:
@@ -65,7 +61,7 @@ async def phrase_wise(stt: LocalWhisperSTT, turn: Audio, cuts: list[int], contex
             TranscriptionRequest(audio, language="en", hints=hints if context else NO_HINTS)
         )
 
-    phrases = PhraseTranscripts(transcribe, NO_HINTS, _Clock())
+    phrases = PhraseTranscripts(transcribe, NO_HINTS, MonotonicClock())
     tasks = TaskSet("bench")
     for cut in cuts:
         phrases.add_up_to(tasks, turn[:cut])
